@@ -1,0 +1,15 @@
+/** Tests run against a real ZooKeeper started by test/support/global-setup.ts. */
+module.exports = {
+  rootDir: '.',
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/test/**/*.spec.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
+  },
+  moduleNameMapper: { '^nestjs-zookeeper-lock$': '<rootDir>/lib/index.ts' },
+  setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  testTimeout: 60_000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,16 @@
+export { ZookeeperLockModule } from './module/zookeeper-lock.module';
+export { ZOOKEEPER_LOCK_OPTIONS } from './module/zookeeper-lock.module-definition';
+export type { ZookeeperLockModuleOptions, ZookeeperAclEntry } from './module/zookeeper-lock-options.interface';
+export { InvalidZookeeperLockOptionsError } from './module/zookeeper-lock-options';
+export { ZookeeperService } from './zookeeper/zookeeper.service';
+export type {
+  ZookeeperState,
+  ZookeeperStateEvent,
+  CreateMode,
+  CreateResult,
+  NodeStat,
+  MultiOp,
+  MultiResult,
+} from './zookeeper/zookeeper.service';
+export { ZookeeperError, isZookeeperError } from './zookeeper/zookeeper.error';
+export type { ZookeeperErrorCode } from './zookeeper/zookeeper.error';

@@ -1,0 +1,40 @@
+/** One ACL entry for the nodes the library creates. */
+export interface ZookeeperAclEntry {
+  /** `world`, `auth`, `digest`, `ip`, ... */
+  scheme: string;
+  /** `anyone` for world, `user:base64(sha1(user:password))` for digest, a CIDR for ip, `` for auth. */
+  id: string;
+  /** Any of read, write, create, delete, admin; or `all`. */
+  permissions: Array<'read' | 'write' | 'create' | 'delete' | 'admin' | 'all'>;
+}
+
+export interface ZookeeperLockModuleOptions {
+  /**
+   * `host:port[,host:port...][/chroot]`. A chroot must already exist on the server.
+   * Example: `zk1:2181,zk2:2181,zk3:2181/my-app`.
+   */
+  connectionString: string;
+  /** Root path of every lock node. Default `/locks`. Created (persistent) on first use. */
+  namespace?: string;
+  /**
+   * Session timeout in ms that we ask the server for (it may clamp it to its min/max). A held lock
+   * survives a disconnection shorter than this and is reported lost after it. Default 15000.
+   */
+  sessionTimeout?: number;
+  /** How long application start-up waits for the first session, in ms. Default 5000. */
+  connectTimeout?: number;
+  /**
+   * Upper bound in ms for one ZooKeeper request, and for waiting for a briefly disconnected session to
+   * come back before failing. Default 5000.
+   */
+  operationTimeout?: number;
+  /** Digest credentials `user:password` (or several) added to every (re)connected session. */
+  auth?: string | string[];
+  /**
+   * ACL of the nodes the library creates. `open` (default): anyone may read and write them.
+   * `creator`: only sessions authenticated as the creator (requires `auth`). Or explicit entries.
+   */
+  acl?: 'open' | 'creator' | ZookeeperAclEntry[];
+  /** Upper bound in ms of the random pause between reconnection rounds over all servers. Default 1000. */
+  retryDelay?: number;
+}

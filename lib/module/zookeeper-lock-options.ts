@@ -1,0 +1,130 @@
+import type { ZookeeperAclEntry, ZookeeperLockModuleOptions } from './zookeeper-lock-options.interface';
+
+export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth'>> & {
+  auth: string[];
+};
+
+export const DEFAULT_OPTIONS = {
+  namespace: '/locks',
+  sessionTimeout: 15_000,
+  connectTimeout: 5_000,
+  operationTimeout: 5_000,
+  acl: 'open',
+  retryDelay: 1_000,
+} as const;
+
+const PERMISSIONS = new Set(['read', 'write', 'create', 'delete', 'admin', 'all']);
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/;
+
+/** Thrown at start-up for options that cannot work; the message names the option. */
+export class InvalidZookeeperLockOptionsError extends Error {
+  override readonly name = 'InvalidZookeeperLockOptionsError';
+}
+
+function fail(option: string, problem: string): never {
+  throw new InvalidZookeeperLockOptionsError(`ZookeeperLockModule: option \`${option}\` ${problem}`);
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    fail(name, `must be an integer of at least ${min} (ms), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function validPath(name: string, value: string): void {
+  if (!value.startsWith('/') || (value.length > 1 && value.endsWith('/')) || value.includes('//')) {
+    fail(name, `must be an absolute ZooKeeper path like /locks, got ${JSON.stringify(value)}`);
+  }
+  for (const part of value.split('/').slice(1)) {
+    if (part === '.' || part === '..') fail(name, `must not contain . or .. segments, got ${JSON.stringify(value)}`);
+  }
+  // Characters ZooKeeper refuses in paths (PathUtils.validatePath).
+  if (/[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]/.test(value)) {
+    fail(name, `contains characters ZooKeeper does not allow in a path: ${JSON.stringify(value)}`);
+  }
+}
+
+function validConnectionString(value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    fail('connectionString', 'is required: a `host:port` list such as `localhost:2181`, optionally with a /chroot');
+  }
+  const trimmed = value.trim();
+  const slash = trimmed.indexOf('/');
+  const hosts = slash >= 0 ? trimmed.slice(0, slash) : trimmed;
+  const chroot = slash >= 0 ? trimmed.slice(slash) : '';
+  for (const host of hosts.split(',')) {
+    const match = HOST_PORT.exec(host.trim());
+    const port = match?.[2] ? Number(match[2].slice(1)) : 2181;
+    if (!match || port < 1 || port > 65535) {
+      fail('connectionString', `has an invalid server \`${host}\`; expected host:port, e.g. localhost:2181`);
+    }
+  }
+  if (chroot && chroot !== '/') validPath('connectionString (chroot)', chroot);
+  return trimmed;
+}
+
+function validAuth(value: unknown): string[] {
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  for (const entry of list) {
+    if (typeof entry !== 'string' || !/^[^:]+:.*$/.test(entry)) {
+      fail('auth', 'must be digest credentials `user:password` (or an array of them)');
+    }
+  }
+  return list as string[];
+}
+
+function validAcl(value: unknown, auth: string[]): ResolvedZookeeperLockOptions['acl'] {
+  if (value === undefined) return DEFAULT_OPTIONS.acl;
+  if (value === 'open') return value;
+  if (value === 'creator') {
+    if (auth.length === 0) fail('acl', '`creator` needs `auth` credentials, or nobody could delete the lock nodes');
+    return value;
+  }
+  if (!Array.isArray(value) || value.length === 0) {
+    fail('acl', "must be 'open', 'creator' or a non-empty array of { scheme, id, permissions }");
+  }
+  for (const entry of value as ZookeeperAclEntry[]) {
+    const ok =
+      entry &&
+      typeof entry.scheme === 'string' &&
+      entry.scheme !== '' &&
+      typeof entry.id === 'string' &&
+      Array.isArray(entry.permissions) &&
+      entry.permissions.length > 0 &&
+      entry.permissions.every((p) => PERMISSIONS.has(p));
+    if (!ok) {
+      fail('acl', `has an invalid entry ${JSON.stringify(entry)}; permissions are read, write, create, delete, admin, all`);
+    }
+  }
+  return value as ZookeeperAclEntry[];
+}
+
+/** Checks every option and fills in defaults. Throws InvalidZookeeperLockOptionsError naming the option. */
+export function resolveOptions(options: ZookeeperLockModuleOptions | undefined): ResolvedZookeeperLockOptions {
+  if (!options || typeof options !== 'object') fail('options', 'must be an object with at least connectionString');
+  const connectionString = validConnectionString(options.connectionString);
+  const namespace = options.namespace ?? DEFAULT_OPTIONS.namespace;
+  if (typeof namespace !== 'string' || namespace === '/') fail('namespace', 'must be a path below the root, like /locks');
+  validPath('namespace', namespace);
+  const sessionTimeout = positiveInteger('sessionTimeout', options.sessionTimeout, DEFAULT_OPTIONS.sessionTimeout, 1000);
+  const operationTimeout = positiveInteger(
+    'operationTimeout',
+    options.operationTimeout,
+    Math.min(DEFAULT_OPTIONS.operationTimeout, sessionTimeout),
+    10,
+  );
+  const auth = validAuth(options.auth);
+  return {
+    connectionString,
+    namespace,
+    sessionTimeout,
+    connectTimeout: positiveInteger('connectTimeout', options.connectTimeout, DEFAULT_OPTIONS.connectTimeout, 0),
+    operationTimeout,
+    auth,
+    acl: validAcl(options.acl, auth),
+    retryDelay: positiveInteger('retryDelay', options.retryDelay, DEFAULT_OPTIONS.retryDelay, 0),
+  };
+}

@@ -1,0 +1,423 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { BehaviorSubject, Observable } from 'rxjs';
+import { MODULE_OPTIONS_TOKEN } from '../module/zookeeper-lock.module-definition';
+import type { ZookeeperLockModuleOptions } from '../module/zookeeper-lock-options.interface';
+import { ResolvedZookeeperLockOptions, resolveOptions } from '../module/zookeeper-lock-options';
+import { loadGuardedClient } from './zookeeper-client.guard';
+import type { RawAcl, RawException, RawModule, RawStat, RawTransaction } from './zookeeper-client.types';
+import { CREATE_MODE, RAW_OP } from './zookeeper-client.types';
+import { ZookeeperError, zookeeperCodeName } from './zookeeper.error';
+import { SessionEvent, ZookeeperSession } from './zookeeper-session';
+
+/**
+ * - `connecting`: no session yet (start-up, or a new one after the last was lost).
+ * - `connected`: a live session, connected.
+ * - `suspended`: the session's connection dropped; the session (and its locks) may still be alive.
+ * - `expired`: the server said the session expired; its ephemeral nodes (locks) are gone.
+ * - `lost`: nothing heard from the server for a session timeout; the session is given up as gone.
+ * - `auth-failed`: the server refused the credentials; no reconnection is attempted.
+ * - `closed`: closed by the application (shutdown).
+ */
+export type ZookeeperState = 'connecting' | 'connected' | 'suspended' | 'expired' | 'lost' | 'auth-failed' | 'closed';
+
+export interface ZookeeperStateEvent {
+  state: ZookeeperState;
+  /** The session the event is about (for `expired`/`lost`: the one that ended). */
+  sessionId?: string;
+}
+
+export type CreateMode = 'persistent' | 'ephemeral' | 'persistent-sequential' | 'ephemeral-sequential';
+
+export interface CreateResult {
+  /** The path created (with the sequence suffix for sequential modes). */
+  path: string;
+  /** The session that created it (an ephemeral node lives exactly as long as that session). */
+  sessionId: string;
+}
+
+export interface NodeStat {
+  /** Creation zxid: grows with every change anywhere in the ensemble. */
+  czxid: bigint;
+  mzxid: bigint;
+  version: number;
+  cversion: number;
+  numChildren: number;
+  dataLength: number;
+  /** Hex session id of the owner of an ephemeral node; undefined for a persistent one. */
+  ephemeralOwner?: string;
+}
+
+export type MultiOp =
+  | { op: 'create'; path: string; data?: Buffer; mode?: CreateMode }
+  | { op: 'remove'; path: string; version?: number }
+  | { op: 'check'; path: string; version: number };
+
+export type MultiResult = { op: 'create'; path: string } | { op: 'remove' } | { op: 'check' };
+
+const MODE_FLAGS: Record<CreateMode, number> = {
+  persistent: CREATE_MODE.PERSISTENT,
+  ephemeral: CREATE_MODE.EPHEMERAL,
+  'persistent-sequential': CREATE_MODE.PERSISTENT_SEQUENTIAL,
+  'ephemeral-sequential': CREATE_MODE.EPHEMERAL_SEQUENTIAL,
+};
+
+const PERMISSION_BITS = { read: 1, write: 2, create: 4, delete: 8, admin: 16, all: 31 } as const;
+const CLOSE_GRACE_MS = 1_000;
+
+/** A watch set by exists/getData/getChildren: resolves on the first change of the node or its children. */
+export type WatchCallback = () => void;
+
+/**
+ * One shared ZooKeeper session for the whole application, as promises with bounded time.
+ *
+ * node-zookeeper-client has no read timeout, no idea of a lost session, and a reconnect loop that never
+ * ends; this service supplies all three. Every operation fails with a ZookeeperError within
+ * `operationTimeout`, instead of hanging on a silent server or a queue that is never sent.
+ */
+@Injectable()
+export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
+  protected readonly logger = new Logger('ZookeeperLock');
+  readonly options: ResolvedZookeeperLockOptions;
+  private readonly zookeeper: RawModule = loadGuardedClient();
+  private readonly acl: RawAcl[];
+  private session?: ZookeeperSession;
+  private readonly stateSubject = new BehaviorSubject<ZookeeperStateEvent>({ state: 'connecting' });
+  private watchdog?: NodeJS.Timeout;
+  private closing?: Promise<void>;
+  /** Resolvers waiting for the next `connected` (or for giving up). */
+  private connectionWaiters = new Set<() => void>();
+
+  constructor(@Inject(MODULE_OPTIONS_TOKEN) options: ZookeeperLockModuleOptions) {
+    this.options = resolveOptions(options);
+    this.acl = this.buildAcl();
+  }
+
+  /** Connection state changes, starting with the current one. */
+  get state$(): Observable<ZookeeperStateEvent> {
+    return this.stateSubject.asObservable();
+  }
+
+  get state(): ZookeeperState {
+    return this.stateSubject.value.state;
+  }
+
+  /** The live session's id (hex) while connected or suspended; undefined otherwise. */
+  get sessionId(): string | undefined {
+    const state = this.state;
+    return state === 'connected' || state === 'suspended' ? this.session?.id : undefined;
+  }
+
+  /** The session timeout granted by the server (ms), or the one requested before the first session. */
+  get sessionTimeout(): number {
+    return this.session?.timeout ?? this.options.sessionTimeout;
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.connect();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * Starts the session (idempotent) and waits up to `connectTimeout` for it. Never throws for an
+   * unreachable server: the application starts, and operations fail with UNAVAILABLE until it is back.
+   */
+  async connect(): Promise<boolean> {
+    if (this.closing) return false;
+    if (!this.session) this.openSession();
+    const connected = await this.waitForConnection(this.options.connectTimeout);
+    if (connected) {
+      this.logger.log(`Connected to ZooKeeper ${this.options.connectionString} (session 0x${this.session?.id})`);
+    } else if (this.state !== 'auth-failed') {
+      this.logger.error(
+        `ZooKeeper ${this.options.connectionString} not reachable within ${this.options.connectTimeout} ms; ` +
+          'starting anyway, locks fail as unavailable until it answers',
+      );
+    }
+    return connected;
+  }
+
+  /** Closes the session so its ephemeral nodes vanish now, not after the session timeout. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.watchdog);
+      const session = this.session;
+      this.session = undefined;
+      await session?.destroy(true, CLOSE_GRACE_MS);
+      this.setState({ state: 'closed', sessionId: session?.id });
+      this.wakeConnectionWaiters();
+      this.stateSubject.complete();
+    })();
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  async create(path: string, options: { data?: Buffer; mode?: CreateMode } = {}): Promise<CreateResult> {
+    const mode = MODE_FLAGS[options.mode ?? 'persistent'];
+    return this.execute<CreateResult>('create', path, (session, done) =>
+      session.client.create(path, options.data, this.acl, mode, (e, created) =>
+        done(e, e ? undefined : { path: created as string, sessionId: session.id as string }),
+      ),
+    );
+  }
+
+  /** Deletes a node; `version` -1 (default) matches any version. */
+  async remove(path: string, version = -1): Promise<void> {
+    await this.execute<void>('remove', path, (session, done) => session.client.remove(path, version, done));
+  }
+
+  /** Stat of a node, or null when it does not exist. A watch fires once on its creation, change or deletion. */
+  async exists(path: string, watch?: WatchCallback): Promise<NodeStat | null> {
+    const stat = await this.execute<RawStat | null>('exists', path, (session, done) =>
+      session.client.exists(path, watch && (() => watch()), done),
+    );
+    return stat ? toNodeStat(stat) : null;
+  }
+
+  async getData(path: string, watch?: WatchCallback): Promise<{ data: Buffer; stat: NodeStat }> {
+    return this.execute('getData', path, (session, done) =>
+      session.client.getData(path, watch && (() => watch()), (e, data, stat) =>
+        done(e, e ? undefined : { data: data ?? Buffer.alloc(0), stat: toNodeStat(stat as RawStat) }),
+      ),
+    );
+  }
+
+  async getChildren(path: string, watch?: WatchCallback): Promise<string[]> {
+    return this.execute('getChildren', path, (session, done) =>
+      session.client.getChildren(path, watch && (() => watch()), (e, children) => done(e, children)),
+    );
+  }
+
+  /**
+   * Several operations as one atomic MULTI request (one round trip): all apply or none. On failure the
+   * ZookeeperError carries the code and `opIndex` of the operation that failed.
+   */
+  async multi(ops: MultiOp[]): Promise<MultiResult[]> {
+    return this.execute('multi', ops[0]?.path, (session, done) => {
+      const transaction = ops.reduce<RawTransaction>((t, op) => {
+        if (op.op === 'create') return t.create(op.path, op.data, this.acl, MODE_FLAGS[op.mode ?? 'persistent']);
+        if (op.op === 'remove') return t.remove(op.path, op.version ?? -1);
+        return t.check(op.path, op.version);
+      }, session.client.transaction());
+      transaction.commit((error, results) => {
+        const failedAt = results?.findIndex((r) => r.type === RAW_OP.ERROR && r.err !== 0) ?? -1;
+        if (failedAt >= 0) {
+          const code = results![failedAt].err as number;
+          done(null, undefined, new ZookeeperError(zookeeperCodeName(code), `multi op ${failedAt} (${ops[failedAt].op} ${ops[failedAt].path}) failed: ${zookeeperCodeName(code)}`, ops[failedAt].path, failedAt));
+          return;
+        }
+        if (error) return done(error);
+        done(null, (results ?? []).map((r, i) => (ops[i].op === 'create' ? { op: 'create', path: r.path as string } : { op: ops[i].op })) as MultiResult[]);
+      });
+    });
+  }
+
+  /** Creates `path` and its missing parents as persistent nodes; an existing node counts as success. */
+  async mkdirp(path: string): Promise<void> {
+    let current = '';
+    for (const part of path.split('/').filter(Boolean)) {
+      current += `/${part}`;
+      try {
+        await this.create(current);
+      } catch (error) {
+        if (!(error instanceof ZookeeperError && error.code === 'NODE_EXISTS')) throw error;
+      }
+    }
+  }
+
+  /**
+   * Resolves true once connected, false when `timeoutMs` passes first or the service closes. Use it to
+   * wait out a brief disconnection.
+   */
+  waitForConnection(timeoutMs: number): Promise<boolean> {
+    if (this.state === 'connected') return Promise.resolve(true);
+    if (this.closing || timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.connectionWaiters.delete(wake);
+        resolve(this.state === 'connected');
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      this.connectionWaiters.add(wake);
+    });
+  }
+
+  // ---------------------------------------------------------------- machinery
+
+  /**
+   * Sends one request on the live session with a bounded time. With no session at all, fails at once
+   * (UNAVAILABLE); while the session is only suspended, waits up to `operationTimeout` for it to return.
+   * Requests are never handed to the client while it is disconnected, because the client would queue
+   * them and send them much later, or never.
+   */
+  private async execute<T>(
+    name: string,
+    path: string | undefined,
+    send: (session: ZookeeperSession, done: (error: RawException | null, result?: T, failure?: ZookeeperError) => void) => void,
+  ): Promise<T> {
+    const started = Date.now();
+    if (this.state !== 'connected') {
+      if (this.state !== 'suspended' || !(await this.waitForConnection(this.options.operationTimeout))) {
+        throw this.unavailable(name, path);
+      }
+    }
+    const session = this.session as ZookeeperSession;
+    const budget = Math.max(1, this.options.operationTimeout - (Date.now() - started));
+    return new Promise<T>((resolve, reject) => {
+      let pending = true;
+      const timer = setTimeout(() => {
+        pending = false;
+        reject(new ZookeeperError('OPERATION_TIMEOUT', `ZooKeeper did not answer ${name}${path ? ` ${path}` : ''} within ${this.options.operationTimeout} ms`, path));
+      }, budget);
+      const done = (error: RawException | null, result?: T, failure?: ZookeeperError) => {
+        if (!pending) return;
+        pending = false;
+        clearTimeout(timer);
+        if (failure) reject(failure);
+        else if (error) reject(toZookeeperError(error, name, path));
+        else resolve(result as T);
+      };
+      try {
+        send(session, done);
+      } catch (error) {
+        // The client validates paths and sizes by throwing synchronously.
+        done(null, undefined, new ZookeeperError('BAD_ARGUMENTS', `${name} ${path ?? ''}: ${(error as Error).message}`, path));
+      }
+    });
+  }
+
+  private unavailable(name: string, path: string | undefined): ZookeeperError {
+    const why = this.state === 'auth-failed' ? 'authentication failed' : `no live session (state: ${this.state})`;
+    return new ZookeeperError('UNAVAILABLE', `ZooKeeper unavailable for ${name}${path ? ` ${path}` : ''}: ${why}`, path);
+  }
+
+  private openSession(): void {
+    const session = new ZookeeperSession(
+      this.zookeeper,
+      {
+        connectionString: this.options.connectionString,
+        sessionTimeout: this.options.sessionTimeout,
+        retryDelay: this.options.retryDelay,
+        auth: this.options.auth,
+      },
+      (s, event) => this.onSessionEvent(s, event),
+    );
+    this.session = session;
+    session.start();
+    this.startWatchdog();
+  }
+
+  private onSessionEvent(session: ZookeeperSession, event: SessionEvent): void {
+    if (session !== this.session) return;
+    switch (event) {
+      case 'connected':
+        this.setState({ state: 'connected', sessionId: session.id });
+        this.wakeConnectionWaiters();
+        break;
+      case 'disconnected':
+        this.logger.warn(`ZooKeeper connection lost; session 0x${session.id} suspended, reconnecting`);
+        this.setState({ state: 'suspended', sessionId: session.id });
+        break;
+      case 'expired':
+        this.logger.error(`ZooKeeper session 0x${session.id} expired: its locks are gone; opening a new session`);
+        this.replaceSession(session, 'expired');
+        break;
+      case 'auth-failed':
+        this.logger.error(`ZooKeeper refused the credentials given in \`auth\`; not reconnecting`);
+        clearInterval(this.watchdog);
+        void session.destroy(false, 0);
+        this.setState({ state: 'auth-failed', sessionId: session.id });
+        this.wakeConnectionWaiters();
+        break;
+    }
+  }
+
+  /** The session is over (expired, or given up as lost): say so, then start a fresh one. */
+  private replaceSession(session: ZookeeperSession, state: 'expired' | 'lost'): void {
+    if (this.closing || session !== this.session) return;
+    this.session = undefined;
+    void session.destroy(state === 'lost', 0);
+    this.setState({ state, sessionId: session.id });
+    this.setState({ state: 'connecting' });
+    this.wakeConnectionWaiters();
+    this.openSession();
+  }
+
+  /**
+   * The client never notices a silent server (no read timeout). We watch the time since the server last
+   * spoke (it answers the client's pings every third of the session timeout):
+   * - connected but silent for 2/3 of the session timeout: drop the connection, so the client reconnects
+   *   (to another server if there is one), as ZooKeeper's own clients do;
+   * - suspended and silent for the whole session timeout: the server has expired the session by now, or
+   *   is about to; give it up as lost before another process can take our locks over.
+   */
+  private startWatchdog(): void {
+    clearInterval(this.watchdog);
+    const tick = () => {
+      const session = this.session;
+      if (!session?.id) return;
+      const silentFor = Date.now() - session.lastHeardAt;
+      const interval = watchdogInterval(session.timeout);
+      if (session.connected && silentFor > (session.timeout * 2) / 3) {
+        this.logger.warn(`ZooKeeper silent for ${silentFor} ms; dropping the connection to reconnect`);
+        session.dropConnection();
+      } else if (!session.connected && silentFor >= session.timeout - interval) {
+        this.logger.error(
+          `ZooKeeper unreachable for ${silentFor} ms (session timeout ${session.timeout} ms): ` +
+            `session 0x${session.id} and its locks are lost; opening a new session`,
+        );
+        this.replaceSession(session, 'lost');
+      }
+    };
+    this.watchdog = setInterval(tick, watchdogInterval(this.options.sessionTimeout));
+    this.watchdog.unref();
+  }
+
+  private setState(event: ZookeeperStateEvent): void {
+    if (!this.stateSubject.closed) this.stateSubject.next(event);
+  }
+
+  private wakeConnectionWaiters(): void {
+    for (const wake of [...this.connectionWaiters]) wake();
+  }
+
+  private buildAcl(): RawAcl[] {
+    const { ACL, Id } = this.zookeeper;
+    const acl = this.options.acl;
+    if (acl === 'open') return [new ACL(PERMISSION_BITS.all, new Id('world', 'anyone'))];
+    if (acl === 'creator') return [new ACL(PERMISSION_BITS.all, new Id('auth', ''))];
+    return acl.map(
+      (entry) =>
+        new ACL(
+          entry.permissions.reduce((bits, p) => bits | PERMISSION_BITS[p], 0),
+          new Id(entry.scheme, entry.id),
+        ),
+    );
+  }
+}
+
+function watchdogInterval(sessionTimeout: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(sessionTimeout / 10)));
+}
+
+function toZookeeperError(error: RawException, operation: string, path?: string): ZookeeperError {
+  const code = zookeeperCodeName(error.unknownCode ?? error.getCode());
+  return new ZookeeperError(code, `ZooKeeper ${operation}${path ? ` ${path}` : ''} failed: ${code}`, path);
+}
+
+function toNodeStat(stat: RawStat): NodeStat {
+  const owner = stat.ephemeralOwner.readBigUInt64BE(0);
+  return {
+    czxid: stat.czxid.readBigInt64BE(0),
+    mzxid: stat.mzxid.readBigInt64BE(0),
+    version: stat.version,
+    cversion: stat.cversion,
+    numChildren: stat.numChildren,
+    dataLength: stat.dataLength,
+    ephemeralOwner: owner === 0n ? undefined : stat.ephemeralOwner.toString('hex'),
+  };
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what a clean machine lacks for the tests, the sample app and the benchmark:
+# a JRE and Debian's ZooKeeper (skipped with ZOOKEEPER_CONNECT or ZOOKEEPER_HOME), and node_modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_zookeeper() {
+  [ -z "${ZOOKEEPER_CONNECT:-}" ] && [ -z "${ZOOKEEPER_HOME:-}" ] && [ ! -f /usr/share/java/zookeeper.jar ]
+}
+if need_zookeeper || ! command -v java >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing Debian packages: zookeeper (brings a JRE)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq zookeeper default-jre-headless >/dev/null
+  else
+    echo "[setup] ZooKeeper and a Java runtime are needed: 'sudo apt-get install zookeeper', or set" >&2
+    echo "        ZOOKEEPER_HOME to an Apache ZooKeeper release, or ZOOKEEPER_CONNECT=host:port" >&2
+    exit 1
+  fi
+fi
+
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[setup] npm ci"
+  npm ci --no-audit --no-fund
+fi

@@ -1,0 +1,127 @@
+/**
+ * Real ZooKeeper servers for tests: the suite's shared standalone server, private servers and ensembles
+ * (for fault tests that stop, pause or kill them), and ZookeeperService instances that are closed after
+ * each test file.
+ */
+import { randomBytes } from 'node:crypto';
+import { firstValueFrom, filter, timeout } from 'rxjs';
+import { ZookeeperService, ZookeeperState } from '../../lib/zookeeper/zookeeper.service';
+import type { ZookeeperLockModuleOptions } from '../../lib/module/zookeeper-lock-options.interface';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const harness = require('../../scripts/zk.js');
+
+export interface TestServer {
+  readonly connectString: string;
+  readonly running: boolean;
+  readonly pid?: number;
+  readonly clientPort: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  pause(): void;
+  resume(): void;
+  restart(): Promise<void>;
+}
+
+export interface TestEnsemble {
+  readonly members: TestServer[];
+  readonly connectString: string;
+  leader(): Promise<TestServer | undefined>;
+  waitQuorum(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The suite's shared standalone server, started by global setup. */
+export function sharedConnectString(): string {
+  const connect = process.env.NZL_TEST_ZK;
+  if (!connect) throw new Error('NZL_TEST_ZK is not set: run the tests through jest (global setup starts ZooKeeper)');
+  return connect;
+}
+
+const servers: Array<{ stop(): Promise<void> }> = [];
+
+/** A private standalone server (tickTime 500 ms: session timeouts from 1 s). Stopped by `cleanup()`. */
+export async function startServer(): Promise<TestServer> {
+  const server: TestServer = await harness.startStandalone();
+  servers.push(server);
+  return server;
+}
+
+/** A private 3-node ensemble on loopback with forceSync=no. Stopped by `cleanup()`. */
+export async function startEnsemble(): Promise<TestEnsemble> {
+  const ensemble: TestEnsemble = await harness.startEnsemble({ size: 3 });
+  servers.push(ensemble);
+  return ensemble;
+}
+
+const services: ZookeeperService[] = [];
+
+/** A connected ZookeeperService (closed by `cleanup()`); `connect: false` leaves connecting to the caller. */
+export async function newService(
+  options: Partial<ZookeeperLockModuleOptions> = {},
+  { connect = true } = {},
+): Promise<ZookeeperService> {
+  const service = new ZookeeperService({
+    connectionString: sharedConnectString(),
+    sessionTimeout: 4_000,
+    operationTimeout: 2_000,
+    connectTimeout: 5_000,
+    retryDelay: 100,
+    ...options,
+  });
+  services.push(service);
+  if (connect && !(await service.connect())) throw new Error(`could not connect to ${service.options.connectionString}`);
+  return service;
+}
+
+/** Closes every service and stops every private server made by this test file. */
+export async function cleanup(): Promise<void> {
+  await Promise.all(services.splice(0).map((s) => s.close()));
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+}
+
+/** A namespace of its own for one test, so tests never see each other's nodes. */
+export function uniqueNamespace(label = 't'): string {
+  return `/test-${label}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Resolves with the first state event matching `state` (from now or the current one). */
+export function waitForState(service: ZookeeperService, state: ZookeeperState, timeoutMs = 30_000) {
+  return firstValueFrom(
+    service.state$.pipe(
+      filter((e) => e.state === state),
+      timeout({ first: timeoutMs, with: () => { throw new Error(`state ${state} not reached within ${timeoutMs} ms (now ${service.state})`); } }),
+    ),
+  );
+}
+
+/**
+ * Ends a session from outside, the way ZooKeeper's own tests do: a second client attaches to the same
+ * session id and password and closes it. The server deletes the session's ephemeral nodes; the owner
+ * learns "expired" when it reconnects.
+ */
+export async function expireSession(connectString: string, service: ZookeeperService): Promise<void> {
+  const session = (service as unknown as { session: { client: { getSessionId(): Buffer; getSessionPassword(): Buffer } } }).session;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const zookeeper = require('node-zookeeper-client');
+  const intruder = zookeeper.createClient(connectString, {
+    sessionTimeout: service.sessionTimeout,
+    sessionId: session.client.getSessionId(),
+    sessionPassword: session.client.getSessionPassword(),
+    retries: 0,
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('intruder could not attach to the session')), 10_000);
+    intruder.once('connected', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    intruder.connect();
+  });
+  const socket = intruder.connectionManager.socket;
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  intruder.close();
+  await closed;
+}
+
+export { harness };

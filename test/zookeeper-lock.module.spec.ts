@@ -1,0 +1,122 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { InvalidZookeeperLockOptionsError, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
+import { resolveOptions } from '../lib/module/zookeeper-lock-options';
+import { cleanup, newService, sharedConnectString, uniqueNamespace } from './support/zookeeper';
+
+afterEach(cleanup);
+
+@Injectable()
+class FakeConfig {
+  get(key: string): string | undefined {
+    return { ZK: sharedConnectString(), NS: '/from-config' }[key];
+  }
+}
+
+@Module({ providers: [FakeConfig], exports: [FakeConfig] })
+class FakeConfigModule {}
+
+describe('ZookeeperLockModule', () => {
+  it('forRoot connects on init and the app shutdown closes the session (ephemeral nodes vanish at once)', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), sessionTimeout: 30_000 })],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const zk = app.get(ZookeeperService);
+    expect(zk.state).toBe('connected');
+
+    const observer = await newService();
+    const root = uniqueNamespace('shutdown');
+    await zk.mkdirp(root);
+    await zk.create(`${root}/held`, { mode: 'ephemeral' });
+    expect(await observer.exists(`${root}/held`)).not.toBeNull();
+
+    await app.close();
+    expect(await observer.exists(`${root}/held`)).toBeNull();
+  });
+
+  it('forRootAsync takes its options from a factory with injected providers', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ZookeeperLockModule.forRootAsync({
+          imports: [FakeConfigModule],
+          inject: [FakeConfig],
+          useFactory: (config: FakeConfig) => ({
+            connectionString: config.get('ZK') as string,
+            namespace: config.get('NS'),
+          }),
+        }),
+      ],
+    }).compile();
+    await moduleRef.init();
+    const zk = moduleRef.get(ZookeeperService);
+    expect(zk.options.namespace).toBe('/from-config');
+    expect(zk.state).toBe('connected');
+    await moduleRef.close();
+    expect(zk.state).toBe('closed');
+  });
+
+  it('isGlobal makes ZookeeperService injectable everywhere', async () => {
+    @Injectable()
+    class Consumer {
+      constructor(readonly zk: ZookeeperService) {}
+    }
+    @Module({ providers: [Consumer] })
+    class FeatureModule {}
+    const moduleRef = await Test.createTestingModule({
+      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), isGlobal: true }), FeatureModule],
+    }).compile();
+    expect(moduleRef.get(Consumer).zk).toBeInstanceOf(ZookeeperService);
+    await moduleRef.close();
+  });
+
+  it('refuses invalid options at start-up with a message naming the option', async () => {
+    const attempt = Test.createTestingModule({
+      imports: [ZookeeperLockModule.forRoot({ connectionString: 'localhost:99999' })],
+    }).compile();
+    await expect(attempt).rejects.toThrow(/`connectionString`/);
+  });
+});
+
+describe('resolveOptions', () => {
+  const ok = { connectionString: 'localhost:2181' };
+
+  it('fills in documented defaults', () => {
+    expect(resolveOptions(ok)).toEqual({
+      connectionString: 'localhost:2181',
+      namespace: '/locks',
+      sessionTimeout: 15_000,
+      connectTimeout: 5_000,
+      operationTimeout: 5_000,
+      auth: [],
+      acl: 'open',
+      retryDelay: 1_000,
+    });
+  });
+
+  it('accepts ensembles, chroots and IPv6 hosts', () => {
+    expect(resolveOptions({ connectionString: 'zk1:2181,zk2:2182,[::1]:2183/app/locks' }).connectionString).toBe(
+      'zk1:2181,zk2:2182,[::1]:2183/app/locks',
+    );
+  });
+
+  it.each([
+    [{}, /`connectionString` is required/],
+    [{ connectionString: '' }, /`connectionString` is required/],
+    [{ connectionString: 'host:port' }, /`connectionString` has an invalid server/],
+    [{ connectionString: 'a:2181/bad/' }, /`connectionString \(chroot\)`/],
+    [{ ...ok, namespace: 'locks' }, /`namespace` must be an absolute/],
+    [{ ...ok, namespace: '/' }, /`namespace` must be a path below the root/],
+    [{ ...ok, namespace: '/a/../b' }, /`namespace` must not contain/],
+    [{ ...ok, sessionTimeout: 10 }, /`sessionTimeout` must be an integer of at least 1000/],
+    [{ ...ok, operationTimeout: 1.5 }, /`operationTimeout`/],
+    [{ ...ok, connectTimeout: -1 }, /`connectTimeout`/],
+    [{ ...ok, auth: 'nocolon' }, /`auth` must be digest credentials/],
+    [{ ...ok, acl: 'creator' }, /`acl` `creator` needs `auth`/],
+    [{ ...ok, acl: [{ scheme: 'world', id: 'anyone', permissions: ['fly'] }] }, /`acl` has an invalid entry/],
+  ])('rejects %j', (options, message) => {
+    expect(() => resolveOptions(options as never)).toThrow(InvalidZookeeperLockOptionsError);
+    expect(() => resolveOptions(options as never)).toThrow(message);
+  });
+});
