@@ -14,3 +14,14 @@ export type {
 } from './zookeeper/zookeeper.service';
 export { ZookeeperError, isZookeeperError } from './zookeeper/zookeeper.error';
 export type { ZookeeperErrorCode } from './zookeeper/zookeeper.error';
+export { LockService, LOCK_LOST_WARNING } from './lock/lock.service';
+export type { LockOptions } from './lock/lock.service';
+export type { LockHandle } from './lock/lock-handle';
+export {
+  LockError,
+  LockConflictError,
+  LockUnavailableError,
+  InvalidLockIdError,
+  InvalidLockOptionsError,
+  LockLostError,
+} from './lock/lock.errors';

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LockService } from '../lock/lock.service';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { ConfigurableModuleClass } from './zookeeper-lock.module-definition';
 
@@ -9,7 +10,7 @@ import { ConfigurableModuleClass } from './zookeeper-lock.module-definition';
  * ```
  */
 @Module({
-  providers: [ZookeeperService],
-  exports: [ZookeeperService],
+  providers: [ZookeeperService, LockService],
+  exports: [ZookeeperService, LockService],
 })
 export class ZookeeperLockModule extends ConfigurableModuleClass {}

@@ -1,0 +1,74 @@
+import { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import { LockUnavailableError } from './lock.errors';
+import type { LockTarget } from './lock-paths';
+import { NodeJanitor } from './node-janitor';
+
+/** What the lock recipes share: the connection, the janitor, and the parents known to exist. */
+export class LockContext {
+  /** Scope directories created (or found) once; the fast path then never checks parents again. */
+  private readonly knownDirs = new Map<string, Promise<void>>();
+
+  constructor(
+    readonly zk: ZookeeperService,
+    readonly janitor: NodeJanitor,
+  ) {}
+
+  /** Makes sure `dir` exists: one mkdirp per directory for the life of the process (or until forgotten). */
+  ensureDir(dir: string): Promise<void> {
+    let known = this.knownDirs.get(dir);
+    if (!known) {
+      known = this.zk.mkdirp(dir).catch((error) => {
+        this.knownDirs.delete(dir);
+        throw error;
+      });
+      this.knownDirs.set(dir, known);
+    }
+    return known;
+  }
+
+  /** After a NO_NODE on a parent we believed in (someone deleted it): forget it so it is made again. */
+  forgetDir(dir: string): void {
+    this.knownDirs.delete(dir);
+  }
+
+  /** Best effort: removes a lock's queue once nobody waits in it (ZooKeeper refuses while not empty). */
+  async removeQueueIfEmpty(target: LockTarget): Promise<void> {
+    try {
+      await this.zk.remove(target.queue);
+    } catch {
+      // NOT_EMPTY (someone waits), NO_NODE (already gone) or a connection problem: all fine to ignore;
+      // the next waiter of this id removes it then.
+    }
+  }
+
+  /**
+   * A create whose reply was lost (connection loss, or no answer in time): did it happen? Our token in
+   * the node, owned by our session, says yes. While the answer cannot be had, the janitor takes over so
+   * that a node created after all is removed, never orphaned.
+   */
+  async resolveCreate(holder: string, token: string, sessionId: string, cause: ZookeeperError): Promise<'ours' | 'absent' | 'taken'> {
+    await this.zk.waitForConnection(this.zk.options.operationTimeout);
+    if (this.zk.sessionId !== sessionId) return 'absent'; // that session is over: whatever it made is gone
+    try {
+      const { data, stat } = await this.zk.getData(holder);
+      return data.toString() === token && stat.ephemeralOwner === sessionId ? 'ours' : 'taken';
+    } catch (error) {
+      if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'absent';
+      void this.janitor.removeOwned([holder], token, sessionId);
+      throw unavailable(error, cause);
+    }
+  }
+}
+
+/** Maps a ZooKeeper failure to the lock API's error. */
+export function unavailable(error: unknown, cause?: unknown): Error {
+  if (!(error instanceof ZookeeperError)) return error as Error;
+  if (error.code === 'NO_AUTH') {
+    return new LockUnavailableError(
+      `ZooKeeper refused access to ${error.path ?? 'the lock namespace'} (NO_AUTH): check the module's auth and acl options`,
+      { cause: error },
+    );
+  }
+  return new LockUnavailableError(`ZooKeeper unavailable: ${error.message}`, { cause: cause ?? error });
+}

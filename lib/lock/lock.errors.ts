@@ -1,0 +1,59 @@
+/** Base of every error the lock API throws; `code` is stable and safe to switch on. */
+export abstract class LockError extends Error {
+  abstract readonly code: string;
+}
+
+/** The lock is held by someone else (and, with `wait`, was not freed in time). */
+export class LockConflictError extends LockError {
+  override readonly name = 'LockConflictError';
+  readonly code = 'LOCK_CONFLICT';
+  constructor(
+    /** The ids that were found held (for a multi-id lock, the ones that were in the way). */
+    readonly ids: string[],
+    readonly scope: string,
+    /** How long we waited (ms); 0 for a fail-fast attempt. */
+    readonly waited: number,
+  ) {
+    super(
+      `Lock ${ids.map((id) => JSON.stringify(id)).join(', ')} in scope ${JSON.stringify(scope)} is held by another owner` +
+        (waited > 0 ? ` and was not released within ${waited} ms` : ''),
+    );
+  }
+}
+
+/** ZooKeeper cannot be reached, or there is no live session, within the bounded time. */
+export class LockUnavailableError extends LockError {
+  override readonly name = 'LockUnavailableError';
+  readonly code = 'LOCK_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The id (or scope) cannot name a lock: not a string, empty, too long, or too many ids. */
+export class InvalidLockIdError extends LockError {
+  override readonly name = 'InvalidLockIdError';
+  readonly code = 'LOCK_ID_INVALID';
+}
+
+/** A LockOptions value is out of range (e.g. a negative `wait`). */
+export class InvalidLockOptionsError extends LockError {
+  override readonly name = 'InvalidLockOptionsError';
+  readonly code = 'LOCK_OPTIONS_INVALID';
+}
+
+/**
+ * The reason of a handle's `signal` once the lock can no longer be trusted: the session that held it
+ * expired or was given up, or the application is shutting down.
+ */
+export class LockLostError extends LockError {
+  override readonly name = 'LockLostError';
+  readonly code = 'LOCK_LOST';
+  constructor(
+    readonly ids: string[],
+    readonly scope: string,
+    reason: string,
+  ) {
+    super(`Lock ${ids.map((id) => JSON.stringify(id)).join(', ')} in scope ${JSON.stringify(scope)} was lost: ${reason}`);
+  }
+}

@@ -1,0 +1,162 @@
+import { Subscription } from 'rxjs';
+import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import { LockConflictError, LockUnavailableError } from './lock.errors';
+import { LockContext, unavailable } from './lock-context';
+import type { LockTarget } from './lock-paths';
+import { waiterPrefix } from './lock-paths';
+import { findOwnWaiter, queuePosition } from './lock-queue';
+import type { OwnedNodes } from './fail-fast.recipe';
+
+export interface WaitLimits {
+  /** `Date.now()` after which we give up; Infinity to wait forever. */
+  deadline: number;
+  /** How long the caller asked to wait (for the conflict message). */
+  wait: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Queued acquire (`wait > 0`), first come first served:
+ * 1. join the lock's queue with an ephemeral sequential node (its name carries our token, so a create
+ *    whose reply was lost can be found again);
+ * 2. while someone is ahead, watch only the waiter right before us;
+ * 3. at the head, take the holder node; if a fail-fast caller holds it, watch it and try again.
+ * The waiter node is kept while the lock is held and removed with the holder at release, so the next
+ * waiter wakes exactly once, when the lock is free. On timeout, abort or error, our waiter node is
+ * removed (by the janitor if the connection is down) and the queue too once it is empty.
+ */
+export async function acquireQueued(ctx: LockContext, target: LockTarget, token: string, limits: WaitLimits): Promise<OwnedNodes> {
+  const { zk } = ctx;
+  const cancelled = () => {
+    if (limits.signal?.aborted) return limits.signal.reason ?? new Error('aborted');
+    if (Date.now() >= limits.deadline) return new LockConflictError([target.id], target.scope, limits.wait);
+    return undefined;
+  };
+  checkCancelled(cancelled);
+  await ctx.ensureDir(target.scopeDir).catch((e) => {
+    throw unavailable(e);
+  });
+  const waiter = await enqueue(ctx, target, token);
+  const ownName = waiter.path.slice(target.queue.length + 1);
+  let holding = false;
+  try {
+    for (;;) {
+      checkCancelled(cancelled);
+      if (zk.sessionId !== waiter.sessionId) throw new LockUnavailableError('ZooKeeper session lost while waiting for the lock');
+      const position = queuePosition(await zk.getChildren(target.queue), ownName);
+      if (position.kind === 'missing') {
+        throw new LockUnavailableError('Our place in the lock queue vanished (ZooKeeper session ended)');
+      }
+      if (position.kind === 'behind') {
+        await waitForRemoval(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits);
+        continue;
+      }
+      if (await takeHolder(ctx, target, token, waiter.sessionId)) {
+        holding = true;
+        return { nodes: [target.holder, waiter.path], holders: [target.holder], sessionId: waiter.sessionId };
+      }
+      // A fail-fast caller holds it: as head of the queue, we alone watch the holder.
+      await waitForRemoval(ctx, target.holder, waiter.sessionId, limits);
+    }
+  } catch (error) {
+    throw error instanceof ZookeeperError ? unavailable(error) : error;
+  } finally {
+    if (!holding) await leaveQueue(ctx, target, waiter.path, token, waiter.sessionId);
+  }
+}
+
+function checkCancelled(cancelled: () => unknown): void {
+  const reason = cancelled();
+  if (reason !== undefined) throw reason;
+}
+
+/** Creates our waiter node, making the queue when it does not exist; finds it again after a lost reply. */
+async function enqueue(ctx: LockContext, target: LockTarget, token: string) {
+  const { zk } = ctx;
+  const data = Buffer.from(token);
+  for (let attempt = 0; ; attempt++) {
+    const sessionId = zk.sessionId;
+    try {
+      return await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
+    } catch (error) {
+      if (!(error instanceof ZookeeperError) || attempt > 2) throw unavailable(error);
+      if (error.code === 'NO_NODE') {
+        // No queue yet (nobody waits): make it. Its parent, the scope, is known to exist.
+        await zk.create(target.queue).catch(async (e) => {
+          if (e instanceof ZookeeperError && e.code === 'NODE_EXISTS') return;
+          if (!(e instanceof ZookeeperError && e.code === 'NO_NODE')) throw unavailable(e);
+          ctx.forgetDir(target.scopeDir); // someone deleted the scope: make it again, then the queue
+          await ctx.ensureDir(target.scopeDir).catch((again) => Promise.reject(unavailable(again)));
+        });
+        continue;
+      }
+      if (!error.outcomeUnknown || !sessionId) throw unavailable(error);
+      await zk.waitForConnection(zk.options.operationTimeout);
+      if (zk.sessionId !== sessionId) continue; // that session and its nodes are gone: start over
+      try {
+        const own = findOwnWaiter(await zk.getChildren(target.queue), token);
+        if (own) return { path: `${target.queue}/${own}`, sessionId };
+      } catch (checkError) {
+        void ctx.janitor.removeOwnedChildren(target.queue, token, sessionId);
+        throw unavailable(checkError, error);
+      }
+    }
+  }
+}
+
+/** Tries to create the holder node. True when we hold it; false when someone else does. */
+async function takeHolder(ctx: LockContext, target: LockTarget, token: string, sessionId: string): Promise<boolean> {
+  try {
+    await ctx.zk.create(target.holder, { data: Buffer.from(token), mode: 'ephemeral' });
+    return true;
+  } catch (error) {
+    if (!(error instanceof ZookeeperError)) throw error;
+    if (error.code === 'NODE_EXISTS') return false;
+    if (error.outcomeUnknown) return (await ctx.resolveCreate(target.holder, token, sessionId, error)) === 'ours';
+    throw error;
+  }
+}
+
+/**
+ * Resolves once `path` is gone, or on timeout, abort, or the end of our session (the caller's loop then
+ * finds out which). The watch is set with getData, which sets none on a missing node, so abandoned
+ * waits leave no watcher behind for a node that will never exist again.
+ */
+async function waitForRemoval(ctx: LockContext, path: string, sessionId: string, limits: WaitLimits): Promise<void> {
+  let wake!: () => void;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  try {
+    await ctx.zk.getData(path, () => wake());
+  } catch (error) {
+    if (error instanceof ZookeeperError && error.code === 'NO_NODE') return;
+    throw error;
+  }
+  const remaining = limits.deadline - Date.now();
+  const timer = Number.isFinite(remaining) ? setTimeout(wake, Math.max(0, remaining)) : undefined;
+  limits.signal?.addEventListener('abort', wake, { once: true });
+  const session: Subscription = ctx.zk.state$.subscribe((event) => {
+    if (event.state !== 'connected' && event.state !== 'suspended') wake();
+    else if (event.sessionId !== sessionId) wake();
+  });
+  try {
+    await woken;
+  } finally {
+    clearTimeout(timer);
+    limits.signal?.removeEventListener('abort', wake);
+    session.unsubscribe();
+  }
+}
+
+/** Removes our waiter node (directly: its name is ours alone) and the queue if it is left empty. */
+async function leaveQueue(ctx: LockContext, target: LockTarget, path: string, token: string, sessionId: string): Promise<void> {
+  if (ctx.zk.sessionId !== sessionId) return;
+  try {
+    await ctx.zk.remove(path);
+  } catch (error) {
+    if (!(error instanceof ZookeeperError && error.code === 'NO_NODE')) {
+      void ctx.janitor.removeOwned([path], token, sessionId);
+      return;
+    }
+  }
+  await ctx.removeQueueIfEmpty(target);
+}
