@@ -134,6 +134,7 @@ async function waitForRemoval(ctx: LockContext, path: string, sessionId: string,
   const remaining = limits.deadline - Date.now();
   const timer = Number.isFinite(remaining) ? setTimeout(wake, Math.max(0, remaining)) : undefined;
   limits.signal?.addEventListener('abort', wake, { once: true });
+  if (limits.signal?.aborted) wake(); // aborted while the watch was being set: the event is gone
   const session: Subscription = ctx.zk.state$.subscribe((event) => {
     if (event.state !== 'connected' && event.state !== 'suspended') wake();
     else if (event.sessionId !== sessionId) wake();

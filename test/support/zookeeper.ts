@@ -4,7 +4,7 @@
  * each test file.
  */
 import { randomBytes } from 'node:crypto';
-import { firstValueFrom, filter, timeout } from 'rxjs';
+import { firstValueFrom, filter, of, timeout } from 'rxjs';
 import { ZookeeperService, ZookeeperState } from '../../lib/zookeeper/zookeeper.service';
 import type { ZookeeperLockModuleOptions } from '../../lib/module/zookeeper-lock-options.interface';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -85,11 +85,12 @@ export function uniqueNamespace(label = 't'): string {
   return `/test-${label}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Resolves with the first state event matching `state` (from now or the current one). */
-export function waitForState(service: ZookeeperService, state: ZookeeperState, timeoutMs = 30_000) {
+/** Resolves with the first state event matching `state` (or one of them), from now or the current one. */
+export function waitForState(service: ZookeeperService, state: ZookeeperState | ZookeeperState[], timeoutMs = 30_000) {
+  const wanted = Array.isArray(state) ? state : [state];
   return firstValueFrom(
     service.state$.pipe(
-      filter((e) => e.state === state),
+      filter((e) => wanted.includes(e.state)),
       timeout({ first: timeoutMs, with: () => { throw new Error(`state ${state} not reached within ${timeoutMs} ms (now ${service.state})`); } }),
     ),
   );
@@ -98,9 +99,25 @@ export function waitForState(service: ZookeeperService, state: ZookeeperState, t
 /**
  * Ends a session from outside, the way ZooKeeper's own tests do: a second client attaches to the same
  * session id and password and closes it. The server deletes the session's ephemeral nodes; the owner
- * learns "expired" when it reconnects.
+ * learns "expired" when it reconnects. If the owner wins the session back before the close arrives (the
+ * close then fails as SESSION_MOVED and the session lives on), it tries again.
  */
 export async function expireSession(connectString: string, service: ZookeeperService): Promise<void> {
+  const sessionId = service.sessionId;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const ended = firstValueFrom(
+      service.state$.pipe(
+        filter((e) => (e.state === 'expired' || e.state === 'lost') && e.sessionId === sessionId),
+        timeout({ first: 1_500, with: () => of(undefined) }),
+      ),
+    );
+    await attachAndClose(connectString, service);
+    if (await ended) return;
+  }
+  throw new Error(`could not expire session ${sessionId}`);
+}
+
+async function attachAndClose(connectString: string, service: ZookeeperService): Promise<void> {
   const session = (service as unknown as { session: { client: { getSessionId(): Buffer; getSessionPassword(): Buffer } } }).session;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const zookeeper = require('node-zookeeper-client');
@@ -110,14 +127,19 @@ export async function expireSession(connectString: string, service: ZookeeperSer
     sessionPassword: session.client.getSessionPassword(),
     retries: 0,
   });
-  await new Promise<void>((resolve, reject) => {
+  const attached = await new Promise<boolean>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('intruder could not attach to the session')), 10_000);
     intruder.once('connected', () => {
       clearTimeout(timer);
-      resolve();
+      resolve(true);
+    });
+    intruder.once('expired', () => {
+      clearTimeout(timer);
+      resolve(false); // already gone
     });
     intruder.connect();
   });
+  if (!attached) return;
   const socket = intruder.connectionManager.socket;
   const closed = new Promise((resolve) => socket.once('close', resolve));
   intruder.close();
@@ -125,3 +147,42 @@ export async function expireSession(connectString: string, service: ZookeeperSer
 }
 
 export { harness };
+
+/** Resolves once `path` has at least `count` children (event-driven: a child watch per change). */
+export async function waitForChildren(service: ZookeeperService, path: string, count: number, timeoutMs = 20_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let changed!: () => void;
+    const change = new Promise<void>((resolve) => (changed = resolve));
+    let children: string[] = [];
+    try {
+      children = await service.getChildren(path, () => changed());
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'NO_NODE') throw error;
+      await service.exists(path, () => changed()); // wait for the node itself
+    }
+    if (children.length >= count) return children;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`${path} has ${children.length} children, wanted ${count}`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([change, new Promise((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+  }
+}
+
+/** Every node below `path` (depth first), for leak checks. */
+export async function listTree(service: ZookeeperService, path: string): Promise<string[]> {
+  const out: string[] = [];
+  let children: string[];
+  try {
+    children = await service.getChildren(path);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'NO_NODE') return out;
+    throw error;
+  }
+  for (const child of children) {
+    out.push(`${path}/${child}`);
+    out.push(...(await listTree(service, `${path}/${child}`)));
+  }
+  return out;
+}

@@ -1,0 +1,404 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import {
+  InvalidLockIdError,
+  InvalidLockOptionsError,
+  LockConflictError,
+  LockLostError,
+  LockService,
+  LockUnavailableError,
+  ZookeeperLockModuleOptions,
+  ZookeeperService,
+} from 'nestjs-zookeeper-lock';
+import { HOSTILE_IDS } from './support/hostile-ids';
+import {
+  cleanup,
+  expireSession,
+  listTree,
+  newService,
+  sharedConnectString,
+  startServer,
+  uniqueNamespace,
+  waitForChildren,
+  waitForState,
+} from './support/zookeeper';
+
+afterEach(cleanup);
+
+let namespace: string;
+beforeEach(() => {
+  namespace = uniqueNamespace('lock');
+});
+
+async function locks(options: Partial<ZookeeperLockModuleOptions> = {}): Promise<{ lock: LockService; zk: ZookeeperService }> {
+  const zk = await newService({ namespace, ...options });
+  return { lock: new LockService(zk), zk };
+}
+
+const scopeDir = (scope = 'default') => `${namespace}/${scope}`;
+
+/** Resolves once the handle's signal is aborted (at once if it already is). */
+function whenLost(handle: { signal: AbortSignal }): Promise<void> {
+  if (handle.signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => handle.signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+describe('LockService: fail-fast', () => {
+  it('lets exactly one of two sessions racing for an id win, and frees it on release', async () => {
+    const a = await locks();
+    const b = await locks();
+    await a.lock.withLock('warm-up', () => undefined); // parents exist, so both race on the same create
+    const attempts = [a, b, a, b, a, b, a, b].map((s) => s.lock.acquire('race').then((h) => h, (e) => e));
+    const outcomes = await Promise.all(attempts);
+    const winners = outcomes.filter((o) => !(o instanceof Error));
+    const conflicts = outcomes.filter((o) => o instanceof LockConflictError);
+    expect(winners).toHaveLength(1);
+    expect(conflicts).toHaveLength(7);
+    expect(conflicts[0]).toMatchObject({ code: 'LOCK_CONFLICT', ids: ['race'], scope: 'default', waited: 0 });
+    await winners[0].release();
+    await winners[0].release(); // idempotent
+    await (await b.lock.acquire('race')).release();
+  });
+
+  it('withLock releases on return and on throw, and returns the result', async () => {
+    const { lock } = await locks();
+    expect(await lock.withLock('w', () => 42)).toBe(42);
+    await expect(lock.withLock('w', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await lock.withLock('w', async () => 'again')).toBe('again');
+    expect(lock.heldCount).toBe(0);
+  });
+
+  it('costs one write to take and one to release, with no per-call parent checks', async () => {
+    const { lock, zk } = await locks();
+    await lock.withLock('warm', () => undefined);
+    const calls: string[] = [];
+    for (const op of ['create', 'remove', 'exists', 'getData', 'getChildren', 'multi', 'mkdirp'] as const) {
+      const original = (zk as never as Record<string, (...a: unknown[]) => unknown>)[op].bind(zk);
+      jest.spyOn(zk, op).mockImplementation(((...args: unknown[]) => {
+        calls.push(op);
+        return original(...args);
+      }) as never);
+    }
+    await lock.withLock('fast', () => undefined);
+    expect(calls).toEqual(['create', 'remove']);
+    calls.length = 0;
+    await lock.withLock(['x', 'y', 'z'], () => undefined);
+    expect(calls).toEqual(['multi', 'multi']);
+  });
+
+  it('takes several ids all or none, in one round trip', async () => {
+    const a = await locks();
+    const b = await locks();
+    const held = await a.lock.acquire('b', { scope: 'acct' });
+    const error = await b.lock.acquire(['a', 'b', 'c'], { scope: 'acct' }).catch((e) => e);
+    expect(error).toBeInstanceOf(LockConflictError);
+    expect(error.ids).toEqual(['b']);
+    // nothing of the failed attempt is held: 'a' and 'c' are free
+    await (await a.lock.acquire(['a', 'c'], { scope: 'acct' })).release();
+    await held.release();
+    const all = await b.lock.acquire(['c', 'a', 'b'], { scope: 'acct' });
+    expect(all.ids).toEqual(['c', 'a', 'b']);
+    await expect(a.lock.acquire('a', { scope: 'acct' })).rejects.toBeInstanceOf(LockConflictError);
+    await all.release();
+    expect(await listTree(a.zk, scopeDir('acct'))).toEqual([]);
+  });
+
+  it('keeps scopes apart', async () => {
+    const { lock } = await locks();
+    const one = await lock.acquire('42', { scope: 'orders' });
+    const two = await lock.acquire('42', { scope: 'invoices' });
+    await expect(lock.acquire('42', { scope: 'orders' })).rejects.toBeInstanceOf(LockConflictError);
+    await Promise.all([one.release(), two.release()]);
+  });
+});
+
+describe('LockService: waiting', () => {
+  it('serves a waiter when the holder releases, and keeps fail-fast callers out while held', async () => {
+    const a = await locks();
+    const b = await locks();
+    const c = await locks();
+    const first = await a.lock.acquire('shared');
+    const waiting = b.lock.acquire('shared', { wait: 10_000 });
+    await waitForChildren(a.zk, `${scopeDir()}/shared%q`, 1);
+    await expect(c.lock.acquire('shared')).rejects.toBeInstanceOf(LockConflictError);
+    await first.release();
+    const second = await waiting;
+    await expect(c.lock.acquire('shared')).rejects.toBeInstanceOf(LockConflictError);
+    await expect(a.lock.acquire('shared')).rejects.toBeInstanceOf(LockConflictError);
+    await second.release();
+    await (await c.lock.acquire('shared')).release();
+    expect(await listTree(a.zk, scopeDir())).toEqual([]);
+  });
+
+  it('serves waiters first come, first served', async () => {
+    const holder = await locks();
+    const services = await Promise.all([1, 2, 3, 4].map(() => locks()));
+    const order: number[] = [];
+    const held = await holder.lock.acquire('fifo');
+    const waiters: Promise<void>[] = [];
+    for (const [i, s] of services.entries()) {
+      waiters.push(
+        s.lock.withLock('fifo', () => void order.push(i), { wait: 20_000 }),
+      );
+      await waitForChildren(holder.zk, `${scopeDir()}/fifo%q`, i + 1); // queued before the next one comes
+    }
+    await held.release();
+    await Promise.all(waiters);
+    expect(order).toEqual([0, 1, 2, 3]);
+    expect(await listTree(holder.zk, scopeDir())).toEqual([]);
+  });
+
+  it('gives up after `wait` with a LockConflictError and leaves no node behind', async () => {
+    const a = await locks();
+    const b = await locks();
+    const held = await a.lock.acquire('slow');
+    const started = Date.now();
+    const error = await b.lock.acquire('slow', { wait: 300 }).catch((e) => e);
+    expect(error).toBeInstanceOf(LockConflictError);
+    expect(error).toMatchObject({ waited: 300 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(await listTree(a.zk, scopeDir())).toEqual([`${scopeDir()}/slow`]); // only the holder
+    await held.release();
+  });
+
+  it('stops waiting on abort with the abort reason and leaves no node behind', async () => {
+    const a = await locks();
+    const b = await locks();
+    const held = await a.lock.acquire('abort');
+    const controller = new AbortController();
+    const waiting = b.lock.acquire('abort', { wait: Infinity, signal: controller.signal }).catch((e) => e);
+    await waitForChildren(a.zk, `${scopeDir()}/abort%q`, 1);
+    const reason = new Error('client went away');
+    controller.abort(reason);
+    expect(await waiting).toBe(reason);
+    expect(await listTree(a.zk, scopeDir())).toEqual([`${scopeDir()}/abort`]);
+    await held.release();
+    await expect(b.lock.acquire('abort', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+
+  it('takes several ids in any order from two sessions without deadlock', async () => {
+    const a = await locks();
+    const b = await locks();
+    let inside = 0;
+    let overlap = false;
+    const critical = async () => {
+      inside += 1;
+      if (inside > 1) overlap = true;
+      await new Promise((r) => setImmediate(r));
+      inside -= 1;
+    };
+    const runs: Promise<void>[] = [];
+    for (let i = 0; i < 10; i++) {
+      runs.push(a.lock.withLock(['x', 'y'], critical, { wait: 20_000 }));
+      runs.push(b.lock.withLock(['y', 'x'], critical, { wait: 20_000 }));
+    }
+    await Promise.all(runs);
+    expect(overlap).toBe(false);
+    expect(await listTree(a.zk, scopeDir())).toEqual([]);
+  });
+});
+
+describe('LockService: ownership and loss', () => {
+  it('aborts the signal when the session expires, and the late release leaves the new holder alone', async () => {
+    const a = await locks();
+    const b = await locks();
+    const held = await a.lock.acquire('expiring');
+    await expireSession(sharedConnectString(), a.zk);
+    await whenLost(held);
+    expect(held.signal.reason).toBeInstanceOf(LockLostError);
+    expect(held.signal.reason).toMatchObject({ code: 'LOCK_LOST', ids: ['expiring'] });
+    await expect(held.fencingToken()).rejects.toBeInstanceOf(LockLostError);
+
+    const next = await b.lock.acquire('expiring', { wait: 5_000 });
+    await waitForState(a.zk, 'connected');
+    await held.release(); // late: must not touch b's node
+    expect((await b.zk.exists(`${scopeDir()}/expiring`))?.ephemeralOwner).toBe(b.zk.sessionId);
+    await expect(a.lock.acquire('expiring')).rejects.toBeInstanceOf(LockConflictError);
+    await next.release();
+  });
+
+  it('withLock returns the result even when the lock was lost meanwhile, and warns', async () => {
+    const a = await locks();
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const result = await a.lock.withLock('lost-inside', async (held) => {
+        await expireSession(sharedConnectString(), a.zk);
+        await whenLost(held);
+        return 'done';
+      });
+      expect(result).toBe('done');
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('lost'), { code: 'NZL_LOCK_LOST' });
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('keeps a lock across a server restart within the session timeout', async () => {
+    const server = await startServer();
+    const a = await locks({ connectionString: server.connectString, sessionTimeout: 8_000 });
+    const held = await a.lock.acquire('survivor');
+    const token = await held.fencingToken();
+    await server.kill();
+    await server.start();
+    await waitForState(a.zk, 'connected');
+    expect(held.signal.aborted).toBe(false);
+    expect(await held.fencingToken()).toBe(token);
+    const b = await locks({ connectionString: server.connectString });
+    await expect(b.lock.acquire('survivor')).rejects.toBeInstanceOf(LockConflictError);
+    await held.release();
+    await (await b.lock.acquire('survivor')).release();
+  });
+
+  it('fails fast as unavailable without a session, and recovers without restart', async () => {
+    const server = await startServer();
+    const a = await locks({ connectionString: server.connectString, sessionTimeout: 2_000 });
+    await server.kill();
+    await waitForState(a.zk, ['lost', 'expired']);
+    const started = Date.now();
+    await expect(a.lock.acquire('x')).rejects.toBeInstanceOf(LockUnavailableError);
+    expect(Date.now() - started).toBeLessThan(500);
+    await server.start();
+    await waitForState(a.zk, 'connected');
+    await (await a.lock.acquire('x')).release();
+  });
+
+  it('never orphans a node when a create gets no answer (server frozen mid-request)', async () => {
+    const server = await startServer();
+    const a = await locks({ connectionString: server.connectString, sessionTimeout: 10_000, operationTimeout: 400 });
+    await a.lock.withLock('frozen', () => undefined); // parents exist
+    server.pause();
+    let outcome: unknown;
+    try {
+      outcome = await a.lock.acquire('frozen').catch((e) => e);
+    } finally {
+      server.resume();
+    }
+    // Either way is correct: the create was resolved as ours, or it failed and the janitor removes the node.
+    if (outcome instanceof Error) {
+      expect(outcome).toBeInstanceOf(LockUnavailableError);
+    } else {
+      await (outcome as { release(): Promise<void> }).release();
+    }
+    const b = await locks({ connectionString: server.connectString });
+    await b.lock.withLock('frozen', () => undefined, { wait: 15_000 }); // free again: nothing orphaned
+  });
+
+  it('frees the locks of a crashed process (SIGKILL) after about the session timeout', async () => {
+    const sessionTimeout = 2_000;
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', 'test/support/hold-lock.ts', sharedConnectString(), namespace, 'crash', String(sessionTimeout)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`holder exited with ${code}`)));
+      });
+      expect(line).toMatch(/^held [0-9a-f]{16}$/);
+      const b = await locks();
+      await expect(b.lock.acquire('crash')).rejects.toBeInstanceOf(LockConflictError);
+      const killed = Date.now();
+      child.kill('SIGKILL');
+      await b.lock.withLock('crash', () => undefined, { wait: 30_000 });
+      const freedAfter = Date.now() - killed;
+      expect(freedAfter).toBeGreaterThan(sessionTimeout / 2);
+      expect(freedAfter).toBeLessThan(sessionTimeout * 4);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('LockService: fencing, reentrancy, ids, leaks', () => {
+  it('hands out fencing tokens that grow with every new holder', async () => {
+    const a = await locks();
+    const b = await locks();
+    const first = await a.lock.acquire('fence');
+    const t1 = await first.fencingToken();
+    expect(await first.fencingToken()).toBe(t1); // cached
+    await first.release();
+    const second = await b.lock.acquire('fence', { wait: 1_000 });
+    const t2 = await second.fencingToken();
+    expect(t2).toBeGreaterThan(t1);
+    await second.release();
+    const multi = await a.lock.acquire(['f1', 'f2']);
+    expect(await multi.fencingToken()).toBeGreaterThan(t2);
+    await multi.release();
+  });
+
+  it('joins a lock the same async context already holds, and only that context', async () => {
+    const { lock } = await locks();
+    const result = await lock.withLock('outer', async (outer) => {
+      const nested = await lock.withLock(['outer', 'inner'], async (inner) => {
+        expect(await inner.fencingToken()).toBeGreaterThanOrEqual(await outer.fencingToken());
+        return lock.withLock('outer', () => 'deep');
+      });
+      // the nested release freed 'inner' only
+      await expect(lockFromElsewhere('outer')).rejects.toBeInstanceOf(LockConflictError);
+      await (await lockFromElsewhere('inner')).release();
+      return nested;
+    });
+    expect(result).toBe('deep');
+    expect(lock.heldCount).toBe(0);
+
+    async function lockFromElsewhere(id: string) {
+      const other = await locks();
+      return other.lock.acquire(id);
+    }
+  });
+
+  it('does not join across unrelated concurrent calls', async () => {
+    const { lock } = await locks();
+    let release!: () => void;
+    const holding = lock.withLock('solo', () => new Promise<void>((r) => (release = r)));
+    await waitForChildren(await newService(), scopeDir(), 1);
+    await expect(lock.withLock('solo', () => undefined)).rejects.toBeInstanceOf(LockConflictError);
+    release();
+    await holding;
+  });
+
+  it('refuses bad ids and options, and gives every hostile id a lock of its own inside the namespace', async () => {
+    const { lock, zk } = await locks();
+    for (const bad of ['', 42, null, undefined, {}, [], ['a', ''], 'x'.repeat(1025)]) {
+      await expect(lock.acquire(bad as never)).rejects.toBeInstanceOf(InvalidLockIdError);
+    }
+    await expect(lock.acquire('ok', { scope: '' })).rejects.toBeInstanceOf(InvalidLockIdError);
+    for (const wait of [-1, NaN, '10']) {
+      await expect(lock.acquire('ok', { wait: wait as never })).rejects.toBeInstanceOf(InvalidLockOptionsError);
+    }
+    const handles = await Promise.all(HOSTILE_IDS.map((id) => lock.acquire(id)));
+    const created = await listTree(zk, namespace);
+    expect(created).toHaveLength(HOSTILE_IDS.length + 1); // + the scope directory
+    for (const id of HOSTILE_IDS.slice(0, 10)) await expect(lock.acquire(id)).rejects.toBeInstanceOf(LockConflictError);
+    await Promise.all(handles.map((h) => h.release()));
+    expect(await listTree(zk, namespace)).toEqual([`${namespace}/default`]);
+  });
+
+  it('leaves no nodes, timers or watchers behind after many cycles', async () => {
+    const a = await locks();
+    const b = await locks();
+    const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const batch = 100;
+    for (let round = 0; round < 10_000 / batch; round++) {
+      await Promise.all(
+        Array.from({ length: batch }, (_, i) =>
+          a.lock.withLock(`cycle-${round}-${i}`, () => undefined).then(() => b.lock.withLock(`cycle-${round}-${i}`, () => undefined)),
+        ),
+      );
+    }
+    // waiting mode, contended
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).lock.withLock(`q-${i % 5}`, () => undefined, { wait: 30_000 })),
+    );
+    expect(await listTree(a.zk, namespace)).toEqual([scopeDir()]);
+    expect(a.lock.heldCount + b.lock.heldCount).toBe(0);
+    const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    expect(timersAfter).toBeLessThanOrEqual(timersBefore);
+    for (const s of [a.zk, b.zk]) {
+      const watchers = (s as never as { session: { client: { connectionManager: { watcherManager: { isEmpty(): boolean } } } } }).session
+        .client.connectionManager.watcherManager;
+      expect(watchers.isEmpty()).toBe(true);
+    }
+  });
+});
