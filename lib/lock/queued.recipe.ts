@@ -36,33 +36,50 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
   await ctx.ensureDir(target.scopeDir).catch((e) => {
     throw unavailable(e);
   });
-  const waiter = await enqueue(ctx, target, token);
+  const waiter = await enqueue(ctx, target, token, limits);
   const ownName = waiter.path.slice(target.queue.length + 1);
   let holding = false;
+  const doubt = { holder: false }; // a holder create whose reply was lost: it may exist, with our token
   try {
     for (;;) {
       checkCancelled(cancelled);
       if (zk.sessionId !== waiter.sessionId) throw new LockUnavailableError('ZooKeeper session lost while waiting for the lock');
-      const position = queuePosition(await zk.getChildren(target.queue), ownName);
-      if (position.kind === 'missing') {
-        throw new LockUnavailableError('Our place in the lock queue vanished (ZooKeeper session ended)');
+      try {
+        const position = queuePosition(await zk.getChildren(target.queue), ownName);
+        if (position.kind === 'missing') {
+          throw new LockUnavailableError('Our place in the lock queue vanished (ZooKeeper session ended)');
+        }
+        if (position.kind === 'behind') {
+          await waitForRemoval(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits);
+          continue;
+        }
+        // Head of the queue: take the holder node. If a fail-fast caller holds it, we alone watch it.
+        if (
+          (await takeHolder(ctx, target, token, doubt)) ||
+          (await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token)) === 'ours'
+        ) {
+          holding = true;
+          return { nodes: [target.holder, waiter.path], holders: [target.holder], sessionId: waiter.sessionId };
+        }
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        // Connection trouble (e.g. a leader election): our place in the queue lives as long as the session.
+        await zk.waitForConnection(Math.max(0, Math.min(limits.deadline - Date.now(), zk.options.operationTimeout)));
       }
-      if (position.kind === 'behind') {
-        await waitForRemoval(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits);
-        continue;
-      }
-      if (await takeHolder(ctx, target, token, waiter.sessionId)) {
-        holding = true;
-        return { nodes: [target.holder, waiter.path], holders: [target.holder], sessionId: waiter.sessionId };
-      }
-      // A fail-fast caller holds it: as head of the queue, we alone watch the holder.
-      await waitForRemoval(ctx, target.holder, waiter.sessionId, limits);
     }
   } catch (error) {
     throw error instanceof ZookeeperError ? unavailable(error) : error;
   } finally {
-    if (!holding) await leaveQueue(ctx, target, waiter.path, token, waiter.sessionId);
+    if (!holding) {
+      if (doubt.holder) void ctx.janitor.removeOwned([target.holder], token, waiter.sessionId);
+      await leaveQueue(ctx, target, waiter.path, token, waiter.sessionId);
+    }
   }
+}
+
+/** Failures worth waiting out while the deadline allows: no answer, or no connection for a moment. */
+function isTransient(error: unknown): boolean {
+  return error instanceof ZookeeperError && error.isConnectivity;
 }
 
 function checkCancelled(cancelled: () => unknown): void {
@@ -71,7 +88,7 @@ function checkCancelled(cancelled: () => unknown): void {
 }
 
 /** Creates our waiter node, making the queue when it does not exist; finds it again after a lost reply. */
-async function enqueue(ctx: LockContext, target: LockTarget, token: string) {
+async function enqueue(ctx: LockContext, target: LockTarget, token: string, limits: WaitLimits) {
   const { zk } = ctx;
   const data = Buffer.from(token);
   for (let attempt = 0; ; attempt++) {
@@ -79,19 +96,22 @@ async function enqueue(ctx: LockContext, target: LockTarget, token: string) {
     try {
       return await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
     } catch (error) {
-      if (!(error instanceof ZookeeperError) || attempt > 2) throw unavailable(error);
+      const timeLeft = Math.min(limits.deadline - Date.now(), zk.options.operationTimeout);
+      if (!(error instanceof ZookeeperError) || attempt > 5 || timeLeft <= 0) throw unavailable(error);
       if (error.code === 'NO_NODE') {
         // No queue yet (nobody waits): make it. Its parent, the scope, is known to exist.
         await zk.create(target.queue).catch(async (e) => {
           if (e instanceof ZookeeperError && e.code === 'NODE_EXISTS') return;
+          if (e instanceof ZookeeperError && e.isConnectivity) return zk.waitForConnection(timeLeft); // try again
           if (!(e instanceof ZookeeperError && e.code === 'NO_NODE')) throw unavailable(e);
           ctx.forgetDir(target.scopeDir); // someone deleted the scope: make it again, then the queue
           await ctx.ensureDir(target.scopeDir).catch((again) => Promise.reject(unavailable(again)));
         });
         continue;
       }
-      if (!error.outcomeUnknown || !sessionId) throw unavailable(error);
-      await zk.waitForConnection(zk.options.operationTimeout);
+      if (!sessionId) throw unavailable(error);
+      await zk.waitForConnection(timeLeft);
+      if (!error.outcomeUnknown) continue;
       if (zk.sessionId !== sessionId) continue; // that session and its nodes are gone: start over
       try {
         const own = findOwnWaiter(await zk.getChildren(target.queue), token);
@@ -104,15 +124,21 @@ async function enqueue(ctx: LockContext, target: LockTarget, token: string) {
   }
 }
 
-/** Tries to create the holder node. True when we hold it; false when someone else does. */
-async function takeHolder(ctx: LockContext, target: LockTarget, token: string, sessionId: string): Promise<boolean> {
+/**
+ * Tries to create the holder node. True when we hold it; false when it exists. A lost reply counts as
+ * "exists": the watch that follows reads the node and recognises our token if the create did happen.
+ */
+async function takeHolder(ctx: LockContext, target: LockTarget, token: string, doubt: { holder: boolean }): Promise<boolean> {
   try {
     await ctx.zk.create(target.holder, { data: Buffer.from(token), mode: 'ephemeral' });
     return true;
   } catch (error) {
     if (!(error instanceof ZookeeperError)) throw error;
     if (error.code === 'NODE_EXISTS') return false;
-    if (error.outcomeUnknown) return (await ctx.resolveCreate(target.holder, token, sessionId, error)) === 'ours';
+    if (error.outcomeUnknown) {
+      doubt.holder = true;
+      return false;
+    }
     throw error;
   }
 }
@@ -122,13 +148,21 @@ async function takeHolder(ctx: LockContext, target: LockTarget, token: string, s
  * finds out which). The watch is set with getData, which sets none on a missing node, so abandoned
  * waits leave no watcher behind for a node that will never exist again.
  */
-async function waitForRemoval(ctx: LockContext, path: string, sessionId: string, limits: WaitLimits): Promise<void> {
+async function waitForRemoval(
+  ctx: LockContext,
+  path: string,
+  sessionId: string,
+  limits: WaitLimits,
+  ownToken?: string,
+): Promise<'changed' | 'ours'> {
   let wake!: () => void;
   const woken = new Promise<void>((resolve) => (wake = resolve));
   try {
-    await ctx.zk.getData(path, () => wake());
+    const { data, stat } = await ctx.zk.getData(path, () => wake());
+    // Our own holder node, from a create whose reply was lost: the lock is ours.
+    if (ownToken !== undefined && data.toString() === ownToken && stat.ephemeralOwner === sessionId) return 'ours';
   } catch (error) {
-    if (error instanceof ZookeeperError && error.code === 'NO_NODE') return;
+    if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'changed';
     throw error;
   }
   const remaining = limits.deadline - Date.now();
@@ -141,6 +175,7 @@ async function waitForRemoval(ctx: LockContext, path: string, sessionId: string,
   });
   try {
     await woken;
+    return 'changed';
   } finally {
     clearTimeout(timer);
     limits.signal?.removeEventListener('abort', wake);
