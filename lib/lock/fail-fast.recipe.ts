@@ -21,9 +21,8 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
   const { zk } = ctx;
   const data = Buffer.from(token);
   const holders = targets.map((t) => t.holder);
-  await Promise.all(targets.map((t) => ctx.ensureDir(t.scopeDir))).catch((e) => {
-    throw unavailable(e);
-  });
+  const scopeDir = targets[0].scopeDir; // one call locks ids of one scope
+  if (!ctx.hasDir(scopeDir)) await ctx.ensureDir(scopeDir).catch((e) => Promise.reject(unavailable(e)));
   for (let attempt = 0; ; attempt++) {
     const sessionId = zk.sessionId;
     try {
@@ -43,10 +42,8 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
         if (attempt === 0) continue; // it did not happen: one more try
       } else if (error.code === 'NO_NODE' && attempt === 0) {
         // A scope directory we made earlier was deleted by someone: make it again.
-        targets.forEach((t) => ctx.forgetDir(t.scopeDir));
-        await Promise.all(targets.map((t) => ctx.ensureDir(t.scopeDir))).catch((e) => {
-          throw unavailable(e);
-        });
+        ctx.forgetDir(scopeDir);
+        await ctx.ensureDir(scopeDir).catch((e) => Promise.reject(unavailable(e)));
         continue;
       }
       throw conflictOr(error, targets);

@@ -8,6 +8,7 @@ import { NodeJanitor } from './node-janitor';
 export class LockContext {
   /** Scope directories created (or found) once; the fast path then never checks parents again. */
   private readonly knownDirs = new Map<string, Promise<void>>();
+  private readonly madeDirs = new Set<string>();
 
   constructor(
     readonly zk: ZookeeperService,
@@ -18,18 +19,27 @@ export class LockContext {
   ensureDir(dir: string): Promise<void> {
     let known = this.knownDirs.get(dir);
     if (!known) {
-      known = this.zk.mkdirp(dir).catch((error) => {
-        this.knownDirs.delete(dir);
-        throw error;
-      });
+      known = this.zk.mkdirp(dir).then(
+        () => void this.madeDirs.add(dir),
+        (error) => {
+          this.knownDirs.delete(dir);
+          throw error;
+        },
+      );
       this.knownDirs.set(dir, known);
     }
     return known;
   }
 
+  /** True once `dir` is known to exist: the fast path then skips even the await. */
+  hasDir(dir: string): boolean {
+    return this.madeDirs.has(dir);
+  }
+
   /** After a NO_NODE on a parent we believed in (someone deleted it): forget it so it is made again. */
   forgetDir(dir: string): void {
     this.knownDirs.delete(dir);
+    this.madeDirs.delete(dir);
   }
 
   /** Best effort: removes a lock's queue once nobody waits in it (ZooKeeper refuses while not empty). */

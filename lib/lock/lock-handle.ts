@@ -32,7 +32,8 @@ export interface LockDriver {
 
 /** One acquisition: the nodes it made, under one session, with one token. */
 export class HeldLock implements LockHandle {
-  private readonly controller = new AbortController();
+  /** Made on first use: most locks are released without anyone looking at their signal. */
+  private controller?: AbortController;
   private releasing?: Promise<void>;
   private token?: Promise<bigint>;
 
@@ -49,7 +50,13 @@ export class HeldLock implements LockHandle {
   ) {}
 
   get signal(): AbortSignal {
+    this.controller ??= new AbortController();
     return this.controller.signal;
+  }
+
+  /** Lost (its signal aborted), without making a signal just to ask. */
+  get lost(): boolean {
+    return this.controller?.signal.aborted ?? false;
   }
 
   get released(): boolean {
@@ -58,11 +65,11 @@ export class HeldLock implements LockHandle {
 
   /** Still held and trusted. */
   get live(): boolean {
-    return !this.released && !this.signal.aborted;
+    return !this.released && !this.lost;
   }
 
   fencingToken(): Promise<bigint> {
-    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    if (this.lost) return Promise.reject(this.signal.reason);
     this.token ??= this.driver.fencingToken(this).catch((error) => {
       this.token = undefined; // a failed look-up may be retried
       throw error;
@@ -81,7 +88,10 @@ export class HeldLock implements LockHandle {
 
   /** Marks the lock lost: aborts the signal with a LockLostError. */
   lose(reason: string): void {
-    if (!this.released && !this.signal.aborted) this.controller.abort(new LockLostError(this.ids, this.scope, reason));
+    if (!this.released && !this.lost) {
+      this.controller ??= new AbortController();
+      this.controller.abort(new LockLostError(this.ids, this.scope, reason));
+    }
   }
 }
 

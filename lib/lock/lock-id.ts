@@ -9,6 +9,7 @@ export const DEFAULT_SCOPE = 'default';
 
 // Characters kept as they are in node names; everything else becomes %xxxx (one UTF-16 code unit).
 const SAFE = /^[A-Za-z0-9_.:@=+,-]$/;
+const ALL_SAFE = /^[A-Za-z0-9_.:@=+,-]+$/;
 
 /**
  * Maps any string to a ZooKeeper node name, injectively: `decodeNodeName(encodeNodeName(s)) === s`, so
@@ -17,6 +18,7 @@ const SAFE = /^[A-Za-z0-9_.:@=+,-]$/;
  * surrogates (which UTF-8 cannot carry) stay distinct too.
  */
 export function encodeNodeName(value: string): string {
+  if (ALL_SAFE.test(value) && value !== '.' && value !== '..') return value; // the common case
   let encoded = '';
   for (let i = 0; i < value.length; i++) {
     const ch = value[i];

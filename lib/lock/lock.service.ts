@@ -48,6 +48,9 @@ export class LockService implements BeforeApplicationShutdown {
   private readonly held = new Set<HeldLock>();
   private readonly heldInContext = new AsyncLocalStorage<HeldInContext>();
   private readonly sessionEvents: Subscription;
+  /** Acquisition tokens: a random per-process prefix and a counter (unique, and cheaper than 16 random bytes each). */
+  private readonly tokenPrefix = randomBytes(8).toString('hex');
+  private tokenCounter = 0;
   private readonly driver: LockDriver = {
     release: (lock) => this.releaseLock(lock),
     fencingToken: (lock) => this.readFencingToken(lock),
@@ -79,7 +82,7 @@ export class LockService implements BeforeApplicationShutdown {
     try {
       return await this.heldInContext.run(store, () => fn(lock));
     } finally {
-      if (lock.signal.aborted) {
+      if (lock instanceof HeldLock ? lock.lost : lock.signal.aborted) {
         process.emitWarning(`withLock finished after its lock was lost: ${(lock.signal.reason as Error).message}`, {
           code: LOCK_LOST_WARNING,
         });
@@ -134,7 +137,7 @@ export class LockService implements BeforeApplicationShutdown {
   // ---------------------------------------------------------------- machinery
 
   private async take(ids: string[], scope: string, targets: LockTarget[], wait: number, signal?: AbortSignal): Promise<HeldLock> {
-    const token = randomBytes(16).toString('hex');
+    const token = this.nextToken();
     const owned = wait === 0 ? await acquireFailFast(this.context, targets, token) : await this.takeQueued(targets, token, wait, signal);
     const lock = new HeldLock(ids, scope, targets, owned, token, wait !== 0, this.driver);
     if (this.zk.sessionId !== owned.sessionId) {
@@ -143,6 +146,11 @@ export class LockService implements BeforeApplicationShutdown {
     }
     this.held.add(lock);
     return lock;
+  }
+
+  private nextToken(): string {
+    this.tokenCounter += 1;
+    return this.tokenPrefix + this.tokenCounter.toString(16);
   }
 
   /** Queued acquire of each id in the global order (no deadlock); all or none. */
@@ -168,7 +176,7 @@ export class LockService implements BeforeApplicationShutdown {
 
   private async releaseLock(lock: HeldLock): Promise<void> {
     this.held.delete(lock);
-    if (lock.signal.aborted) return; // lost: its session, and so its nodes, are gone
+    if (lock.lost) return; // lost: its session, and so its nodes, are gone
     await this.releaseNodes(lock.owned, lock.acquisitionToken, lock.queued ? lock.targets : []);
   }
 
@@ -213,7 +221,7 @@ export class LockService implements BeforeApplicationShutdown {
     for (const lock of this.held) {
       if (sessionId !== undefined && lock.owned.sessionId !== sessionId) continue;
       this.held.delete(lock);
-      if (!lock.signal.aborted) {
+      if (!lock.lost) {
         this.logger.warn(`Lock ${lock.ids.map((i) => JSON.stringify(i)).join(', ')} (scope ${lock.scope}) lost: ${reason}`);
         lock.lose(reason);
       }

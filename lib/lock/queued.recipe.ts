@@ -33,9 +33,7 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
     return undefined;
   };
   checkCancelled(cancelled);
-  await ctx.ensureDir(target.scopeDir).catch((e) => {
-    throw unavailable(e);
-  });
+  if (!ctx.hasDir(target.scopeDir)) await ctx.ensureDir(target.scopeDir).catch((e) => Promise.reject(unavailable(e)));
   const waiter = await enqueue(ctx, target, token, limits);
   const ownName = waiter.path.slice(target.queue.length + 1);
   let holding = false;

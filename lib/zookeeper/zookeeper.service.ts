@@ -86,6 +86,12 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private closing?: Promise<void>;
   /** Resolvers waiting for the next `connected` (or for giving up). */
   private connectionWaiters = new Set<() => void>();
+  /**
+   * Requests sent and not yet answered, with their deadlines. One sweeping interval times them all out,
+   * instead of a timer per request (a measurable cost on the lock's fast path).
+   */
+  private readonly inFlight = new Set<{ deadline: number; expire: () => void }>();
+  private sweeper?: NodeJS.Timeout;
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: ZookeeperLockModuleOptions) {
     this.options = resolveOptions(options);
@@ -146,6 +152,8 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       const session = this.session;
       this.session = undefined;
       await session?.destroy(true, CLOSE_GRACE_MS);
+      for (const request of this.inFlight) request.expire();
+      clearInterval(this.sweeper);
       this.setState({ state: 'closed', sessionId: session?.id });
       this.wakeConnectionWaiters();
       this.stateSubject.complete();
@@ -266,28 +274,38 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       }
     }
     const session = this.session as ZookeeperSession;
-    const budget = Math.max(1, this.options.operationTimeout - (Date.now() - started));
     return new Promise<T>((resolve, reject) => {
-      let pending = true;
-      const timer = setTimeout(() => {
-        pending = false;
-        reject(new ZookeeperError('OPERATION_TIMEOUT', `ZooKeeper did not answer ${name}${path ? ` ${path}` : ''} within ${this.options.operationTimeout} ms`, path));
-      }, budget);
-      const done = (error: RawException | null, result?: T, failure?: ZookeeperError) => {
-        if (!pending) return;
-        pending = false;
-        clearTimeout(timer);
+      const request = {
+        deadline: started + this.options.operationTimeout,
+        expire: () =>
+          settle(null, undefined, new ZookeeperError('OPERATION_TIMEOUT', `ZooKeeper did not answer ${name}${path ? ` ${path}` : ''} within ${this.options.operationTimeout} ms`, path)),
+      };
+      const settle = (error: RawException | null, result?: T, failure?: ZookeeperError) => {
+        if (!this.inFlight.delete(request)) return; // already timed out: a late answer is ignored
         if (failure) reject(failure);
         else if (error) reject(toZookeeperError(error, name, path));
         else resolve(result as T);
       };
+      this.inFlight.add(request);
+      this.startSweeper();
       try {
-        send(session, done);
+        send(session, settle);
       } catch (error) {
         // The client validates paths and sizes by throwing synchronously.
-        done(null, undefined, new ZookeeperError('BAD_ARGUMENTS', `${name} ${path ?? ''}: ${(error as Error).message}`, path));
+        settle(null, undefined, new ZookeeperError('BAD_ARGUMENTS', `${name} ${path ?? ''}: ${(error as Error).message}`, path));
       }
     });
+  }
+
+  private startSweeper(): void {
+    if (this.sweeper) return;
+    const every = Math.max(5, Math.min(100, Math.floor(this.options.operationTimeout / 10)));
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const request of this.inFlight) if (request.deadline <= now) request.expire();
+      if (this.inFlight.size === 0 && this.closing) clearInterval(this.sweeper);
+    }, every);
+    this.sweeper.unref();
   }
 
   private unavailable(name: string, path: string | undefined): ZookeeperError {
