@@ -2,12 +2,16 @@
  * npm run bench: lock throughput against raw ZooKeeper operations, measured in the same run on the same
  * client, session and server. No pass/fail: it prints a table of rates and ratios.
  *
- * Uses ZOOKEEPER_CONNECT when set; otherwise starts a private standalone server (fsync on, as in
- * production) with the test harness. BENCH_SECONDS (default 3) sets the length of each measurement;
- * each one runs in 3 interleaved rounds and the median is reported.
+ * Uses ZOOKEEPER_CONNECT when set; otherwise starts a private standalone server with the test harness,
+ * its data on tmpfs (/dev/shm) when there is one, so that disk-flush jitter does not drown the client-side
+ * cost being compared (BENCH_DATA_DIR=<dir> puts it on a disk instead). BENCH_SECONDS (default 3) sets
+ * the length of each measurement and BENCH_ROUNDS (default 5) the rounds; every round measures each case
+ * once, back to back, and the table reports median rates and the median of the per-round ratios.
  */
 import { Logger } from '@nestjs/common';
+import { mkdtempSync, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { LockService } from '../lib/lock/lock.service';
 import { ZookeeperService } from '../lib/zookeeper/zookeeper.service';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -39,7 +43,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error']);
-  const server = process.env.ZOOKEEPER_CONNECT ? undefined : await harness.startStandalone({ tickTime: 2000 });
+  const dataRoot = process.env.BENCH_DATA_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : undefined);
+  const dir = dataRoot ? mkdtempSync(join(dataRoot, 'nzl-bench-')) : undefined;
+  const server = process.env.ZOOKEEPER_CONNECT ? undefined : await harness.startStandalone({ tickTime: 2000, dir });
   const connectionString = process.env.ZOOKEEPER_CONNECT ?? server.connectString;
   const zk = new ZookeeperService({ connectionString, namespace: '/bench-locks' });
   if (!(await zk.connect())) throw new Error(`no ZooKeeper at ${connectionString}`);
@@ -76,14 +82,15 @@ async function main(): Promise<void> {
   }
 
   const rows = cases.map((c) => {
-    const value = median(samples.get(c.name)!);
-    const ratio = c.baseline ? (value / median(samples.get(c.baseline)!)).toFixed(2) + '×' : '1.00× (baseline)';
-    return `| ${c.name} | ${value.toFixed(0)} | ${ratio} |`;
+    const values = samples.get(c.name)!;
+    const base = c.baseline ? samples.get(c.baseline)! : undefined;
+    const ratio = base ? median(values.map((v, round) => v / base[round])).toFixed(2) + '×' : '1.00× (baseline)';
+    return `| ${c.name} | ${median(values).toFixed(0)} | ${ratio} |`;
   });
   const leftovers = (await zk.getChildren('/bench-locks/default')).length + (await zk.getChildren('/bench-raw')).length;
   process.stdout.write(
     [
-      `ZooKeeper ${connectionString} (${server ? 'private standalone, fsync on' : 'ZOOKEEPER_CONNECT'}); node ${process.version}; ` +
+      `ZooKeeper ${connectionString} (${server ? `private standalone 3.8, data in ${dir ?? 'a temp dir'}` : 'ZOOKEEPER_CONNECT'}); node ${process.version}; ` +
         `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; ${ROUNDS} rounds × ${SECONDS} s, median`,
       '',
       '| operation | cycles/s | ratio to raw |',

@@ -25,3 +25,9 @@ export {
   InvalidLockOptionsError,
   LockLostError,
 } from './lock/lock.errors';
+export { WithLock } from './interceptor/with-lock.decorator';
+export { WithLockInterceptor } from './interceptor/with-lock.interceptor';
+export { CurrentLock } from './interceptor/current-lock.decorator';
+export { WITH_LOCK_METADATA } from './interceptor/with-lock.constants';
+export type { LockIdSource, WithLockOptions, WithLockMetadata } from './interceptor/with-lock-options.interface';
+export { currentLock } from './lock/lock-scope';

@@ -1,5 +1,4 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { Subscription } from 'rxjs';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
@@ -12,6 +11,7 @@ import { LockContext, unavailable } from './lock-context';
 import { normalizeIds, normalizeScope } from './lock-id';
 import { LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
+import { lockScope } from './lock-scope';
 
 export interface LockOptions {
   /**
@@ -24,9 +24,6 @@ export interface LockOptions {
   /** Cancels a waiting acquire; it then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
-
-/** Locks held by the current async context (reentrancy), by lock key. */
-type HeldInContext = ReadonlyMap<string, HeldLock>;
 
 /** Code of the process warning emitted when `withLock`'s function finished after its lock was lost. */
 export const LOCK_LOST_WARNING = 'NZL_LOCK_LOST';
@@ -46,7 +43,6 @@ export class LockService implements BeforeApplicationShutdown {
   private readonly janitor: NodeJanitor;
   private readonly context: LockContext;
   private readonly held = new Set<HeldLock>();
-  private readonly heldInContext = new AsyncLocalStorage<HeldInContext>();
   private readonly sessionEvents: Subscription;
   /** Acquisition tokens: a random per-process prefix and a counter (unique, and cheaper than 16 random bytes each). */
   private readonly tokenPrefix = randomBytes(8).toString('hex');
@@ -75,12 +71,8 @@ export class LockService implements BeforeApplicationShutdown {
    */
   async withLock<T>(id: string | string[], fn: (lock: LockHandle) => T | Promise<T>, options?: LockOptions): Promise<T> {
     const lock = await this.acquire(id, options);
-    const inherited = this.heldInContext.getStore();
-    const own = lock instanceof HeldLock ? lock : (lock as JoinedLock).own;
-    const store = new Map(inherited);
-    if (own) for (const target of own.targets) store.set(target.key, own);
     try {
-      return await this.heldInContext.run(store, () => fn(lock));
+      return await this.runHolding(lock, () => fn(lock));
     } finally {
       if (lock instanceof HeldLock ? lock.lost : lock.signal.aborted) {
         process.emitWarning(`withLock finished after its lock was lost: ${(lock.signal.reason as Error).message}`, {
@@ -89,6 +81,18 @@ export class LockService implements BeforeApplicationShutdown {
       }
       await lock.release().catch((error) => this.logger.error(`Lock release failed: ${(error as Error).message}`));
     }
+  }
+
+  /**
+   * Runs `fn` in an async context that holds `lock`: nested `withLock`/`acquire` calls on its ids join it
+   * instead of conflicting with it, and @CurrentLock() finds it. (withLock and @WithLock do this for you.)
+   */
+  runHolding<R>(lock: LockHandle, fn: () => R): R {
+    const inherited = lockScope.getStore();
+    const held = new Map(inherited?.owner === this ? inherited.held : undefined);
+    const own = lock instanceof HeldLock ? lock : lock instanceof JoinedLock ? lock.own : undefined;
+    if (own) for (const target of own.targets) held.set(target.key, own);
+    return lockScope.run({ owner: this, held, current: lock }, fn);
   }
 
   /**
@@ -105,7 +109,8 @@ export class LockService implements BeforeApplicationShutdown {
     options.signal?.throwIfAborted();
     const targets = lockTargets(this.zk.options.namespace, scope, ids);
 
-    const inherited = this.heldInContext.getStore();
+    const store = lockScope.getStore();
+    const inherited = store?.owner === this ? store.held : undefined;
     const joined = new Set<HeldLock>();
     const missing: LockTarget[] = [];
     for (const target of targets) {

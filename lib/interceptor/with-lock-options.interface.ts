@@ -1,0 +1,26 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { LockOptions } from '../lock/lock.service';
+
+/**
+ * Where a handler's lock id comes from:
+ * - a dotted path into the request: `'params.id'`, `'body.orderId'`, `'query.key'`, `'headers.idempotency-key'`
+ *   (for RPC and WebSocket handlers, into the message data: `'orderId'`, `'order.id'`);
+ * - or a function of the request (the message data for RPC/WebSocket) and the execution context.
+ * It must produce a non-empty string, or an array of them to lock several ids at once (all or none).
+ */
+export type LockIdSource =
+  | string
+  | ((request: any, context: ExecutionContext) => string | string[] | Promise<string | string[]>); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface WithLockOptions extends Pick<LockOptions, 'scope' | 'wait'> {
+  /**
+   * Seconds sent in the `Retry-After` header of a 409 answered without waiting (`wait` 0).
+   * Default 1; `false` sends none. (HTTP only.)
+   */
+  retryAfter?: number | false;
+}
+
+export interface WithLockMetadata {
+  idFrom: LockIdSource;
+  options: WithLockOptions;
+}

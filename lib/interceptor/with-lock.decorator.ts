@@ -1,0 +1,38 @@
+import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
+import { WITH_LOCK_METADATA } from './with-lock.constants';
+import type { LockIdSource, WithLockMetadata, WithLockOptions } from './with-lock-options.interface';
+import { WithLockInterceptor } from './with-lock.interceptor';
+
+/**
+ * Takes a ZooKeeper lock around a handler; a lock held elsewhere is answered with 409 Conflict (or the
+ * transport's own exception in RPC and WebSocket handlers).
+ *
+ * ```ts
+ * @Post(':id/withdraw')
+ * @WithLock('params.id')
+ * withdraw() {}
+ *
+ * @WithLock((req) => [req.body.from, req.body.to], { scope: 'accounts', wait: 2000 })
+ * transfer() {}
+ * ```
+ * On a controller class it locks every handler; a method's own @WithLock overrides the class's.
+ * It only records metadata and applies WithLockInterceptor, so no global setup is needed (LockService
+ * must be injectable where the controller lives: import ZookeeperLockModule, or make it global).
+ */
+export function WithLock(idFrom: LockIdSource, options: WithLockOptions = {}): ClassDecorator & MethodDecorator {
+  if (typeof idFrom !== 'function' && (typeof idFrom !== 'string' || idFrom.trim() === '')) {
+    throw new TypeError('@WithLock(idFrom): idFrom must be a dotted path such as "params.id" or a function');
+  }
+  const { wait, scope, retryAfter } = options;
+  if (wait !== undefined && (typeof wait !== 'number' || Number.isNaN(wait) || wait < 0)) {
+    throw new TypeError(`@WithLock: option wait must be a number of ms >= 0 (or Infinity), got ${String(wait)}`);
+  }
+  if (scope !== undefined && (typeof scope !== 'string' || scope === '')) {
+    throw new TypeError('@WithLock: option scope must be a non-empty string');
+  }
+  if (retryAfter !== undefined && retryAfter !== false && !(Number.isInteger(retryAfter) && retryAfter >= 0)) {
+    throw new TypeError('@WithLock: option retryAfter must be a whole number of seconds or false');
+  }
+  const metadata: WithLockMetadata = { idFrom, options };
+  return applyDecorators(SetMetadata(WITH_LOCK_METADATA, metadata), UseInterceptors(WithLockInterceptor));
+}

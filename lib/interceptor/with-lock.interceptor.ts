@@ -1,0 +1,188 @@
+import {
+  BadRequestException,
+  CallHandler,
+  ConflictException,
+  ExecutionContext,
+  HttpException,
+  Injectable,
+  Logger,
+  NestInterceptor,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { Observable } from 'rxjs';
+import { InvalidLockIdError, LockConflictError, LockError, LockUnavailableError } from '../lock/lock.errors';
+import type { LockHandle } from '../lock/lock-handle';
+import { normalizeIds } from '../lock/lock-id';
+import { LockService } from '../lock/lock.service';
+import { WITH_LOCK_METADATA } from './with-lock.constants';
+import type { WithLockMetadata } from './with-lock-options.interface';
+
+/** Requests already locked by a WithLockInterceptor (@WithLock on both a class and its method). */
+const locked = new WeakSet<object>();
+
+/**
+ * Applied by @WithLock. Takes the lock before the handler runs and holds it until the handler's result
+ * is complete (a value, a promise, or an observable that emits over time); releases it on completion,
+ * on error, and when the subscriber goes away (client disconnect). The response is sent after the
+ * release, so the client's next request finds the lock free.
+ *
+ * Extension points, in the manner of @nestjs/throttler's guard: override `getLockIds` to take ids from
+ * elsewhere, and `throwLockError` to answer failures differently.
+ */
+@Injectable()
+export class WithLockInterceptor implements NestInterceptor {
+  protected readonly logger = new Logger('ZookeeperLock');
+
+  constructor(
+    protected readonly lockService: LockService,
+    protected readonly reflector: Reflector,
+  ) {}
+
+  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const metadata = this.reflector.getAllAndOverride<WithLockMetadata | undefined>(WITH_LOCK_METADATA, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    const args = context.getArgs();
+    if (!metadata || locked.has(args)) return next.handle();
+    locked.add(args);
+
+    let lock: LockHandle;
+    try {
+      const ids = await this.getLockIds(context, metadata);
+      lock = await this.lockService.acquire(ids, { scope: metadata.options.scope, wait: metadata.options.wait });
+    } catch (error) {
+      this.throwLockError(context, error, metadata);
+    }
+    return this.holdUntilDone(lock, next);
+  }
+
+  /**
+   * The ids to lock for this call: `idFrom` applied to the request (HTTP) or the message data (RPC,
+   * WebSocket). Throws InvalidLockIdError when they cannot be produced.
+   */
+  protected async getLockIds(context: ExecutionContext, metadata: WithLockMetadata): Promise<string[]> {
+    const source = this.getLockSource(context);
+    let value: unknown;
+    if (typeof metadata.idFrom === 'function') {
+      try {
+        value = await metadata.idFrom(source, context);
+      } catch (error) {
+        if (error instanceof HttpException || error instanceof LockError) throw error;
+        this.logger.debug(`@WithLock idFrom function failed: ${(error as Error).message}`);
+        throw new InvalidLockIdError('Lock id could not be determined from the request');
+      }
+    } else {
+      value = readPath(source, metadata.idFrom);
+    }
+    if (value === undefined || value === null) {
+      throw new InvalidLockIdError(
+        typeof metadata.idFrom === 'string'
+          ? `Lock id is missing: the request has no ${metadata.idFrom}`
+          : 'Lock id is missing from the request',
+      );
+    }
+    return normalizeIds(value);
+  }
+
+  /** What `idFrom` reads: the HTTP request, or the message data in RPC and WebSocket handlers. */
+  protected getLockSource(context: ExecutionContext): unknown {
+    switch (context.getType<string>()) {
+      case 'http':
+        return context.switchToHttp().getRequest();
+      case 'rpc':
+        return context.switchToRpc().getData();
+      case 'ws':
+        return context.switchToWs().getData();
+      default:
+        return context.getArgByIndex(0);
+    }
+  }
+
+  /**
+   * Turns a failure to lock into the transport's answer. HTTP: 409 Conflict (with Retry-After when the
+   * call did not wait), 503 when ZooKeeper is unavailable, 400 for an id that cannot name a lock.
+   * RPC and WebSocket: an RpcException / WsException carrying the same status, code and message.
+   */
+  protected throwLockError(context: ExecutionContext, error: unknown, metadata: WithLockMetadata): never {
+    if (!(error instanceof LockError)) throw error;
+    const status = statusOf(error);
+    const type = context.getType<string>();
+    if (type === 'http') {
+      if (error instanceof LockConflictError && !metadata.options.wait && metadata.options.retryAfter !== false) {
+        setHeader(context.switchToHttp().getResponse(), 'Retry-After', String(metadata.options.retryAfter ?? 1));
+      }
+      const options = { cause: error, description: status.text };
+      if (error instanceof LockConflictError) throw new ConflictException(error.message, options);
+      if (error instanceof LockUnavailableError) throw new ServiceUnavailableException(error.message, options);
+      throw new BadRequestException(error.message, options);
+    }
+    const body = { statusCode: status.code, error: status.text, code: error.code, message: error.message };
+    if (type === 'rpc') throw new (optionalClass('@nestjs/microservices', 'RpcException'))(body);
+    if (type === 'ws') throw new (optionalClass('@nestjs/websockets', 'WsException'))(body);
+    throw error;
+  }
+
+  /** Subscribes to the handler inside the lock's context and releases once, when the result is done. */
+  private holdUntilDone(lock: LockHandle, next: CallHandler): Observable<unknown> {
+    return new Observable((subscriber) => {
+      let settled = false;
+      const release = () => lock.release().catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
+      const inner = this.lockService
+        .runHolding(lock, () => next.handle())
+        .subscribe({
+          next: (value) => subscriber.next(value),
+          error: (error) => {
+            settled = true;
+            void release().finally(() => subscriber.error(error));
+          },
+          complete: () => {
+            settled = true;
+            void release().finally(() => subscriber.complete());
+          },
+        });
+      return () => {
+        inner.unsubscribe();
+        if (!settled) void release(); // the subscriber left early (client disconnected mid-stream)
+      };
+    });
+  }
+}
+
+/** Reads a dotted path through own properties only (never the prototype chain: `__proto__` is no id). */
+function readPath(source: unknown, path: string): unknown {
+  let value = source;
+  for (const key of path.split('.')) {
+    if (value === null || typeof value !== 'object' || !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+function statusOf(error: LockError): { code: number; text: string } {
+  if (error instanceof LockConflictError) return { code: 409, text: 'Conflict' };
+  if (error instanceof LockUnavailableError) return { code: 503, text: 'Service Unavailable' };
+  return { code: 400, text: 'Bad Request' };
+}
+
+/** Express (`setHeader`) and Fastify (`header`) responses alike; nothing when there is no response object. */
+function setHeader(response: unknown, name: string, value: string): void {
+  const res = response as { setHeader?: (n: string, v: string) => void; header?: (n: string, v: string) => void };
+  if (typeof res?.header === 'function') res.header(name, value);
+  else if (typeof res?.setHeader === 'function') res.setHeader(name, value);
+}
+
+/** RpcException / WsException, loaded only in the contexts that imply their package is installed. */
+function optionalClass(pkg: string, name: string): new (body: object) => Error {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(pkg)[name];
+  } catch {
+    return class extends Error {
+      constructor(readonly body: object) {
+        super((body as { message: string }).message);
+      }
+    };
+  }
+}
