@@ -24,9 +24,9 @@ const CONCURRENCY = 64;
 type Worker = (i: number) => Promise<void>;
 
 /** Runs `worker` back to back on `concurrency` lanes for SECONDS; returns completed cycles per second. */
-async function rate(worker: Worker, concurrency: number): Promise<number> {
+async function rate(worker: Worker, concurrency: number, seconds = SECONDS): Promise<number> {
   let done = 0;
-  const stopAt = Date.now() + SECONDS * 1000;
+  const stopAt = Date.now() + seconds * 1000;
   const started = Date.now();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, lane) => {
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     { name: `waiting acquire+release, ${CONCURRENCY} concurrent ids`, worker: queued, concurrency: CONCURRENCY, baseline: `raw ephemeral create+delete, ${CONCURRENCY} concurrent` },
   ];
   const samples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  for (const c of cases) await rate(c.worker, c.concurrency, 1); // warm-up (JIT, server caches): not counted
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of cases) samples.get(c.name)!.push(await rate(c.worker, c.concurrency));
   }

@@ -202,7 +202,7 @@ export class LockService implements BeforeApplicationShutdown {
         await this.janitor.removeOwned(owned.nodes, token, owned.sessionId);
       }
     }
-    await Promise.all(queues.map((target) => this.context.removeQueueIfEmpty(target)));
+    if (queues.length > 0) await Promise.all(queues.map((target) => this.context.removeQueueIfEmpty(target)));
   }
 
   private async readFencingToken(lock: HeldLock): Promise<bigint> {

@@ -64,6 +64,11 @@ const MODE_FLAGS: Record<CreateMode, number> = {
 const PERMISSION_BITS = { read: 1, write: 2, create: 4, delete: 8, admin: 16, all: 31 } as const;
 const CLOSE_GRACE_MS = 1_000;
 
+type Sender<T> = (
+  session: ZookeeperSession,
+  done: (error: RawException | null, result?: T, failure?: ZookeeperError) => void,
+) => void;
+
 /** A watch set by exists/getData/getChildren: resolves on the first change of the node or its children. */
 export type WatchCallback = () => void;
 
@@ -163,7 +168,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
 
   // ---------------------------------------------------------------- operations
 
-  async create(path: string, options: { data?: Buffer; mode?: CreateMode } = {}): Promise<CreateResult> {
+  create(path: string, options: { data?: Buffer; mode?: CreateMode } = {}): Promise<CreateResult> {
     const mode = MODE_FLAGS[options.mode ?? 'persistent'];
     return this.execute<CreateResult>('create', path, (session, done) =>
       session.client.create(path, options.data, this.acl, mode, (e, created) =>
@@ -173,8 +178,8 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Deletes a node; `version` -1 (default) matches any version. */
-  async remove(path: string, version = -1): Promise<void> {
-    await this.execute<void>('remove', path, (session, done) => session.client.remove(path, version, done));
+  remove(path: string, version = -1): Promise<void> {
+    return this.execute<void>('remove', path, (session, done) => session.client.remove(path, version, done));
   }
 
   /** Stat of a node, or null when it does not exist. A watch fires once on its creation, change or deletion. */
@@ -185,7 +190,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     return stat ? toNodeStat(stat) : null;
   }
 
-  async getData(path: string, watch?: WatchCallback): Promise<{ data: Buffer; stat: NodeStat }> {
+  getData(path: string, watch?: WatchCallback): Promise<{ data: Buffer; stat: NodeStat }> {
     return this.execute('getData', path, (session, done) =>
       session.client.getData(path, watch && (() => watch()), (e, data, stat) =>
         done(e, e ? undefined : { data: data ?? Buffer.alloc(0), stat: toNodeStat(stat as RawStat) }),
@@ -193,7 +198,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  async getChildren(path: string, watch?: WatchCallback): Promise<string[]> {
+  getChildren(path: string, watch?: WatchCallback): Promise<string[]> {
     return this.execute('getChildren', path, (session, done) =>
       session.client.getChildren(path, watch && (() => watch()), (e, children) => done(e, children)),
     );
@@ -203,7 +208,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    * Several operations as one atomic MULTI request (one round trip): all apply or none. On failure the
    * ZookeeperError carries the code and `opIndex` of the operation that failed.
    */
-  async multi(ops: MultiOp[]): Promise<MultiResult[]> {
+  multi(ops: MultiOp[]): Promise<MultiResult[]> {
     return this.execute('multi', ops[0]?.path, (session, done) => {
       const transaction = ops.reduce<RawTransaction>((t, op) => {
         if (op.op === 'create') return t.create(op.path, op.data, this.acl, MODE_FLAGS[op.mode ?? 'persistent']);
@@ -262,17 +267,17 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    * Requests are never handed to the client while it is disconnected, because the client would queue
    * them and send them much later, or never.
    */
-  private async execute<T>(
-    name: string,
-    path: string | undefined,
-    send: (session: ZookeeperSession, done: (error: RawException | null, result?: T, failure?: ZookeeperError) => void) => void,
-  ): Promise<T> {
+  private execute<T>(name: string, path: string | undefined, send: Sender<T>): Promise<T> {
+    if (this.state === 'connected') return this.dispatch(name, path, send, Date.now());
+    if (this.state !== 'suspended') return Promise.reject(this.unavailable(name, path));
     const started = Date.now();
-    if (this.state !== 'connected') {
-      if (this.state !== 'suspended' || !(await this.waitForConnection(this.options.operationTimeout))) {
-        throw this.unavailable(name, path);
-      }
-    }
+    return this.waitForConnection(this.options.operationTimeout).then((connected) => {
+      if (!connected) throw this.unavailable(name, path);
+      return this.dispatch(name, path, send, started);
+    });
+  }
+
+  private dispatch<T>(name: string, path: string | undefined, send: Sender<T>, started: number): Promise<T> {
     const session = this.session as ZookeeperSession;
     return new Promise<T>((resolve, reject) => {
       const request = {

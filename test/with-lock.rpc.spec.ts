@@ -1,0 +1,65 @@
+import { Controller, INestMicroservice, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ClientProxy, ClientProxyFactory, MessagePattern, Payload, Transport } from '@nestjs/microservices';
+import { firstValueFrom } from 'rxjs';
+import { CurrentLock, LockHandle, WithLock, ZookeeperLockModule } from 'nestjs-zookeeper-lock';
+import { Gates } from './support/locked-app';
+import { cleanup, harness, sharedConnectString, uniqueNamespace } from './support/zookeeper';
+
+/** @WithLock on a TCP microservice handler: the lock id comes from the message data. */
+describe('@WithLock in a microservice (TCP transport)', () => {
+  const gates = new Gates();
+  let service: INestMicroservice;
+  let client: ClientProxy;
+
+  @Controller()
+  class OrdersHandler {
+    @MessagePattern('ship')
+    @WithLock('orderId')
+    async ship(@Payload() data: { orderId: string }, @CurrentLock() lock: LockHandle) {
+      await gates.pass(`ship:${data.orderId}`);
+      return { shipped: data.orderId, locked: lock.ids };
+    }
+  }
+
+  beforeAll(async () => {
+    @Module({
+      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), namespace: uniqueNamespace('rpc') })],
+      controllers: [OrdersHandler],
+    })
+    class OrdersModule {}
+    const [port] = await harness.freePorts(1);
+    service = await NestFactory.createMicroservice(OrdersModule, {
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port },
+      logger: false,
+    });
+    await service.listen();
+    client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
+    await client.connect();
+  });
+
+  afterAll(async () => {
+    gates.openAll();
+    client?.close();
+    await service?.close();
+    await cleanup();
+  });
+
+  it('runs the handler under the lock and answers a conflict with an RpcException', async () => {
+    const gate = gates.close('ship:o-1');
+    const first = firstValueFrom(client.send('ship', { orderId: 'o-1' }));
+    await gate.entered;
+    const conflict = await firstValueFrom(client.send('ship', { orderId: 'o-1' })).catch((e) => e);
+    expect(conflict).toMatchObject({ statusCode: 409, error: 'Conflict', code: 'LOCK_CONFLICT' });
+    expect(conflict.message).toContain('"o-1"');
+    gate.open();
+    expect(await first).toEqual({ shipped: 'o-1', locked: ['o-1'] });
+    expect(await firstValueFrom(client.send('ship', { orderId: 'o-1' }))).toEqual({ shipped: 'o-1', locked: ['o-1'] });
+  });
+
+  it('answers a message without a usable id with a 400-style RpcException', async () => {
+    const error = await firstValueFrom(client.send('ship', { orderId: 7 })).catch((e) => e);
+    expect(error).toMatchObject({ statusCode: 400, code: 'LOCK_ID_INVALID' });
+  });
+});
