@@ -1,0 +1,48 @@
+import { Injectable } from '@nestjs/common';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export interface Account {
+  id: string;
+  balance: number;
+  /** Highest fencing token that wrote this account: older holders are refused. */
+  fencingToken: string;
+}
+
+/**
+ * Balances in a JSON file: a real read-modify-write that survives requests and is shared by every
+ * instance of the app on this machine. Without the lock, two instances (or a double submit) would
+ * read the same balance and one update would be lost.
+ */
+@Injectable()
+export class AccountsStore {
+  private readonly file = process.env.ACCOUNTS_FILE ?? join(process.cwd(), 'sample-app', 'data', 'accounts.json');
+
+  async get(id: string): Promise<Account> {
+    const all = await this.readAll();
+    return all[id] ?? { id, balance: 0, fencingToken: '0' };
+  }
+
+  /** Writes an account unless a newer lock holder already wrote it (fencing). */
+  async put(account: Account, fencingToken: bigint): Promise<void> {
+    const all = await this.readAll();
+    const current = all[account.id];
+    if (current && BigInt(current.fencingToken) > fencingToken) {
+      throw new Error(`stale lock holder: token ${fencingToken} < ${current.fencingToken}`);
+    }
+    all[account.id] = { ...account, fencingToken: String(fencingToken) };
+    await mkdir(dirname(this.file), { recursive: true });
+    const temporary = `${this.file}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(all, null, 2));
+    await rename(temporary, this.file); // atomic replace: readers never see half a file
+  }
+
+  private async readAll(): Promise<Record<string, Account>> {
+    try {
+      return JSON.parse(await readFile(this.file, 'utf8'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw error;
+    }
+  }
+}
