@@ -27,6 +27,8 @@ export class ZookeeperSession {
   /** `Date.now()` of the last bytes received from the server. */
   lastHeardAt = 0;
   connected = false;
+  /** `Date.now()` when the client last started a connection attempt (it retries on its own). */
+  attemptStartedAt = 0;
   private destroyed = false;
 
   constructor(
@@ -43,6 +45,14 @@ export class ZookeeperSession {
       retries: 0,
     });
     for (const credentials of settings.auth) this.client.addAuthInfo('digest', Buffer.from(credentials));
+    // Note when each connection attempt starts: the client waits forever for a handshake answer (its
+    // connect timeout stops once TCP connects), so the service's watchdog bounds attempts itself.
+    const manager = this.client.connectionManager as unknown as { connect(): void };
+    const connect = manager.connect.bind(manager);
+    manager.connect = () => {
+      this.attemptStartedAt = Date.now();
+      connect();
+    };
     this.client.on('connected', () => this.handleConnected());
     this.client.on('disconnected', () => this.handleDisconnected());
     this.client.on('expired', () => this.emit('expired'));

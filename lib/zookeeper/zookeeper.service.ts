@@ -382,9 +382,16 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     clearInterval(this.watchdog);
     const tick = () => {
       const session = this.session;
-      if (!session?.id) return;
-      const silentFor = Date.now() - session.lastHeardAt;
+      if (!session) return;
+      const now = Date.now();
       const interval = watchdogInterval(session.timeout);
+      if (!session.connected) {
+        // A connection attempt that got no handshake answer: drop it so the client tries again.
+        const attemptLimit = this.options.retryDelay + Math.max(1_000, Math.floor(session.timeout / 3));
+        if (session.attemptStartedAt > 0 && now - session.attemptStartedAt > attemptLimit) session.dropConnection();
+      }
+      if (!session.id) return; // no session yet: nothing to lose
+      const silentFor = now - session.lastHeardAt;
       if (session.connected && silentFor > (session.timeout * 2) / 3) {
         this.logger.warn(`ZooKeeper silent for ${silentFor} ms; dropping the connection to reconnect`);
         session.dropConnection();

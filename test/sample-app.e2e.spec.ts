@@ -1,0 +1,91 @@
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { AppModule } from '../sample-app/src/app.module';
+import { SettlementJob } from '../sample-app/src/settlement.job';
+import { cleanup, sharedConnectString, uniqueNamespace } from './support/zookeeper';
+
+/** The sample app, twice (two instances, two ZooKeeper sessions), sharing one accounts file. */
+describe('sample app end to end', () => {
+  const instances: INestApplication[] = [];
+  const urls: string[] = [];
+
+  beforeAll(async () => {
+    process.env.ZOOKEEPER_CONNECT = sharedConnectString();
+    process.env.LOCK_NAMESPACE = uniqueNamespace('sample');
+    process.env.ACCOUNTS_FILE = join(mkdtempSync(join(tmpdir(), 'nzl-sample-')), 'accounts.json');
+    process.env.SETTLEMENT_INTERVAL_MS = String(60 * 60 * 1000);
+    for (let i = 0; i < 2; i++) {
+      const app = await NestFactory.create(AppModule, { logger: false });
+      await app.listen(0, '127.0.0.1');
+      instances.push(app);
+      urls.push(await app.getUrl());
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(instances.map((app) => app.close()));
+    await cleanup();
+  });
+
+  it('reports ZooKeeper health', async () => {
+    const health = await request(urls[0]).get('/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ zookeeper: 'connected', session: expect.stringMatching(/^[0-9a-f]{16}$/) });
+  });
+
+  it('refuses double submits across instances with 409 and keeps the balance right', async () => {
+    expect((await request(urls[0]).post('/accounts/alice/deposit').send({ amount: 100 })).status).toBe(201);
+    const attempts = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => request(urls[i % 2]).post('/accounts/alice/withdraw').send({ amount: 10 })),
+    );
+    const ok = attempts.filter((r) => r.status === 201).length;
+    const conflicts = attempts.filter((r) => r.status === 409).length;
+    expect(ok + conflicts).toBe(10);
+    expect(ok).toBeGreaterThanOrEqual(1);
+    expect(conflicts).toBeGreaterThanOrEqual(1);
+    const balance = (await request(urls[1]).get('/accounts/alice')).body.balance;
+    expect(balance).toBe(100 - 10 * ok); // no lost update
+  });
+
+  it('transfers between two locked accounts, waiting for them if needed', async () => {
+    await request(urls[0]).post('/accounts/bob/deposit').send({ amount: 50 });
+    await request(urls[1]).post('/accounts/carol/deposit').send({ amount: 10 });
+    const [t1, t2] = await Promise.all([
+      request(urls[0]).post('/accounts/transfer').send({ from: 'bob', to: 'carol', amount: 20 }),
+      request(urls[1]).post('/accounts/transfer').send({ from: 'carol', to: 'bob', amount: 5 }),
+    ]);
+    expect([t1.status, t2.status]).toEqual([201, 201]);
+    const bob = (await request(urls[0]).get('/accounts/bob')).body.balance;
+    const carol = (await request(urls[0]).get('/accounts/carol')).body.balance;
+    expect({ bob, carol }).toEqual({ bob: 35, carol: 25 });
+  });
+
+  it('answers bad input with 400 and a reason', async () => {
+    const bad = await request(urls[0]).post('/accounts/alice/withdraw').send({ amount: -3 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toBe('amount must be a positive whole number');
+    const noIds = await request(urls[0]).post('/accounts/transfer').send({ amount: 1 });
+    expect(noIds.status).toBe(400);
+  });
+
+  it('streams a statement while holding the account, then frees it', async () => {
+    const statement = await request(urls[0]).get('/accounts/dave/statement').buffer(true).parse((res, done) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => done(null, text));
+    });
+    expect(String(statement.body)).toContain('"done":true');
+    expect((await request(urls[1]).post('/accounts/dave/deposit').send({ amount: 1 })).status).toBe(201);
+  });
+
+  it('runs the settlement job on one instance at a time', async () => {
+    const jobs = instances.map((app) => app.get(SettlementJob));
+    const outcomes = await Promise.all([jobs[0].settle(), jobs[1].settle()]);
+    expect(outcomes).toContain('settled');
+    expect((await request(urls[0]).get('/accounts/fees')).body.balance).toBe(outcomes.filter((o) => o === 'settled').length);
+  });
+});
