@@ -33,7 +33,7 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
     return undefined;
   };
   checkCancelled(cancelled);
-  if (!ctx.hasDir(target.scopeDir)) await ctx.ensureDir(target.scopeDir).catch((e) => Promise.reject(unavailable(e)));
+  if (!ctx.hasDir(target.scopeDir)) await retrying(ctx, limits, () => ctx.ensureDir(target.scopeDir));
   const waiter = await enqueue(ctx, target, token, limits);
   const ownName = waiter.path.slice(target.queue.length + 1);
   let holding = false;
@@ -60,9 +60,9 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
           return { nodes: [target.holder, waiter.path], holders: [target.holder], sessionId: waiter.sessionId };
         }
       } catch (error) {
-        if (!isTransient(error)) throw error;
         // Connection trouble (e.g. a leader election): our place in the queue lives as long as the session.
-        await zk.waitForConnection(Math.max(0, Math.min(limits.deadline - Date.now(), zk.options.operationTimeout)));
+        if (!isTransient(error)) throw error;
+        await waitOut(ctx, limits, error).catch(() => checkCancelled(cancelled));
       }
     }
   } catch (error) {
@@ -85,41 +85,69 @@ function checkCancelled(cancelled: () => unknown): void {
   if (reason !== undefined) throw reason;
 }
 
-/** Creates our waiter node, making the queue when it does not exist; finds it again after a lost reply. */
+/**
+ * Creates our waiter node, making the queue when it does not exist. After a create whose reply was lost,
+ * looks for our token among the waiters before creating again, so we never queue twice. Connection
+ * trouble is waited out while the deadline allows and the session lives.
+ */
 async function enqueue(ctx: LockContext, target: LockTarget, token: string, limits: WaitLimits) {
   const { zk } = ctx;
   const data = Buffer.from(token);
-  for (let attempt = 0; ; attempt++) {
+  let doubtful: string | undefined; // session of a create whose outcome we do not know
+  for (;;) {
     const sessionId = zk.sessionId;
     try {
-      return await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
-    } catch (error) {
-      const timeLeft = Math.min(limits.deadline - Date.now(), zk.options.operationTimeout);
-      if (!(error instanceof ZookeeperError) || attempt > 5 || timeLeft <= 0) throw unavailable(error);
-      if (error.code === 'NO_NODE') {
-        // No queue yet (nobody waits): make it. Its parent, the scope, is known to exist.
-        await zk.create(target.queue).catch(async (e) => {
-          if (e instanceof ZookeeperError && e.code === 'NODE_EXISTS') return;
-          if (e instanceof ZookeeperError && e.isConnectivity) return zk.waitForConnection(timeLeft); // try again
-          if (!(e instanceof ZookeeperError && e.code === 'NO_NODE')) throw unavailable(e);
-          ctx.forgetDir(target.scopeDir); // someone deleted the scope: make it again, then the queue
-          await ctx.ensureDir(target.scopeDir).catch((again) => Promise.reject(unavailable(again)));
-        });
-        continue;
-      }
-      if (!sessionId) throw unavailable(error);
-      await zk.waitForConnection(timeLeft);
-      if (!error.outcomeUnknown) continue;
-      if (zk.sessionId !== sessionId) continue; // that session and its nodes are gone: start over
-      try {
+      if (doubtful !== undefined && doubtful === sessionId) {
         const own = findOwnWaiter(await zk.getChildren(target.queue), token);
         if (own) return { path: `${target.queue}/${own}`, sessionId };
-      } catch (checkError) {
-        void ctx.janitor.removeOwnedChildren(target.queue, token, sessionId);
-        throw unavailable(checkError, error);
+      }
+      doubtful = undefined;
+      return await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
+    } catch (error) {
+      if (error instanceof ZookeeperError && error.code === 'NO_NODE') {
+        // No queue yet (nobody waits), or the scope itself was deleted: make them, then try again.
+        await retrying(ctx, limits, () =>
+          zk.create(target.queue).catch(async (e) => {
+            if (e instanceof ZookeeperError && e.code === 'NODE_EXISTS') return;
+            if (!(e instanceof ZookeeperError && e.code === 'NO_NODE')) throw e;
+            ctx.forgetDir(target.scopeDir);
+            await ctx.ensureDir(target.scopeDir);
+          }),
+        );
+        continue;
+      }
+      if (error instanceof ZookeeperError && error.outcomeUnknown && sessionId) doubtful ??= sessionId;
+      try {
+        await waitOut(ctx, limits, error);
+      } catch (final) {
+        if (doubtful) void ctx.janitor.removeOwnedChildren(target.queue, token, doubtful);
+        throw unavailable(final);
       }
     }
   }
+}
+
+/** Runs `step` again after connection trouble, while the deadline allows and a session lives. */
+async function retrying<T>(ctx: LockContext, limits: WaitLimits, step: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await step();
+    } catch (error) {
+      await waitOut(ctx, limits, error).catch((final) => Promise.reject(unavailable(final)));
+    }
+  }
+}
+
+/**
+ * Returns when it is worth trying again after `error`: it was connection trouble, time is left, and
+ * the session is alive (merely suspended, as during a leader election). Rethrows otherwise: with no
+ * session at all, a waiting call fails at once like any other.
+ */
+async function waitOut(ctx: LockContext, limits: WaitLimits, error: unknown): Promise<void> {
+  const left = limits.deadline - Date.now();
+  if (!(error instanceof ZookeeperError && error.isConnectivity) || left <= 0 || limits.signal?.aborted) throw error;
+  const connected = await ctx.zk.waitForConnection(Math.min(left, ctx.zk.options.operationTimeout));
+  if (!connected && ctx.zk.state !== 'suspended') throw error;
 }
 
 /**
