@@ -30,8 +30,7 @@ export class AccountsController {
     const account = await this.store.get(id);
     await pause(50); // a real service would call something slow here
     account.balance += amount;
-    await this.store.put(account, await lock.fencingToken());
-    return account;
+    return this.store.put(account, await lock.fencingToken());
   }
 
   @Post(':id/withdraw')
@@ -62,9 +61,7 @@ export class AccountsController {
     const token = await lock.fencingToken();
     from.balance -= amount;
     to.balance += amount;
-    await this.store.put(from, token);
-    await this.store.put(to, token);
-    return { from, to };
+    return { from: await this.store.put(from, token), to: await this.store.put(to, token) };
   }
 
   /** Server-sent events: the account stays locked while the statement streams (and is freed if you leave). */
@@ -91,7 +88,6 @@ export class AccountsController {
     await pause(thinkMs);
     if (lock.signal.aborted) throw lock.signal.reason; // lost while thinking: do not write
     account.balance -= amount;
-    await this.store.put(account, await lock.fencingToken());
-    return account;
+    return this.store.put(account, await lock.fencingToken());
   }
 }

@@ -24,17 +24,19 @@ export class AccountsStore {
   }
 
   /** Writes an account unless a newer lock holder already wrote it (fencing). */
-  async put(account: Account, fencingToken: bigint): Promise<void> {
+  async put(account: Account, fencingToken: bigint): Promise<Account> {
     const all = await this.readAll();
     const current = all[account.id];
     if (current && BigInt(current.fencingToken) > fencingToken) {
       throw new Error(`stale lock holder: token ${fencingToken} < ${current.fencingToken}`);
     }
-    all[account.id] = { ...account, fencingToken: String(fencingToken) };
+    const stored = { ...account, fencingToken: String(fencingToken) };
+    all[account.id] = stored;
     await mkdir(dirname(this.file), { recursive: true });
     const temporary = `${this.file}.${process.pid}.tmp`;
     await writeFile(temporary, JSON.stringify(all, null, 2));
     await rename(temporary, this.file); // atomic replace: readers never see half a file
+    return stored;
   }
 
   private async readAll(): Promise<Record<string, Account>> {
