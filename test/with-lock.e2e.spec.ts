@@ -128,6 +128,20 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock over HTTP (%s)', (
     expect(response.body).toEqual({ joined: true });
   });
 
+  it('locks every handler of a class-level @WithLock, and lets a method override it', async () => {
+    const gate = gates.close('pay:o-1');
+    const paying = request(url).post('/orders/o-1/pay').then((r) => r);
+    await gate.entered;
+    expect((await request(url).post('/orders/o-1/pay')).status).toBe(409);
+    // the method-level lock (query.key in scope notes) replaces the class's: o-1 is not locked by it
+    const noted = await request(url).post('/orders/o-1/note?key=k-1');
+    expect(noted.status).toBe(201);
+    expect(noted.body).toEqual({ noted: 'o-1', lockedIds: ['k-1'], scope: 'notes' });
+    gate.open();
+    expect((await paying).status).toBe(201);
+    expect((await request(url).post('/orders/o-1/note')).status).toBe(400); // no ?key
+  });
+
   it('holds the lock while an SSE stream runs and releases it at the end', async () => {
     const streaming = readEvents(`${url}/accounts/acct-9/stream`, Infinity);
     await waitForHolder(app, namespace, 'accounts', 'acct-9');

@@ -150,11 +150,17 @@ export class WithLockInterceptor implements NestInterceptor {
   }
 }
 
-/** Reads a dotted path through own properties only (never the prototype chain: `__proto__` is no id). */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Reads a dotted path. Framework getters count (Express 5's `req.query` lives on the prototype), but
+ * `__proto__`, `constructor` and `prototype` never do, and Object.prototype's members are never ids.
+ */
 function readPath(source: unknown, path: string): unknown {
   let value = source;
   for (const key of path.split('.')) {
-    if (value === null || typeof value !== 'object' || !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
+    if (value === null || typeof value !== 'object' || FORBIDDEN_KEYS.has(key) || !(key in value)) return undefined;
+    if (key in Object.prototype && !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
     value = (value as Record<string, unknown>)[key];
   }
   return value;

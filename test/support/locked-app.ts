@@ -106,7 +106,24 @@ export function buildController(gates: Gates) {
       );
     }
   }
-  return AccountsController;
+  /** Class-level @WithLock: every handler locked on params.id, unless a method says otherwise. */
+  @Controller('orders')
+  @WithLock('params.id', { scope: 'orders' })
+  class OrdersController {
+    @Post(':id/pay')
+    async pay(@Param('id') id: string) {
+      await gates.pass(`pay:${id}`);
+      return { paid: id };
+    }
+
+    @Post(':id/note')
+    @WithLock('query.key', { scope: 'notes' })
+    async note(@Param('id') id: string, @CurrentLock() lock: LockHandle) {
+      await gates.pass(`note:${id}`);
+      return { noted: id, lockedIds: lock.ids, scope: lock.scope };
+    }
+  }
+  return [AccountsController, OrdersController];
 }
 
 export async function createLockedApp(
@@ -116,7 +133,7 @@ export async function createLockedApp(
 ): Promise<{ app: INestApplication; gates: Gates; url: string }> {
   @Module({
     imports: [ZookeeperLockModule.forRoot(options)],
-    controllers: [buildController(gates)],
+    controllers: buildController(gates),
   })
   class AppModule {}
 
