@@ -195,4 +195,25 @@ describe('ZookeeperService against a real server', () => {
     expect(await observer.exists(`${root}/e`)).toBeNull();
     await expect(zk.exists('/')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
+
+  it('applies auth on every (re)connect and protects nodes with the creator ACL', async () => {
+    const server = await startServer();
+    const root = uniqueNamespace('acl');
+    const owner = await newService({ connectionString: server.connectString, auth: 'alice:secret', acl: 'creator', sessionTimeout: 8_000 });
+    const stranger = await newService({ connectionString: server.connectString });
+    await owner.mkdirp(root);
+    await owner.create(`${root}/held`, { mode: 'ephemeral', data: Buffer.from('token') });
+    await expect(stranger.getData(`${root}/held`)).rejects.toMatchObject({ code: 'NO_AUTH' });
+    await expect(stranger.remove(`${root}/held`)).rejects.toMatchObject({ code: 'NO_AUTH' });
+    await expect(stranger.create(`${root}/other`)).rejects.toMatchObject({ code: 'NO_AUTH' });
+
+    // after a reconnection (server restarted within the session) the credentials are sent again
+    const suspended = waitForState(owner, 'suspended');
+    await server.stop();
+    await suspended;
+    await server.start();
+    await waitForState(owner, 'connected');
+    expect((await owner.getData(`${root}/held`)).data.toString()).toBe('token');
+    await owner.remove(`${root}/held`);
+  });
 });
