@@ -1,3 +1,8 @@
+/** `Lock "a", "b" in scope "accounts"`: how messages name a lock. */
+function describeLock(ids: string[], scope: string): string {
+  return `Lock ${ids.map((id) => JSON.stringify(id)).join(', ')} in scope ${JSON.stringify(scope)}`;
+}
+
 /** Base of every error the lock API throws; `code` is stable and safe to switch on. */
 export abstract class LockError extends Error {
   abstract readonly code: string;
@@ -14,10 +19,7 @@ export class LockConflictError extends LockError {
     /** How long we waited (ms); 0 for a fail-fast attempt. */
     readonly waited: number,
   ) {
-    super(
-      `Lock ${ids.map((id) => JSON.stringify(id)).join(', ')} in scope ${JSON.stringify(scope)} is held by another owner` +
-        (waited > 0 ? ` and was not released within ${waited} ms` : ''),
-    );
+    super(`${describeLock(ids, scope)} is held by another owner` + (waited > 0 ? ` and was not released within ${waited} ms` : ''));
   }
 }
 
@@ -54,6 +56,6 @@ export class LockLostError extends LockError {
     readonly scope: string,
     reason: string,
   ) {
-    super(`Lock ${ids.map((id) => JSON.stringify(id)).join(', ')} in scope ${JSON.stringify(scope)} was lost: ${reason}`);
+    super(`${describeLock(ids, scope)} was lost: ${reason}`);
   }
 }
