@@ -146,9 +146,16 @@ async function retrying<T>(ctx: LockContext, limits: WaitLimits, step: () => Pro
 async function waitOut(ctx: LockContext, limits: WaitLimits, error: unknown): Promise<void> {
   const left = limits.deadline - Date.now();
   if (!(error instanceof ZookeeperError && error.isConnectivity) || left <= 0 || limits.signal?.aborted) throw error;
+  if (ctx.zk.state === 'connected') {
+    // Connected, yet the request failed (e.g. THROTTLED_OP): pause a little so a retry loop never spins.
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, RETRY_PAUSE_MS)));
+    return;
+  }
   const connected = await ctx.zk.waitForConnection(Math.min(left, ctx.zk.options.operationTimeout));
   if (!connected && ctx.zk.state !== 'suspended') throw error;
 }
+
+const RETRY_PAUSE_MS = 100;
 
 /**
  * Tries to create the holder node. True when we hold it; false when it exists. A lost reply counts as
