@@ -13,6 +13,7 @@ import { mkdtempSync, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { LockService } from '../lib/lock/lock.service';
+import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import { ZookeeperService } from '../lib/zookeeper/zookeeper.service';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const harness = require('../scripts/zk.js');
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   const connectionString = process.env.ZOOKEEPER_CONNECT ?? server.connectString;
   const zk = new ZookeeperService({ connectionString, namespace: '/bench-locks' });
   if (!(await zk.connect())) throw new Error(`no ZooKeeper at ${connectionString}`);
-  const locks = new LockService(zk);
+  const locks = new LockService(new ZookeeperLockBackend(zk), zk.options);
   await zk.mkdirp('/bench-raw');
   await locks.withLock('warm-up', () => undefined);
   await locks.withLock('warm-up', () => undefined, { wait: 1000 });

@@ -1,5 +1,6 @@
 import { LockConflictError, LockService } from 'nestjs-zookeeper-lock';
 import { cleanup, listTree, newService, startEnsemble, TestEnsemble, uniqueNamespace } from './support/zookeeper';
+import { newLockService } from './support/locks';
 
 /** The lock on a 3-node ensemble (loopback, forceSync=no), with the leader killed mid-way. */
 describe('LockService on a 3-node ensemble', () => {
@@ -12,9 +13,9 @@ describe('LockService on a 3-node ensemble', () => {
   it('keeps held locks and mutual exclusion when the leader is killed, and serves new locks after election', async () => {
     const namespace = uniqueNamespace('ensemble');
     const options = { connectionString: ensemble.connectString, namespace, sessionTimeout: 10_000, operationTimeout: 3_000 };
-    const a = new LockService(await newService(options));
+    const a = newLockService(await newService(options));
     const bZk = await newService(options);
-    const b = new LockService(bZk);
+    const b = newLockService(bZk);
 
     const held = await a.acquire('account-1');
     await expect(b.acquire('account-1')).rejects.toBeInstanceOf(LockConflictError);

@@ -10,6 +10,7 @@ import {
   ZookeeperLockModuleOptions,
   ZookeeperService,
 } from 'nestjs-zookeeper-lock';
+import { newLockService } from './support/locks';
 import { HOSTILE_IDS } from './support/hostile-ids';
 import {
   cleanup,
@@ -32,7 +33,7 @@ beforeEach(() => {
 
 async function locks(options: Partial<ZookeeperLockModuleOptions> = {}): Promise<{ lock: LockService; zk: ZookeeperService }> {
   const zk = await newService({ namespace, ...options });
-  return { lock: new LockService(zk), zk };
+  return { lock: newLockService(zk), zk };
 }
 
 const scopeDir = (scope = 'default') => `${namespace}/${scope}`;

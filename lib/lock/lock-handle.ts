@@ -1,6 +1,5 @@
 import { LockLostError } from './lock.errors';
-import type { OwnedNodes } from './fail-fast.recipe';
-import type { LockTarget } from './lock-paths';
+import type { LockGrant } from './lock-backend';
 
 /** A held lock. Release it exactly once (further calls are no-ops), or let `withLock` do it. */
 export interface LockHandle {
@@ -30,22 +29,22 @@ export interface LockDriver {
   fencingToken(lock: HeldLock): Promise<bigint>;
 }
 
-/** One acquisition: the nodes it made, under one session, with one token. */
+/** One acquisition, as the backend granted it. */
 export class HeldLock implements LockHandle {
   /** Made on first use: most locks are released without anyone looking at their signal. */
   private controller?: AbortController;
   private releasing?: Promise<void>;
   private token?: Promise<bigint>;
 
+  /** `performance.now()` when it was granted (for held-time figures). */
+  readonly acquiredAt = performance.now();
+
   constructor(
     readonly ids: string[],
     readonly scope: string,
-    readonly targets: LockTarget[],
-    readonly owned: OwnedNodes,
-    /** Unique per acquisition; the data of every node it made. */
-    readonly acquisitionToken: string,
-    /** Made through the queue (it then owns waiter nodes too). */
-    readonly queued: boolean,
+    /** Its locks' identities inside this process, for reentrancy. */
+    readonly keys: string[],
+    readonly grant: LockGrant,
     private readonly driver: LockDriver,
   ) {}
 

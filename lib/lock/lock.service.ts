@@ -1,16 +1,11 @@
-import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Subscription } from 'rxjs';
-import { ZookeeperService } from '../zookeeper/zookeeper.service';
-import { ZookeeperError } from '../zookeeper/zookeeper.error';
-import { acquireFailFast, OwnedNodes } from './fail-fast.recipe';
-import { acquireQueued } from './queued.recipe';
+import { ZOOKEEPER_LOCK_OPTIONS } from '../module/zookeeper-lock.module-definition';
+import { GrantGoneError, LOCK_BACKEND, LockBackend } from './lock-backend';
+import { LockEvent, LockEventListener, notifyListener } from './lock-events';
 import { HeldLock, JoinedLock, LockDriver, LockHandle } from './lock-handle';
-import { InvalidLockOptionsError, LockLostError, LockUnavailableError } from './lock.errors';
-import { LockContext, unavailable } from './lock-context';
+import { InvalidLockOptionsError, LockConflictError, LockLostError, LockUnavailableError } from './lock.errors';
 import { normalizeIds, normalizeScope } from './lock-id';
-import { LockTarget, lockTargets } from './lock-paths';
-import { NodeJanitor } from './node-janitor';
 import { lockScope } from './lock-scope';
 
 export interface LockOptions {
@@ -40,28 +35,20 @@ export const LOCK_LOST_WARNING = 'NZL_LOCK_LOST';
 @Injectable()
 export class LockService implements BeforeApplicationShutdown {
   protected readonly logger = new Logger('ZookeeperLock');
-  private readonly janitor: NodeJanitor;
-  private readonly context: LockContext;
   private readonly held = new Set<HeldLock>();
-  private readonly sessionEvents: Subscription;
-  /** Acquisition tokens: a random per-process prefix and a counter (unique, and cheaper than 16 random bytes each). */
-  private readonly tokenPrefix = randomBytes(8).toString('hex');
-  private tokenCounter = 0;
+  private readonly losses: Subscription;
+  private readonly listener?: LockEventListener;
   private readonly driver: LockDriver = {
     release: (lock) => this.releaseLock(lock),
     fencingToken: (lock) => this.readFencingToken(lock),
   };
 
-  constructor(private readonly zk: ZookeeperService) {
-    this.janitor = new NodeJanitor(zk, this.logger);
-    this.context = new LockContext(zk, this.janitor);
-    this.sessionEvents = zk.state$.subscribe((event) => {
-      if ((event.state === 'expired' || event.state === 'lost') && event.sessionId) {
-        this.loseSession(event.sessionId, `ZooKeeper session 0x${event.sessionId} ${event.state}`);
-      } else if (event.state === 'closed') {
-        this.loseSession(undefined, 'the ZooKeeper connection was closed');
-      }
-    });
+  constructor(
+    @Inject(LOCK_BACKEND) private readonly backend: LockBackend,
+    @Optional() @Inject(ZOOKEEPER_LOCK_OPTIONS) options?: { onLockEvent?: LockEventListener },
+  ) {
+    this.listener = options?.onLockEvent;
+    this.losses = backend.losses.subscribe(({ owner, reason }) => this.loseHeld(owner, reason));
   }
 
   /**
@@ -91,7 +78,7 @@ export class LockService implements BeforeApplicationShutdown {
     const inherited = lockScope.getStore();
     const held = new Map(inherited?.owner === this ? inherited.held : undefined);
     const own = lock instanceof HeldLock ? lock : lock instanceof JoinedLock ? lock.own : undefined;
-    if (own) for (const target of own.targets) held.set(target.key, own);
+    if (own) for (const key of own.keys) held.set(key, own);
     return lockScope.run({ owner: this, held, current: lock }, fn);
   }
 
@@ -107,19 +94,18 @@ export class LockService implements BeforeApplicationShutdown {
       throw new InvalidLockOptionsError('Lock option `signal` must be an AbortSignal');
     }
     options.signal?.throwIfAborted();
-    const targets = lockTargets(this.zk.options.namespace, scope, ids);
 
     const store = lockScope.getStore();
     const inherited = store?.owner === this ? store.held : undefined;
     const joined = new Set<HeldLock>();
-    const missing: LockTarget[] = [];
-    for (const target of targets) {
-      const holder = inherited?.get(target.key);
+    const missing: string[] = [];
+    for (const each of ids) {
+      const holder = inherited?.get(lockKey(scope, each));
       if (holder?.live) joined.add(holder);
-      else missing.push(target);
+      else missing.push(each);
     }
-    if (joined.size === 0) return this.take(ids, scope, missing, wait, options.signal);
-    const own = missing.length > 0 ? await this.take(missing.map((t) => t.id), scope, missing, wait, options.signal) : undefined;
+    if (joined.size === 0) return this.take(ids, scope, wait, options.signal);
+    const own = missing.length > 0 ? await this.take(missing, scope, wait, options.signal) : undefined;
     return new JoinedLock(ids, scope, own ? [...joined, own] : [...joined], own);
   }
 
@@ -129,114 +115,84 @@ export class LockService implements BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.loseSession(undefined, 'the application is shutting down');
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.janitor.drain(),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.zk.options.operationTimeout))),
-    ]);
-    clearTimeout(timer);
-    this.sessionEvents.unsubscribe();
+    this.loseHeld(undefined, 'the application is shutting down');
+    await this.backend.shutdown();
+    this.losses.unsubscribe();
+  }
+
+  /** Reports a lock event to the `onLockEvent` hook. Override to route events elsewhere as well. */
+  protected emit(event: LockEvent): void {
+    notifyListener(this.listener, event, this.logger);
   }
 
   // ---------------------------------------------------------------- machinery
 
-  private async take(ids: string[], scope: string, targets: LockTarget[], wait: number, signal?: AbortSignal): Promise<HeldLock> {
-    const token = this.nextToken();
-    const owned = wait === 0 ? await acquireFailFast(this.context, targets, token) : await this.takeQueued(targets, token, wait, signal);
-    const lock = new HeldLock(ids, scope, targets, owned, token, wait !== 0, this.driver);
-    if (this.zk.sessionId !== owned.sessionId) {
-      // The session ended between our create and now: ZooKeeper has dropped the node already.
-      throw new LockUnavailableError('ZooKeeper session ended while taking the lock');
-    }
-    this.held.add(lock);
-    return lock;
-  }
-
-  private nextToken(): string {
-    this.tokenCounter += 1;
-    return this.tokenPrefix + this.tokenCounter.toString(16);
-  }
-
-  /** Queued acquire of each id in the global order (no deadlock); all or none. */
-  private async takeQueued(targets: LockTarget[], token: string, wait: number, signal?: AbortSignal): Promise<OwnedNodes> {
-    const limits = { deadline: Date.now() + wait, wait, signal };
-    const taken: OwnedNodes[] = [];
+  private async take(ids: string[], scope: string, wait: number, signal?: AbortSignal): Promise<HeldLock> {
+    const started = performance.now();
+    let grant;
     try {
-      for (const target of targets) {
-        const owned = await acquireQueued(this.context, target, token, limits);
-        taken.push(owned);
-        if (owned.sessionId !== taken[0].sessionId) throw new LockUnavailableError('ZooKeeper session ended while taking the locks');
-      }
+      grant = await this.backend.acquire({ ids, scope, wait, signal });
     } catch (error) {
-      await Promise.all(taken.map((owned, i) => this.releaseNodes(owned, token, [targets[i]])));
+      const waitedMs = performance.now() - started;
+      if (error instanceof LockConflictError) {
+        this.logger.debug(`${error.message}`);
+        this.emit({ type: 'conflict', ids, scope, waitedMs });
+      } else if (error instanceof LockUnavailableError) {
+        this.emit({ type: 'unavailable', ids, scope, waitedMs, message: error.message });
+      }
       throw error;
     }
-    return {
-      nodes: taken.flatMap((o) => o.nodes),
-      holders: taken.flatMap((o) => o.holders),
-      sessionId: taken[0].sessionId,
-    };
+    const lock = new HeldLock(ids, scope, ids.map((each) => lockKey(scope, each)), grant, this.driver);
+    this.held.add(lock);
+    const waitedMs = lock.acquiredAt - started;
+    if (wait > 0) this.logger.verbose(`${describe(lock)} acquired after ${Math.round(waitedMs)} ms`);
+    this.emit({ type: 'acquired', ids, scope, queued: wait > 0, waitedMs });
+    return lock;
   }
 
   private async releaseLock(lock: HeldLock): Promise<void> {
     this.held.delete(lock);
     if (lock.lost) return; // lost: its session, and so its nodes, are gone
-    await this.releaseNodes(lock.owned, lock.acquisitionToken, lock.queued ? lock.targets : []);
-  }
-
-  /**
-   * Deletes an acquisition's nodes in one round trip. Only while the session that made them lives:
-   * after that they are gone, and a node of the same name is someone else's. If the outcome is in
-   * doubt (connection lost), the janitor checks each node's token before deleting it.
-   */
-  private async releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
-    if (this.zk.sessionId !== owned.sessionId) return;
     try {
-      if (owned.nodes.length === 1) await this.zk.remove(owned.nodes[0]);
-      else await this.zk.multi(owned.nodes.map((path) => ({ op: 'remove' as const, path })));
-    } catch (error) {
-      if (!(error instanceof ZookeeperError)) throw error;
-      if (!(error.code === 'NO_NODE' && owned.nodes.length === 1)) {
-        if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
-        await this.janitor.removeOwned(owned.nodes, token, owned.sessionId);
-      }
+      await this.backend.release(lock.grant);
+    } finally {
+      this.emit({ type: 'released', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt });
     }
-    if (queues.length > 0) await Promise.all(queues.map((target) => this.context.removeQueueIfEmpty(target)));
   }
 
   private async readFencingToken(lock: HeldLock): Promise<bigint> {
-    let token = 0n;
-    for (const holder of lock.owned.holders) {
-      try {
-        const { data, stat } = await this.zk.getData(holder);
-        if (data.toString() !== lock.acquisitionToken || stat.ephemeralOwner !== lock.owned.sessionId) {
-          throw lostOr(lock, 'its node now belongs to someone else');
-        }
-        if (stat.czxid > token) token = stat.czxid;
-      } catch (error) {
-        if (error instanceof ZookeeperError && error.code === 'NO_NODE') throw lostOr(lock, 'its node is gone');
-        throw error instanceof ZookeeperError ? unavailable(error) : error;
-      }
+    try {
+      return await this.backend.fencingToken(lock.grant);
+    } catch (error) {
+      if (!(error instanceof GrantGoneError)) throw error;
+      this.loseLock(lock, error.message);
+      throw (lock.signal.reason as Error | undefined) ?? new LockLostError(lock.ids, lock.scope, error.message);
     }
-    return token;
   }
 
-  private loseSession(sessionId: string | undefined, reason: string): void {
+  /** Marks held locks lost: those of one owner (session), or all. */
+  private loseHeld(owner: string | undefined, reason: string): void {
     for (const lock of this.held) {
-      if (sessionId !== undefined && lock.owned.sessionId !== sessionId) continue;
-      this.held.delete(lock);
-      if (!lock.lost) {
-        this.logger.warn(`Lock ${lock.ids.map((i) => JSON.stringify(i)).join(', ')} (scope ${lock.scope}) lost: ${reason}`);
-        lock.lose(reason);
-      }
+      if (owner === undefined || lock.grant.owner === owner) this.loseLock(lock, reason);
     }
+  }
+
+  private loseLock(lock: HeldLock, reason: string): void {
+    this.held.delete(lock);
+    if (lock.lost || lock.released) return;
+    this.logger.warn(`${describe(lock)} lost: ${reason}`);
+    lock.lose(reason);
+    this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt, reason });
   }
 }
 
-function lostOr(lock: HeldLock, reason: string): Error {
-  lock.lose(reason);
-  return (lock.signal.reason as Error | undefined) ?? new LockLostError(lock.ids, lock.scope, reason);
+/** A lock's identity inside this process (reentrancy); injective over (scope, id). */
+function lockKey(scope: string, id: string): string {
+  return JSON.stringify([scope, id]);
+}
+
+function describe(lock: HeldLock): string {
+  return `Lock ${lock.ids.map((i) => JSON.stringify(i)).join(', ')} (scope ${JSON.stringify(lock.scope)})`;
 }
 
 function normalizeWait(wait: unknown): number {

@@ -1,3 +1,5 @@
+import type { LockEventListener } from '../lock/lock-events';
+
 /** One ACL entry for the nodes the library creates. */
 export interface ZookeeperAclEntry {
   /** `world`, `auth`, `digest`, `ip`, ... */
@@ -37,4 +39,10 @@ export interface ZookeeperLockModuleOptions {
   acl?: 'open' | 'creator' | ZookeeperAclEntry[];
   /** Upper bound in ms of the random pause between reconnection rounds over all servers. Default 1000. */
   retryDelay?: number;
+  /**
+   * Called with every lock event (acquired, conflict, released, lost, unavailable) and every session
+   * state change: the one hook for metrics and tracing. Synchronous and on the lock's path: keep it
+   * cheap. Exceptions it throws are logged and ignored.
+   */
+  onLockEvent?: LockEventListener;
 }

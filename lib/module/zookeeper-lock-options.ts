@@ -1,7 +1,9 @@
+import type { LockEventListener } from '../lock/lock-events';
 import type { ZookeeperAclEntry, ZookeeperLockModuleOptions } from './zookeeper-lock-options.interface';
 
-export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth'>> & {
+export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent'>> & {
   auth: string[];
+  onLockEvent?: LockEventListener;
 };
 
 export const DEFAULT_OPTIONS = {
@@ -65,6 +67,11 @@ function validConnectionString(value: unknown): string {
   return trimmed;
 }
 
+function validListener(value: unknown): LockEventListener | undefined {
+  if (value !== undefined && typeof value !== 'function') fail('onLockEvent', 'must be a function (event) => void');
+  return value as LockEventListener | undefined;
+}
+
 function validAuth(value: unknown): string[] {
   if (value === undefined) return [];
   const list = Array.isArray(value) ? value : [value];
@@ -126,5 +133,6 @@ export function resolveOptions(options: ZookeeperLockModuleOptions | undefined):
     auth,
     acl: validAcl(options.acl, auth),
     retryDelay: positiveInteger('retryDelay', options.retryDelay, DEFAULT_OPTIONS.retryDelay, 0),
+    onLockEvent: validListener(options.onLockEvent),
   };
 }

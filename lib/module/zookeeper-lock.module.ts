@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { LOCK_BACKEND } from '../lock/lock-backend';
 import { LockService } from '../lock/lock.service';
+import { ZookeeperLockBackend } from '../recipes/zookeeper-lock.backend';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { ConfigurableModuleClass } from './zookeeper-lock.module-definition';
 
@@ -10,7 +12,7 @@ import { ConfigurableModuleClass } from './zookeeper-lock.module-definition';
  * ```
  */
 @Module({
-  providers: [ZookeeperService, LockService],
+  providers: [ZookeeperService, { provide: LOCK_BACKEND, useClass: ZookeeperLockBackend }, LockService],
   exports: [ZookeeperService, LockService],
 })
 export class ZookeeperLockModule extends ConfigurableModuleClass {}

@@ -8,6 +8,7 @@ import type { RawAcl, RawException, RawModule, RawStat, RawTransaction } from '.
 import { CREATE_MODE, RAW_OP } from './zookeeper-client.types';
 import { ZookeeperError, zookeeperCodeName } from './zookeeper.error';
 import { SessionEvent, ZookeeperSession } from './zookeeper-session';
+import { notifyListener } from '../lock/lock-events';
 
 /**
  * - `connecting`: no session yet (start-up, or a new one after the last was lost).
@@ -408,7 +409,9 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private setState(event: ZookeeperStateEvent): void {
-    if (!this.stateSubject.closed) this.stateSubject.next(event);
+    if (this.stateSubject.closed) return;
+    this.stateSubject.next(event);
+    notifyListener(this.options.onLockEvent, { type: 'session', state: event.state, sessionId: event.sessionId }, this.logger);
   }
 
   private wakeConnectionWaiters(): void {

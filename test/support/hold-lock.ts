@@ -3,7 +3,7 @@
  * Usage: node -r ts-node/register/transpile-only test/support/hold-lock.ts <connect> <namespace> <id> <sessionTimeout>
  * Prints "held <sessionId>" once it holds the lock.
  */
-import { LockService } from '../../lib/lock/lock.service';
+import { newLockService } from './locks';
 import { ZookeeperService } from '../../lib/zookeeper/zookeeper.service';
 import { Logger } from '@nestjs/common';
 
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const [connectionString, namespace, id, sessionTimeout] = process.argv.slice(2);
   const zk = new ZookeeperService({ connectionString, namespace, sessionTimeout: Number(sessionTimeout) });
   if (!(await zk.connect())) throw new Error('no ZooKeeper');
-  await new LockService(zk).acquire(id);
+  await newLockService(zk).acquire(id);
   process.stdout.write(`held ${zk.sessionId}\n`);
   setInterval(() => undefined, 1 << 30); // hold until killed
 }

@@ -1,6 +1,6 @@
 import { InvalidLockIdError } from '../../lib/lock/lock.errors';
 import { decodeNodeName, encodeNodeName, MAX_ID_LENGTH, normalizeIds, normalizeScope } from '../../lib/lock/lock-id';
-import { lockTarget, lockTargets } from '../../lib/lock/lock-paths';
+import { lockTarget, lockTargets } from '../../lib/recipes/lock-paths';
 import { HOSTILE_IDS } from '../support/hostile-ids';
 
 /** Characters ZooKeeper refuses in a node name (PathUtils.validatePath), plus the separator. */

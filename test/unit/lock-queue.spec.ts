@@ -1,4 +1,4 @@
-import { findOwnWaiter, queuePosition, sortWaiters } from '../../lib/lock/lock-queue';
+import { findOwnWaiter, queuePosition, sortWaiters } from '../../lib/recipes/lock-queue';
 
 const w = (token: string, seq: number) => `w-${token}-${String(seq).padStart(10, '0')}`;
 

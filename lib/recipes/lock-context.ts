@@ -1,6 +1,6 @@
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
-import { LockUnavailableError } from './lock.errors';
+import { LockUnavailableError } from '../lock/lock.errors';
 import type { LockTarget } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
 

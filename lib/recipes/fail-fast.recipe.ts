@@ -1,5 +1,5 @@
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
-import { LockConflictError } from './lock.errors';
+import { LockConflictError } from '../lock/lock.errors';
 import { LockContext, unavailable } from './lock-context';
 import type { LockTarget } from './lock-paths';
 

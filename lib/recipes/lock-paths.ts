@@ -1,4 +1,4 @@
-import { encodeNodeName } from './lock-id';
+import { encodeNodeName } from '../lock/lock-id';
 
 /**
  * Where one lock lives in ZooKeeper:

@@ -1,6 +1,6 @@
 import { Subscription } from 'rxjs';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
-import { LockConflictError, LockUnavailableError } from './lock.errors';
+import { LockConflictError, LockUnavailableError } from '../lock/lock.errors';
 import { LockContext, unavailable } from './lock-context';
 import type { LockTarget } from './lock-paths';
 import { waiterPrefix } from './lock-paths';

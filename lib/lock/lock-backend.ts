@@ -1,0 +1,52 @@
+import type { Observable } from 'rxjs';
+
+/**
+ * Where locks are kept. LockService does the part every backend shares (validation, reentrancy, handles,
+ * loss reporting, events); a backend only takes, frees and vouches for locks:
+ * - ZookeeperLockBackend (lib/recipes): the real thing, ephemeral nodes on the application's session;
+ * - InMemoryLockBackend (lib/testing): the same semantics inside one process, for users' unit tests.
+ */
+export interface LockBackend {
+  /**
+   * Takes every id of the request, or none. Rejects with LockConflictError (held; with `wait`, not freed
+   * in time), LockUnavailableError, or the signal's reason when aborted.
+   */
+  acquire(request: LockRequest): Promise<LockGrant>;
+  /** Frees a grant that was not lost. Never frees anything that is not this grant's own. */
+  release(grant: LockGrant): Promise<void>;
+  /** The grant's fencing token; rejects with GrantGoneError when the grant is no longer held. */
+  fencingToken(grant: LockGrant): Promise<bigint>;
+  /** Emits when grants stop being trustworthy: those of one owner (session), or all of them. */
+  readonly losses: Observable<GrantLoss>;
+  /** At application shutdown, after every grant was given up: finishes pending clean-up, bounded in time. */
+  shutdown(): Promise<void>;
+}
+
+/** Injection token of the LockBackend that LockService uses. */
+export const LOCK_BACKEND = Symbol('LOCK_BACKEND');
+
+export interface LockRequest {
+  /** Valid ids (see lock-id.ts) without duplicates. A backend takes them in one global order (no deadlock). */
+  readonly ids: string[];
+  readonly scope: string;
+  /** 0: fail at once when held; > 0 (or Infinity): queue, first come first served, this many ms. */
+  readonly wait: number;
+  readonly signal?: AbortSignal;
+}
+
+/** What a backend hands back for one acquisition; backends extend it with their own bookkeeping. */
+export interface LockGrant {
+  /** The owner whose end loses the grant (for ZooKeeper, the session id). */
+  readonly owner: string;
+}
+
+export interface GrantLoss {
+  /** Only grants of this owner are lost; undefined: all of them. */
+  readonly owner?: string;
+  readonly reason: string;
+}
+
+/** A backend's answer when a grant turns out not to be held any more (the service then marks it lost). */
+export class GrantGoneError extends Error {
+  override readonly name = 'GrantGoneError';
+}

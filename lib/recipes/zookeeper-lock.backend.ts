@@ -1,0 +1,144 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { map, Observable, filter } from 'rxjs';
+import { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
+import { LockUnavailableError } from '../lock/lock.errors';
+import { acquireFailFast, OwnedNodes } from './fail-fast.recipe';
+import { acquireQueued } from './queued.recipe';
+import { LockContext, unavailable } from './lock-context';
+import { LockTarget, lockTargets } from './lock-paths';
+import { NodeJanitor } from './node-janitor';
+
+/** One acquisition in ZooKeeper: the nodes it made on one session, all carrying one token. */
+export interface ZookeeperGrant extends LockGrant {
+  /** Session id; the nodes live exactly as long as it. */
+  readonly owner: string;
+  readonly owned: OwnedNodes;
+  /** Unique per acquisition; the data of every node it made. */
+  readonly token: string;
+  /** Queues this acquisition waited in (their now-empty directories are removed at release). */
+  readonly queues: LockTarget[];
+}
+
+/**
+ * Locks as ZooKeeper nodes on the application's one session (see lock-paths.ts for the layout):
+ * fail-fast is one ephemeral node, waiting goes through an ephemeral-sequential queue.
+ */
+@Injectable()
+export class ZookeeperLockBackend implements LockBackend {
+  private readonly logger = new Logger('ZookeeperLock');
+  private readonly janitor: NodeJanitor;
+  private readonly context: LockContext;
+  /** Acquisition tokens: a random per-process prefix and a counter (unique, and cheaper than 16 random bytes each). */
+  private readonly tokenPrefix = randomBytes(8).toString('hex');
+  private tokenCounter = 0;
+
+  readonly losses: Observable<GrantLoss>;
+
+  constructor(private readonly zk: ZookeeperService) {
+    this.janitor = new NodeJanitor(zk, this.logger);
+    this.context = new LockContext(zk, this.janitor);
+    this.losses = zk.state$.pipe(
+      filter((event) => ((event.state === 'expired' || event.state === 'lost') && !!event.sessionId) || event.state === 'closed'),
+      map((event) =>
+        event.state === 'closed'
+          ? { reason: 'the ZooKeeper connection was closed' }
+          : { owner: event.sessionId, reason: `ZooKeeper session 0x${event.sessionId} ${event.state}` },
+      ),
+    );
+  }
+
+  async acquire({ ids, scope, wait, signal }: LockRequest): Promise<ZookeeperGrant> {
+    const targets = lockTargets(this.zk.options.namespace, scope, ids);
+    const token = this.nextToken();
+    const owned =
+      wait === 0 ? await acquireFailFast(this.context, targets, token) : await this.acquireQueued(targets, token, wait, signal);
+    if (this.zk.sessionId !== owned.sessionId) {
+      // The session ended between our create and now: ZooKeeper has dropped the nodes already.
+      throw new LockUnavailableError('ZooKeeper session ended while taking the lock');
+    }
+    return { owner: owned.sessionId, owned, token, queues: wait === 0 ? [] : targets };
+  }
+
+  release(grant: ZookeeperGrant): Promise<void> {
+    return this.releaseNodes(grant.owned, grant.token, grant.queues);
+  }
+
+  /** The highest creation zxid of the grant's holder nodes, after checking they are still ours. */
+  async fencingToken(grant: ZookeeperGrant): Promise<bigint> {
+    let token = 0n;
+    for (const holder of grant.owned.holders) {
+      try {
+        const { data, stat } = await this.zk.getData(holder);
+        if (data.toString() !== grant.token || stat.ephemeralOwner !== grant.owner) {
+          throw new GrantGoneError('its node now belongs to someone else');
+        }
+        if (stat.czxid > token) token = stat.czxid;
+      } catch (error) {
+        if (error instanceof ZookeeperError && error.code === 'NO_NODE') throw new GrantGoneError('its node is gone');
+        throw error instanceof ZookeeperError ? unavailable(error) : error;
+      }
+    }
+    return token;
+  }
+
+  /** Lets interrupted clean-up finish, for at most one operation timeout. */
+  async shutdown(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.janitor.drain(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.zk.options.operationTimeout))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  // ---------------------------------------------------------------- machinery
+
+  private nextToken(): string {
+    this.tokenCounter += 1;
+    return this.tokenPrefix + this.tokenCounter.toString(16);
+  }
+
+  /** Queued acquire of each id in the global order (no deadlock); all or none. */
+  private async acquireQueued(targets: LockTarget[], token: string, wait: number, signal?: AbortSignal): Promise<OwnedNodes> {
+    const limits = { deadline: Date.now() + wait, wait, signal };
+    const taken: OwnedNodes[] = [];
+    try {
+      for (const target of targets) {
+        const owned = await acquireQueued(this.context, target, token, limits);
+        taken.push(owned);
+        if (owned.sessionId !== taken[0].sessionId) throw new LockUnavailableError('ZooKeeper session ended while taking the locks');
+      }
+    } catch (error) {
+      await Promise.all(taken.map((owned, i) => this.releaseNodes(owned, token, [targets[i]])));
+      throw error;
+    }
+    return {
+      nodes: taken.flatMap((o) => o.nodes),
+      holders: taken.flatMap((o) => o.holders),
+      sessionId: taken[0].sessionId,
+    };
+  }
+
+  /**
+   * Deletes an acquisition's nodes in one round trip. Only while the session that made them lives:
+   * after that they are gone, and a node of the same name is someone else's. If the outcome is in
+   * doubt (connection lost), the janitor checks each node's token before deleting it.
+   */
+  private async releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+    if (this.zk.sessionId !== owned.sessionId) return;
+    try {
+      if (owned.nodes.length === 1) await this.zk.remove(owned.nodes[0]);
+      else await this.zk.multi(owned.nodes.map((path) => ({ op: 'remove' as const, path })));
+    } catch (error) {
+      if (!(error instanceof ZookeeperError)) throw error;
+      if (!(error.code === 'NO_NODE' && owned.nodes.length === 1)) {
+        if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
+        await this.janitor.removeOwned(owned.nodes, token, owned.sessionId);
+      }
+    }
+    if (queues.length > 0) await Promise.all(queues.map((target) => this.context.removeQueueIfEmpty(target)));
+  }
+}
