@@ -15,6 +15,20 @@ export type {
 export { ZookeeperError, isZookeeperError } from './zookeeper/zookeeper.error';
 export type { ZookeeperErrorCode } from './zookeeper/zookeeper.error';
 export { LockService, LOCK_LOST_WARNING } from './lock/lock.service';
+export { LOCK_BACKEND } from './lock/lock-backend';
+export type { LockBackend, LockRequest, LockGrant, GrantLoss } from './lock/lock-backend';
+export { GrantGoneError } from './lock/lock-backend';
+export type {
+  LockEvent,
+  LockEventListener,
+  LockAcquiredEvent,
+  LockConflictEvent,
+  LockReleasedEvent,
+  LockLostEvent,
+  LockUnavailableEvent,
+  SessionStateEvent,
+} from './lock/lock-events';
+export { ZookeeperLockBackend } from './recipes/zookeeper-lock.backend';
 export type { LockOptions } from './lock/lock.service';
 export type { LockHandle } from './lock/lock-handle';
 export {
@@ -31,3 +45,13 @@ export { CurrentLock } from './interceptor/current-lock.decorator';
 export { WITH_LOCK_METADATA } from './interceptor/with-lock.constants';
 export type { LockIdSource, WithLockOptions, WithLockMetadata } from './interceptor/with-lock-options.interface';
 export { currentLock } from './lock/lock-scope';
+export { Locked } from './locked/locked.decorator';
+export { LockedMethodsExplorer } from './locked/locked.explorer';
+export { LOCKED_METADATA } from './locked/locked.constants';
+export type { LockedIdSource, LockedOptions, LockedMetadata } from './locked/locked-options.interface';
+export { ZookeeperHealthIndicator } from './health/zookeeper.health';
+export type { ZookeeperHealthDetails, ZookeeperHealthOptions } from './health/zookeeper.health';
+export { ZookeeperLockTestingModule } from './testing/zookeeper-lock-testing.module';
+export type { ZookeeperLockTestingOptions, ProviderOverridable } from './testing/zookeeper-lock-testing.module';
+export { InMemoryLockBackend, InMemoryLockStore } from './testing/in-memory-lock.backend';
+export { OfflineZookeeperService } from './testing/offline-zookeeper.service';

@@ -57,7 +57,14 @@ export class LockService implements BeforeApplicationShutdown {
    * process warning (code NZL_LOCK_LOST), never by failing work that already happened.
    */
   async withLock<T>(id: string | string[], fn: (lock: LockHandle) => T | Promise<T>, options?: LockOptions): Promise<T> {
-    const lock = await this.acquire(id, options);
+    return this.holding(await this.acquire(id, options), fn);
+  }
+
+  /**
+   * The second half of `withLock`, for a lock already acquired: runs `fn` holding it (see runHolding),
+   * reports a loss that happened meanwhile, and releases it on every outcome.
+   */
+  async holding<T>(lock: LockHandle, fn: (lock: LockHandle) => T | Promise<T>): Promise<T> {
     try {
       return await this.runHolding(lock, () => fn(lock));
     } finally {

@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { ZookeeperHealthIndicator } from '../health/zookeeper.health';
 import { LOCK_BACKEND } from '../lock/lock-backend';
 import { LockService } from '../lock/lock.service';
+import { LockedMethodsExplorer } from '../locked/locked.explorer';
 import { ZookeeperLockBackend } from '../recipes/zookeeper-lock.backend';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { ConfigurableModuleClass } from './zookeeper-lock.module-definition';
@@ -12,7 +15,14 @@ import { ConfigurableModuleClass } from './zookeeper-lock.module-definition';
  * ```
  */
 @Module({
-  providers: [ZookeeperService, { provide: LOCK_BACKEND, useClass: ZookeeperLockBackend }, LockService],
-  exports: [ZookeeperService, LockService],
+  imports: [DiscoveryModule],
+  providers: [
+    ZookeeperService,
+    { provide: LOCK_BACKEND, useClass: ZookeeperLockBackend },
+    LockService,
+    LockedMethodsExplorer,
+    ZookeeperHealthIndicator,
+  ],
+  exports: [ZookeeperService, LockService, ZookeeperHealthIndicator],
 })
 export class ZookeeperLockModule extends ConfigurableModuleClass {}

@@ -159,7 +159,8 @@ export async function waitForChildren(service: ZookeeperService, path: string, c
       children = await service.getChildren(path, () => changed());
     } catch (error) {
       if ((error as { code?: string }).code !== 'NO_NODE') throw error;
-      await service.exists(path, () => changed()); // wait for the node itself
+      // Wait for the node itself; if it appeared meanwhile, the watch set is a data watch: look again now.
+      if (await service.exists(path, () => changed())) continue;
     }
     if (children.length >= count) return children;
     const left = deadline - Date.now();

@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { ZookeeperService } from '../zookeeper/zookeeper.service';
+
+/** What `isHealthy` reports under its key; the shape of @nestjs/terminus' HealthIndicatorResult. */
+export interface ZookeeperHealthDetails {
+  status: 'up' | 'down';
+  /** Session state (see ZookeeperService.state). */
+  state: string;
+  /** Hex id of the session, when there is one. */
+  sessionId?: string;
+  /** Duration of one read round trip to the server, in ms (when one was made). */
+  roundTripMs?: number;
+  /** Why it is down. */
+  message?: string;
+}
+
+export interface ZookeeperHealthOptions {
+  /** Longest wait for the round trip, in ms; slower counts as down. Default 1000. */
+  timeout?: number;
+}
+
+/**
+ * A health indicator for @nestjs/terminus (optional: this class does not import it):
+ *
+ * ```ts
+ * @Get('health') @HealthCheck()
+ * check() { return this.health.check([() => this.zookeeper.isHealthy('zookeeper')]); }
+ * ```
+ * Up when the session is connected and a read round trip to the server completes within the timeout.
+ * A down result is returned, not thrown, as terminus 11+ expects of indicators (HealthIndicatorService).
+ */
+@Injectable()
+export class ZookeeperHealthIndicator {
+  constructor(private readonly zk: ZookeeperService) {}
+
+  async isHealthy<const Key extends string>(key: Key, options: ZookeeperHealthOptions = {}): Promise<Record<Key, ZookeeperHealthDetails>> {
+    const timeout = options.timeout ?? 1000;
+    const state = this.zk.state;
+    const sessionId = this.zk.sessionId;
+    const result = (details: Omit<ZookeeperHealthDetails, 'state' | 'sessionId'>) =>
+      ({ [key]: { ...details, state, ...(sessionId ? { sessionId } : {}) } }) as Record<Key, ZookeeperHealthDetails>;
+    if (state !== 'connected') return result({ status: 'down', message: `ZooKeeper session is ${state}` });
+
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // `/` always exists and is readable by anyone: a read that costs the server nothing.
+      await Promise.race([
+        this.zk.exists('/'),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout))),
+      ]);
+      return result({ status: 'up', roundTripMs: round(performance.now() - started) });
+    } catch (error) {
+      return result({ status: 'down', roundTripMs: round(performance.now() - started), message: `ZooKeeper: ${(error as Error).message}` });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

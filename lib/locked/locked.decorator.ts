@@ -1,0 +1,84 @@
+import { Logger } from '@nestjs/common';
+import { LockConflictError } from '../lock/lock.errors';
+import type { LockService } from '../lock/lock.service';
+import { LOCKED_CLASS_METADATA, LOCKED_LOCK_SERVICE, LOCKED_METADATA } from './locked.constants';
+import type { LockedIdSource, LockedMetadata, LockedOptions } from './locked-options.interface';
+
+const logger = new Logger('ZookeeperLock');
+
+/**
+ * Runs a provider method (a cron job, a queue consumer, any service method) holding a lock.
+ *
+ * ```ts
+ * @Cron('0 * * * *')
+ * @Locked('hourly-report', { onConflict: 'skip' })   // one instance of the fleet runs it
+ * report() {}
+ *
+ * @Locked((orderId: string) => orderId, { scope: 'orders', wait: 5000 })
+ * async fulfil(orderId: string) {}
+ * ```
+ * The method then always returns a Promise. Only for singleton providers of an application that imports
+ * ZookeeperLockModule (or ZookeeperLockTestingModule): at start-up, LockedMethodsExplorer hands their
+ * instances the LockService. Inside the method, `currentLock()` gives the lock (its signal, fencing token).
+ *
+ * Unlike the metadata-only @WithLock (controllers have interceptors; plain providers do not), this
+ * decorator wraps the method itself, so the lock is taken however the method is called: directly, or
+ * through a reference another library took at start-up (as @nestjs/schedule does).
+ */
+export function Locked<TArgs extends unknown[]>(idFrom: LockedIdSource<TArgs>, options: LockedOptions = {}): MethodDecorator {
+  validate(idFrom, options);
+  const metadata: LockedMetadata = { idFrom: idFrom as LockedIdSource, options };
+  return (target, key, descriptor: PropertyDescriptor) => {
+    const original: unknown = descriptor.value;
+    if (typeof original !== 'function') throw new TypeError(`@Locked applies to methods; ${String(key)} is not one`);
+    const name = `${target.constructor.name}.${String(key)}`;
+    const locked = async function (this: Record<symbol, LockService | undefined>, ...args: unknown[]) {
+      const locks = this?.[LOCKED_LOCK_SERVICE];
+      if (!locks) {
+        throw new Error(
+          `@Locked ${name}: no LockService on this instance. It must be a singleton provider of an application ` +
+            'that imports ZookeeperLockModule (or ZookeeperLockTestingModule), called after start-up',
+        );
+      }
+      const ids = typeof idFrom === 'function' ? idFrom.apply(this, args as TArgs) : idFrom;
+      let lock;
+      try {
+        lock = await locks.acquire(ids, { wait: options.wait, scope: options.scope });
+      } catch (error) {
+        if (options.onConflict === 'skip' && error instanceof LockConflictError) {
+          logger.debug(`@Locked ${name} skipped: ${error.message}`);
+          return undefined;
+        }
+        throw error;
+      }
+      return locks.holding(lock, () => original.apply(this, args));
+    };
+    // Keep what other decorators recorded on the method (e.g. @Cron below @Locked), and its name.
+    for (const metaKey of Reflect.getMetadataKeys(original)) {
+      Reflect.defineMetadata(metaKey, Reflect.getMetadata(metaKey, original), locked);
+    }
+    Object.defineProperty(locked, 'name', { value: original.name });
+    Reflect.defineMetadata(LOCKED_METADATA, metadata, locked);
+    Reflect.defineMetadata(LOCKED_CLASS_METADATA, true, target.constructor);
+    descriptor.value = locked;
+    return descriptor;
+  };
+}
+
+function validate(idFrom: unknown, options: LockedOptions): void {
+  const idOk =
+    typeof idFrom === 'function' ||
+    (typeof idFrom === 'string' && idFrom !== '') ||
+    (Array.isArray(idFrom) && idFrom.length > 0 && idFrom.every((id) => typeof id === 'string' && id !== ''));
+  if (!idOk) throw new TypeError('@Locked(idFrom): idFrom must be a lock id, an array of ids, or a function of the arguments');
+  const { wait, scope, onConflict } = options;
+  if (wait !== undefined && (typeof wait !== 'number' || Number.isNaN(wait) || wait < 0)) {
+    throw new TypeError(`@Locked: option wait must be a number of ms >= 0 (or Infinity), got ${String(wait)}`);
+  }
+  if (scope !== undefined && (typeof scope !== 'string' || scope === '')) {
+    throw new TypeError('@Locked: option scope must be a non-empty string');
+  }
+  if (onConflict !== undefined && onConflict !== 'throw' && onConflict !== 'skip') {
+    throw new TypeError(`@Locked: option onConflict must be 'throw' or 'skip', got ${String(onConflict)}`);
+  }
+}

@@ -1,0 +1,196 @@
+import { Injectable, Optional } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { Subject } from 'rxjs';
+import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
+import { LockConflictError, LockUnavailableError } from '../lock/lock.errors';
+import { normalizeIds, normalizeScope } from '../lock/lock-id';
+
+interface MemoryGrant extends LockGrant {
+  readonly keys: string[];
+  /** Fencing token of each key, taken from the store's counter when the key was granted. */
+  readonly tokens: Map<string, bigint>;
+}
+
+interface Waiter {
+  readonly owner: string;
+  /** Called when the key is handed over to this waiter. */
+  readonly admit: () => void;
+  /** Takes the waiter out of the queue and fails its acquire. */
+  readonly leave: (error: unknown) => void;
+}
+
+/**
+ * The shared state of in-memory locks: what ZooKeeper is to the real backend. Several
+ * InMemoryLockBackend instances on one store behave like application instances on one ensemble.
+ */
+export class InMemoryLockStore {
+  readonly holders = new Map<string, MemoryGrant>();
+  readonly queues = new Map<string, Waiter[]>();
+  /** Stands in for ZooKeeper's zxid: grows with every grant. */
+  counter = 0n;
+
+  /** Frees `key` if `grant` holds it, handing it straight to the first waiter (first come first served). */
+  free(key: string, grant: MemoryGrant): void {
+    if (this.holders.get(key) !== grant) return;
+    this.holders.delete(key);
+    const queue = this.queues.get(key);
+    const next = queue?.shift();
+    if (queue?.length === 0) this.queues.delete(key);
+    next?.admit();
+  }
+}
+
+/**
+ * Locks inside one process, with the semantics of the ZooKeeper backend: fail-fast conflicts, a FIFO
+ * queue with deadlines and abort, all-or-none multi-id locks, growing fencing tokens, loss on "session"
+ * end. For unit tests of code that uses locks (see ZookeeperLockTestingModule), never for production:
+ * it locks nothing across processes.
+ *
+ * Test helpers: `holdElsewhere` (another instance holds a lock), `expireSession` (this instance's
+ * session ends and its locks are lost), `unavailable` (ZooKeeper cannot be reached), `isHeld`.
+ */
+@Injectable()
+export class InMemoryLockBackend implements LockBackend {
+  private readonly lossSubject = new Subject<GrantLoss>();
+  readonly losses = this.lossSubject.asObservable();
+  private owner = newOwner();
+  /** Set to make every acquire fail with LockUnavailableError, as when ZooKeeper is down. */
+  unavailable = false;
+
+  constructor(@Optional() readonly store: InMemoryLockStore = new InMemoryLockStore()) {}
+
+  async acquire({ ids, scope, wait, signal }: LockRequest): Promise<MemoryGrant> {
+    await Promise.resolve(); // never synchronous, like a round trip
+    if (this.unavailable) throw new LockUnavailableError('ZooKeeper unavailable (simulated by InMemoryLockBackend)');
+    signal?.throwIfAborted();
+    const keys = ids.map((id) => lockKey(scope, id)).sort();
+    const grant: MemoryGrant = { owner: this.owner, keys, tokens: new Map() };
+    if (wait === 0) {
+      const held = keys.find((key) => this.store.holders.has(key));
+      if (held !== undefined) throw new LockConflictError([idOf(held)], scope, 0);
+      for (const key of keys) this.grant(key, grant);
+      return grant;
+    }
+    const deadline = performance.now() + wait;
+    try {
+      for (const key of keys) await this.queueFor(key, grant, deadline, wait, signal);
+    } catch (error) {
+      for (const key of grant.tokens.keys()) this.store.free(key, grant);
+      throw error;
+    }
+    return grant;
+  }
+
+  async release(grant: MemoryGrant): Promise<void> {
+    for (const key of grant.keys) this.store.free(key, grant);
+  }
+
+  async fencingToken(grant: MemoryGrant): Promise<bigint> {
+    let token = 0n;
+    for (const key of grant.keys) {
+      if (this.store.holders.get(key) !== grant) throw new GrantGoneError('its lock is no longer held');
+      const own = grant.tokens.get(key) ?? 0n;
+      if (own > token) token = own;
+    }
+    return token;
+  }
+
+  async shutdown(): Promise<void> {}
+
+  // ---------------------------------------------------------------- test helpers
+
+  /**
+   * Takes `id` as another application instance would: this backend's callers then get conflicts (or
+   * wait) until the returned function frees it. Throws LockConflictError when it is held already.
+   */
+  holdElsewhere(id: string | string[], options: { scope?: string } = {}): () => void {
+    const scope = normalizeScope(options.scope);
+    const keys = normalizeIds(id).map((each) => lockKey(scope, each));
+    const held = keys.find((key) => this.store.holders.has(key));
+    if (held !== undefined) throw new LockConflictError([idOf(held)], scope, 0);
+    const grant: MemoryGrant = { owner: newOwner(), keys, tokens: new Map() };
+    for (const key of keys) this.grant(key, grant);
+    return () => keys.forEach((key) => this.store.free(key, grant));
+  }
+
+  /** Ends this instance's "session": every lock it holds is lost (signals abort) and freed for others. */
+  expireSession(): void {
+    const ended = this.owner;
+    this.owner = newOwner();
+    for (const [key, grant] of [...this.store.holders]) if (grant.owner === ended) this.store.free(key, grant);
+    // Its waiters lose their place, as ZooKeeper drops their ephemeral queue nodes.
+    for (const queue of [...this.store.queues.values()]) {
+      for (const waiter of queue.filter((w) => w.owner === ended)) {
+        waiter.leave(new LockUnavailableError('ZooKeeper session lost while waiting for the lock'));
+      }
+    }
+    this.lossSubject.next({ owner: ended, reason: `session ${ended} expired (simulated by InMemoryLockBackend)` });
+  }
+
+  /** True while someone (here or "elsewhere") holds `id`. */
+  isHeld(id: string, options: { scope?: string } = {}): boolean {
+    return this.store.holders.has(lockKey(normalizeScope(options.scope), id));
+  }
+
+  // ---------------------------------------------------------------- machinery
+
+  private grant(key: string, grant: MemoryGrant): void {
+    this.store.counter += 1n;
+    this.store.holders.set(key, grant);
+    grant.tokens.set(key, this.store.counter);
+  }
+
+  /** Waits in `key`'s queue until it is handed over, the deadline passes, the signal aborts or the session ends. */
+  private queueFor(key: string, grant: MemoryGrant, deadline: number, wait: number, signal?: AbortSignal): Promise<void> {
+    const queue = this.store.queues.get(key);
+    if (!this.store.holders.has(key) && !queue?.length) {
+      this.grant(key, grant);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const leave = (error: unknown) => {
+        settle();
+        const list = this.store.queues.get(key);
+        const index = list?.indexOf(waiter) ?? -1;
+        if (index >= 0) list!.splice(index, 1);
+        if (list?.length === 0) this.store.queues.delete(key);
+        reject(error);
+      };
+      const waiter: Waiter = {
+        owner: grant.owner,
+        admit: () => {
+          settle();
+          this.grant(key, grant);
+          resolve();
+        },
+        leave,
+      };
+      const onAbort = () => leave(signal!.reason);
+      const remaining = deadline - performance.now();
+      const timer = Number.isFinite(remaining)
+        ? setTimeout(() => leave(new LockConflictError([idOf(key)], JSON.parse(key)[0], wait)), Math.max(0, remaining))
+        : undefined;
+      const settle = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const list = queue ?? [];
+      list.push(waiter);
+      this.store.queues.set(key, list);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) onAbort(); // aborted before we listened: the event is gone
+    });
+  }
+}
+
+function lockKey(scope: string, id: string): string {
+  return JSON.stringify([scope, id]);
+}
+
+function idOf(key: string): string {
+  return (JSON.parse(key) as [string, string])[1];
+}
+
+function newOwner(): string {
+  return `memory-${randomBytes(4).toString('hex')}`;
+}

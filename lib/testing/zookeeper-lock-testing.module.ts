@@ -1,0 +1,69 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { LOCK_BACKEND } from '../lock/lock-backend';
+import type { LockEventListener } from '../lock/lock-events';
+import { LockService } from '../lock/lock.service';
+import { LockedMethodsExplorer } from '../locked/locked.explorer';
+import { ZOOKEEPER_LOCK_OPTIONS } from '../module/zookeeper-lock.module-definition';
+import { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { InMemoryLockBackend } from './in-memory-lock.backend';
+import { OfflineZookeeperService } from './offline-zookeeper.service';
+
+export interface ZookeeperLockTestingOptions {
+  /** Default true, like a typical `ZookeeperLockModule.forRoot({ ..., isGlobal: true })`. */
+  isGlobal?: boolean;
+  onLockEvent?: LockEventListener;
+}
+
+/** What `override` needs of @nestjs/testing's TestingModuleBuilder (so the library does not import it). */
+export interface ProviderOverridable<B> {
+  overrideProvider(token: unknown): { useValue(value: unknown): B };
+}
+
+/**
+ * LockService, @WithLock and @Locked without ZooKeeper, for single-process unit tests of code that uses
+ * locks. Same semantics as the real module, on an InMemoryLockBackend that tests use to make a lock
+ * "held elsewhere", end the session, or make ZooKeeper "unavailable". Two ways in:
+ *
+ * ```ts
+ * // 1. The application module imports ZookeeperLockModule: swap its providers.
+ * const backend = new InMemoryLockBackend();
+ * const moduleRef = await ZookeeperLockTestingModule.override(Test.createTestingModule({ imports: [AppModule] }), backend)
+ *   .compile();
+ * backend.holdElsewhere('acct-1');        // the next request on acct-1 gets 409
+ *
+ * // 2. A test module of your own: import this one instead of ZookeeperLockModule.
+ * Test.createTestingModule({ imports: [ZookeeperLockTestingModule.forRoot()], controllers: [AccountsController] })
+ * moduleRef.get(InMemoryLockBackend).holdElsewhere('acct-1');
+ * ```
+ * With `override`, ZookeeperService is an OfflineZookeeperService (never connects); `forRoot` provides
+ * none, so code that injects ZookeeperService or ZookeeperHealthIndicator needs `override`.
+ */
+@Module({})
+export class ZookeeperLockTestingModule {
+  static forRoot(options: ZookeeperLockTestingOptions = {}): DynamicModule {
+    return {
+      module: ZookeeperLockTestingModule,
+      global: options.isGlobal ?? true,
+      imports: [DiscoveryModule],
+      providers: [
+        { provide: ZOOKEEPER_LOCK_OPTIONS, useValue: { onLockEvent: options.onLockEvent } },
+        InMemoryLockBackend,
+        { provide: LOCK_BACKEND, useExisting: InMemoryLockBackend },
+        LockService,
+        LockedMethodsExplorer,
+      ],
+      exports: [LockService, InMemoryLockBackend],
+    };
+  }
+
+  /**
+   * Makes an application that imports ZookeeperLockModule run on `backend` instead of ZooKeeper, in a
+   * test built with @nestjs/testing. (Nest's overrideModule cannot match a `forRoot(...)` module, as it
+   * compares module objects, so this overrides the module's providers instead.)
+   */
+  static override<B>(builder: ProviderOverridable<B>, backend: InMemoryLockBackend = new InMemoryLockBackend()): B {
+    const withBackend = builder.overrideProvider(LOCK_BACKEND).useValue(backend) as unknown as ProviderOverridable<B>;
+    return withBackend.overrideProvider(ZookeeperService).useValue(new OfflineZookeeperService());
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * What a user's unit test looks like with ZookeeperLockTestingModule: the application module imports
+ * the real ZookeeperLockModule (pointing at a server that does not exist), the test swaps it for the
+ * in-memory one, and controllers, @WithLock and @Locked work without any ZooKeeper.
+ */
+import { Controller, INestApplication, Injectable, Module, Param, Post } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import {
+  CurrentLock,
+  InMemoryLockBackend,
+  LockConflictError,
+  LockEvent,
+  LockHandle,
+  Locked,
+  LockService,
+  WithLock,
+  ZookeeperLockModule,
+  ZookeeperLockTestingModule,
+  ZookeeperService,
+  OfflineZookeeperService,
+  LOCK_BACKEND,
+} from 'nestjs-zookeeper-lock';
+
+@Injectable()
+class Settlement {
+  runs = 0;
+
+  @Locked('settlement', { onConflict: 'skip' })
+  async settle(): Promise<string> {
+    this.runs += 1;
+    return 'settled';
+  }
+
+  @Locked((orderId: string) => `order-${orderId}`)
+  async ship(orderId: string): Promise<string> {
+    return `shipped ${orderId}`;
+  }
+}
+
+let entered: () => void = () => undefined;
+let proceed: Promise<void> = Promise.resolve();
+
+@Controller('orders')
+class OrdersController {
+  @Post(':id/pay')
+  @WithLock('params.id', { scope: 'orders' })
+  async pay(@Param('id') id: string, @CurrentLock() lock: LockHandle) {
+    entered();
+    await proceed;
+    return { paid: id, lost: lock.signal.aborted };
+  }
+}
+
+@Module({
+  imports: [ZookeeperLockModule.forRoot({ connectionString: 'zookeeper.invalid:2181', connectTimeout: 60_000, isGlobal: true })],
+  controllers: [OrdersController],
+  providers: [Settlement],
+})
+class UserAppModule {}
+
+describe('ZookeeperLockTestingModule', () => {
+  let app: INestApplication;
+  const backend = new InMemoryLockBackend();
+
+  beforeAll(async () => {
+    const moduleRef = await ZookeeperLockTestingModule.override(Test.createTestingModule({ imports: [UserAppModule] }), backend).compile();
+    app = moduleRef.createNestApplication();
+    await app.init(); // with the real ZookeeperService this would wait connectTimeout (60 s) for a server
+  });
+  afterAll(() => app.close());
+
+  it('swaps the real module\'s providers: no ZooKeeper connection is attempted', async () => {
+    const zk = app.get(ZookeeperService);
+    expect(zk).toBeInstanceOf(OfflineZookeeperService);
+    expect(zk.sessionId).toBeUndefined();
+    await expect(zk.exists('/')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(app.get(LOCK_BACKEND)).toBe(backend);
+  });
+
+  it('serves @WithLock routes, with 409 while the lock is held elsewhere', async () => {
+    await request(app.getHttpServer()).post('/orders/1/pay').expect(201, { paid: '1', lost: false });
+    const release = backend.holdElsewhere('1', { scope: 'orders' });
+    const conflict = await request(app.getHttpServer()).post('/orders/1/pay').expect(409);
+    expect(conflict.headers['retry-after']).toBe('1');
+    expect(conflict.body).toEqual({ statusCode: 409, error: 'Conflict', message: expect.stringContaining('"1"') });
+    release();
+    await request(app.getHttpServer()).post('/orders/1/pay').expect(201);
+  });
+
+  it('answers 503 while ZooKeeper is "unavailable"', async () => {
+    backend.unavailable = true;
+    try {
+      await request(app.getHttpServer()).post('/orders/2/pay').expect(503);
+    } finally {
+      backend.unavailable = false;
+    }
+  });
+
+  it('aborts the handler\'s signal when the session "expires"', async () => {
+    let inside!: () => void;
+    const isInside = new Promise<void>((resolve) => (inside = resolve));
+    let go!: () => void;
+    proceed = new Promise<void>((resolve) => (go = resolve));
+    entered = inside;
+    const pending = request(app.getHttpServer()).post('/orders/3/pay');
+    const response = pending.then((r) => r);
+    await isInside;
+    backend.expireSession();
+    go();
+    expect((await response).body).toEqual({ paid: '3', lost: true });
+    entered = () => undefined;
+    proceed = Promise.resolve();
+  });
+
+  it('runs @Locked provider methods under the lock: skip or throw on conflict', async () => {
+    const settlement = app.get(Settlement);
+    await expect(settlement.settle()).resolves.toBe('settled');
+    const release = backend.holdElsewhere('settlement');
+    await expect(settlement.settle()).resolves.toBeUndefined();
+    expect(settlement.runs).toBe(1);
+    release();
+
+    const releaseOrder = backend.holdElsewhere('order-7');
+    await expect(settlement.ship('7')).rejects.toBeInstanceOf(LockConflictError);
+    releaseOrder();
+    await expect(settlement.ship('7')).resolves.toBe('shipped 7');
+    expect(backend.isHeld('order-7')).toBe(false);
+  });
+});
+
+describe('ZookeeperLockTestingModule.forRoot in a test module of its own', () => {
+  it('provides LockService, @WithLock, @Locked and the backend, and reports events', async () => {
+    const events: LockEvent[] = [];
+    const moduleRef = await Test.createTestingModule({
+      imports: [ZookeeperLockTestingModule.forRoot({ onLockEvent: (event) => events.push(event) })],
+      controllers: [OrdersController],
+      providers: [Settlement],
+    }).compile();
+    const app = moduleRef.createNestApplication();
+    await app.init();
+    try {
+      expect(() => app.get(ZookeeperService)).toThrow();
+      const backend = app.get(InMemoryLockBackend);
+      const release = backend.holdElsewhere('9', { scope: 'orders' });
+      await request(app.getHttpServer()).post('/orders/9/pay').expect(409);
+      release();
+      await request(app.getHttpServer()).post('/orders/9/pay').expect(201);
+      await expect(app.get(Settlement).ship('1')).resolves.toBe('shipped 1');
+      expect(events.map((e) => e.type)).toEqual(['conflict', 'acquired', 'released', 'acquired', 'released']);
+    } finally {
+      await app.close();
+    }
+  });
+});
