@@ -136,6 +136,8 @@ async function main(): Promise<void> {
   };
   const { app, url } = await createCounterApp(config);
   app.enableShutdownHooks();
+  process.stdin.on('end', () => process.exit(0)); // the test runner is gone: do not outlive it
+  process.stdin.resume();
   print(`ready ${url} ${app.get(ZookeeperService).sessionId ?? '-'}`);
 }
 

@@ -38,7 +38,9 @@ async function main(): Promise<void> {
   }
   print(`held ${app.get(ZookeeperService).sessionId}`);
 
-  createInterface({ input: process.stdin }).on('line', (line) => {
+  const commands = createInterface({ input: process.stdin });
+  commands.on('close', () => process.exit(0)); // the test runner is gone: do not outlive it
+  commands.on('line', (line) => {
     if (line.trim() !== 'release') return;
     print(`releasing ${handles.filter((h) => h.signal.aborted).length}`); // how many it knew were lost
     void Promise.allSettled(handles.map((h) => h.release())).then((results) => {
