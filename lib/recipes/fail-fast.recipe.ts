@@ -23,6 +23,9 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
   const holders = targets.map((t) => t.holder);
   const scopeDir = targets[0].scopeDir; // one call locks ids of one scope
   if (!ctx.hasDir(scopeDir)) await ctx.ensureDir(scopeDir).catch((e) => Promise.reject(unavailable(e)));
+  // The acquire's answer (taken, held, or unavailable) comes within one operation timeout, even when the
+  // create's reply is lost and its outcome must be looked for.
+  const deadline = Date.now() + zk.options.operationTimeout;
   for (let attempt = 0; ; attempt++) {
     const sessionId = zk.sessionId;
     try {
@@ -36,10 +39,10 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
       if (!(error instanceof ZookeeperError)) throw error;
       if (error.outcomeUnknown && sessionId) {
         // The MULTI is atomic, so the first holder tells for all of them.
-        const outcome = await ctx.resolveCreate(holders[0], token, sessionId, error);
+        const outcome = await ctx.resolveCreate(holders[0], token, sessionId, error, deadline);
         if (outcome === 'ours') return { nodes: holders, holders, sessionId };
         if (outcome === 'taken') throw new LockConflictError(targets.map((t) => t.id), targets[0].scope, 0);
-        if (attempt === 0) continue; // it did not happen: one more try
+        if (attempt === 0 && Date.now() < deadline) continue; // it did not happen: one more try
       } else if (error.code === 'NO_NODE' && attempt === 0) {
         // A scope directory we made earlier was deleted by someone: make it again.
         ctx.forgetDir(scopeDir);

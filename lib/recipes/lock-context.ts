@@ -54,21 +54,40 @@ export class LockContext {
 
   /**
    * A create whose reply was lost (connection loss, or no answer in time): did it happen? Our token in
-   * the node, owned by our session, says yes. While the answer cannot be had, the janitor takes over so
-   * that a node created after all is removed, never orphaned.
+   * the node, owned by our session, says yes. The answer is only looked for until `deadline` (the
+   * acquire's own bound); when it cannot be had by then, the janitor takes over, so that a node created
+   * after all is removed, never orphaned, and the caller gets LockUnavailableError in time.
    */
-  async resolveCreate(holder: string, token: string, sessionId: string, cause: ZookeeperError): Promise<'ours' | 'absent' | 'taken'> {
-    await this.zk.waitForConnection(this.zk.options.operationTimeout);
+  async resolveCreate(
+    holder: string,
+    token: string,
+    sessionId: string,
+    cause: ZookeeperError,
+    deadline: number,
+  ): Promise<'ours' | 'absent' | 'taken'> {
+    const connected = await this.zk.waitForConnection(deadline - Date.now());
     if (this.zk.sessionId !== sessionId) return 'absent'; // that session is over: whatever it made is gone
+    const giveUp = (error: unknown) => {
+      void this.janitor.removeOwned([holder], token, sessionId);
+      return unavailable(error, cause);
+    };
+    if (!connected || Date.now() >= deadline) throw giveUp(cause);
     try {
-      const { data, stat } = await this.zk.getData(holder);
+      const { data, stat } = await withinDeadline(this.zk.getData(holder), deadline, cause);
       return data.toString() === token && stat.ephemeralOwner === sessionId ? 'ours' : 'taken';
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'absent';
-      void this.janitor.removeOwned([holder], token, sessionId);
-      throw unavailable(error, cause);
+      throw giveUp(error);
     }
   }
+}
+
+/** `promise`, or `cause` once `deadline` passes first (the promise then settles unobserved). */
+function withinDeadline<T>(promise: Promise<T>, deadline: number, cause: ZookeeperError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(cause), Math.max(0, deadline - Date.now()))));
+  promise.catch(() => undefined);
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 /** Maps a ZooKeeper failure to the lock API's error. */

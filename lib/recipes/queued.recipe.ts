@@ -152,7 +152,9 @@ async function waitOut(ctx: LockContext, limits: WaitLimits, error: unknown): Pr
     return;
   }
   const connected = await ctx.zk.waitForConnection(Math.min(left, ctx.zk.options.operationTimeout));
-  if (!connected && ctx.zk.state !== 'suspended') throw error;
+  // Still disconnected: try again only while the session may come back and time is left (a retry would
+  // otherwise wait another operation timeout past the caller's `wait`).
+  if (!connected && (ctx.zk.state !== 'suspended' || Date.now() >= limits.deadline)) throw error;
 }
 
 const RETRY_PAUSE_MS = 100;

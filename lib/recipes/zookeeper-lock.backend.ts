@@ -85,16 +85,17 @@ export class ZookeeperLockBackend implements LockBackend {
   }
 
   /** Lets interrupted clean-up finish, for at most one operation timeout. */
-  async shutdown(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.janitor.drain(),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.zk.options.operationTimeout))),
-    ]);
-    clearTimeout(timer);
+  shutdown(): Promise<void> {
+    return this.atMostOperationTimeout(this.janitor.drain());
   }
 
   // ---------------------------------------------------------------- machinery
+
+  private async atMostOperationTimeout(work: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.zk.options.operationTimeout)))]);
+    clearTimeout(timer);
+  }
 
   private nextToken(): string {
     this.tokenCounter += 1;
@@ -136,7 +137,9 @@ export class ZookeeperLockBackend implements LockBackend {
       if (!(error instanceof ZookeeperError)) throw error;
       if (!(error.code === 'NO_NODE' && owned.nodes.length === 1)) {
         if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
-        await this.janitor.removeOwned(owned.nodes, token, owned.sessionId);
+        // Wait for the janitor for at most one more operation timeout, so that a release (and the HTTP
+        // answer behind it) never hangs through an outage; the janitor goes on in the background.
+        await this.atMostOperationTimeout(this.janitor.removeOwned(owned.nodes, token, owned.sessionId));
       }
     }
     if (queues.length > 0) await Promise.all(queues.map((target) => this.context.removeQueueIfEmpty(target)));
