@@ -172,8 +172,6 @@ describe('7. ACL: creator-only lock nodes', () => {
       scenario: '7. ACL (auth + creator ACL)',
       requests,
       outcomes,
-      lostUpdates: null,
-      overlaps: null,
       maxLatencyMs,
       orphanedNodes: leftovers.length,
       extra: {

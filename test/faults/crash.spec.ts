@@ -76,8 +76,6 @@ describe('4. crash of a process holding locks (SIGKILL)', () => {
       scenario: '4. crash (SIGKILL) while holding',
       requests,
       outcomes,
-      lostUpdates: null,
-      overlaps: null,
       maxLatencyMs: Math.max(...freedAfter),
       orphanedNodes: leftovers.length,
       extra: Object.fromEntries(

@@ -209,8 +209,6 @@ describe('6. hostile ids through @WithLock and LockService', () => {
       scenario: '6. hostile ids',
       requests,
       outcomes,
-      lostUpdates: null,
-      overlaps: null,
       maxLatencyMs,
       orphanedNodes: lockNodes.length,
       extra: {

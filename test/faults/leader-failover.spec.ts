@@ -9,7 +9,7 @@
  * finished (or given up with the session) within a session timeout.
  */
 import { recordFigures } from './support/figures';
-import { checkRun, Fleet, leftoverNodes, startFleet } from './support/fleet';
+import { checkRun, Fleet, leftoverNodes, startFleet, loadFigures } from './support/fleet';
 import { closeAgents, startLoad } from './support/load';
 import { killChildren } from './support/processes';
 import { cleanup, newService, startEnsemble, TestEnsemble, TestServer, uniqueNamespace } from '../support/zookeeper';
@@ -85,12 +85,7 @@ describe('2. leader failover under load (3-node ensemble, 3 processes)', () => {
     const leftovers = await leftoverNodes(zk, namespace);
     recordFigures({
       scenario: '2. leader failover (ensemble)',
-      requests: result.requests,
-      outcomes: result.outcomes,
-      lostUpdates: check.lostUpdates,
-      overlaps: check.overlaps,
-      maxLatencyMs: result.maxLatencyMs,
-      orphanedNodes: leftovers.length,
+      ...loadFigures(result, check, leftovers.length),
       extra: {
         'latency bound ms': LATENCY_BOUND_MS,
         'new leader after ms': Math.round(electedAfterMs),

@@ -6,7 +6,7 @@
  * checks do see lost updates and overlaps when there is no lock.
  */
 import { recordFigures } from './support/figures';
-import { checkRun, Fleet, leftoverNodes, startFleet } from './support/fleet';
+import { checkRun, Fleet, leftoverNodes, startFleet, loadFigures } from './support/fleet';
 import { closeAgents, startLoad } from './support/load';
 import { killChildren } from './support/processes';
 import { cleanup, newService, sharedConnectString, uniqueNamespace } from '../support/zookeeper';
@@ -42,12 +42,7 @@ describe('1. mutual exclusion under load (3 processes, 1 ZooKeeper)', () => {
     const check = checkRun(fleet, ids, result);
     recordFigures({
       scenario: '0. control: same work, no lock',
-      requests: result.requests,
-      outcomes: result.outcomes,
-      lostUpdates: check.lostUpdates,
-      overlaps: check.overlaps,
-      maxLatencyMs: result.maxLatencyMs,
-      orphanedNodes: null,
+      ...loadFigures(result, check, null),
       extra: { processes: 3, clients: 16, ids: ids.length },
     });
     expect(result.outcomes[200]).toBe(400);
@@ -65,12 +60,7 @@ describe('1. mutual exclusion under load (3 processes, 1 ZooKeeper)', () => {
     const leftovers = await leftoverNodes(zk, namespace);
     recordFigures({
       scenario: '1. mutual exclusion under load',
-      requests: result.requests,
-      outcomes: result.outcomes,
-      lostUpdates: check.lostUpdates,
-      overlaps: check.overlaps,
-      maxLatencyMs: result.maxLatencyMs,
-      orphanedNodes: leftovers.length,
+      ...loadFigures(result, check, leftovers.length),
       extra: {
         processes: 3,
         clients: CLIENTS,

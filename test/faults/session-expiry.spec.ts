@@ -125,8 +125,6 @@ describe('3. session expiry while holding', () => {
       scenario: '3. session expiry while holding',
       requests,
       outcomes,
-      lostUpdates: null,
-      overlaps: null,
       maxLatencyMs: Math.max(...takeoverMs, pausedTakeoverMs),
       orphanedNodes: (await leftoverNodes(bZk, namespace)).length,
       extra: {

@@ -142,8 +142,6 @@ describe('8. soak: 100,000 acquire/release cycles', () => {
       scenario: '8. soak, 100,000 cycles',
       requests: outcomes[200] + outcomes[409] + outcomes.other,
       outcomes,
-      lostUpdates: null,
-      overlaps: null,
       maxLatencyMs,
       orphanedNodes: leftovers.length,
       extra: {

@@ -26,9 +26,9 @@ export interface ScenarioFigures {
   scenario: string;
   requests: number;
   outcomes: Outcomes;
-  /** Number of 200s minus the counter increments found (null: not applicable). */
-  lostUpdates: number | null;
-  overlaps: number | null;
+  /** Number of 200s minus the counter increments found (null or absent: not applicable). */
+  lostUpdates?: number | null;
+  overlaps?: number | null;
   maxLatencyMs: number | null;
   /** Nodes left under the scenario's namespace after the run, besides scope directories. */
   orphanedNodes: number | null;
@@ -54,7 +54,12 @@ export function writeFigures(file: FiguresFile): void {
 /** Records (or replaces) one scenario's figures. */
 export function recordFigures(figures: ScenarioFigures): void {
   const file = readFigures();
-  const rounded = { ...figures, maxLatencyMs: figures.maxLatencyMs === null ? null : Math.round(figures.maxLatencyMs) };
+  const rounded = {
+    ...figures,
+    lostUpdates: figures.lostUpdates ?? null,
+    overlaps: figures.overlaps ?? null,
+    maxLatencyMs: figures.maxLatencyMs === null ? null : Math.round(figures.maxLatencyMs),
+  };
   file.scenarios = [...file.scenarios.filter((s) => s.scenario !== figures.scenario), { ...rounded, recordedAt: new Date().toISOString() }];
   file.scenarios.sort((a, b) => parseFloat(a.scenario) - parseFloat(b.scenario));
   writeFigures(file);

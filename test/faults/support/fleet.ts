@@ -58,3 +58,15 @@ export function checkRun(fleet: Fleet, ids: string[], result: LoadResult): RunCh
 export async function leftoverNodes(zk: ZookeeperService, namespace: string): Promise<string[]> {
   return (await listTree(zk, namespace)).filter((path) => path.slice(namespace.length + 1).includes('/'));
 }
+
+/** The table columns of a load run over the fleet (scenarios 0-2). */
+export function loadFigures(result: LoadResult, check: RunCheck, orphanedNodes: number | null) {
+  return {
+    requests: result.requests,
+    outcomes: result.outcomes,
+    lostUpdates: check.lostUpdates,
+    overlaps: check.overlaps,
+    maxLatencyMs: result.maxLatencyMs,
+    orphanedNodes,
+  };
+}
