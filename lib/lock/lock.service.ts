@@ -127,7 +127,10 @@ export class LockService implements BeforeApplicationShutdown {
     this.losses.unsubscribe();
   }
 
-  /** Reports a lock event to the `onLockEvent` hook. Override to route events elsewhere as well. */
+  /**
+   * Reports a lock event to the `onLockEvent` hook. Called only when the hook is set, so that the lock
+   * path builds no event objects for nobody.
+   */
   protected emit(event: LockEvent): void {
     notifyListener(this.listener, event, this.logger);
   }
@@ -143,9 +146,9 @@ export class LockService implements BeforeApplicationShutdown {
       const waitedMs = performance.now() - started;
       if (error instanceof LockConflictError) {
         this.logger.debug(`${error.message}`);
-        this.emit({ type: 'conflict', ids, scope, waitedMs });
+        if (this.listener) this.emit({ type: 'conflict', ids, scope, waitedMs });
       } else if (error instanceof LockUnavailableError) {
-        this.emit({ type: 'unavailable', ids, scope, waitedMs, message: error.message });
+        if (this.listener) this.emit({ type: 'unavailable', ids, scope, waitedMs, message: error.message });
       }
       throw error;
     }
@@ -153,13 +156,14 @@ export class LockService implements BeforeApplicationShutdown {
     this.held.add(lock);
     const waitedMs = lock.acquiredAt - started;
     if (wait > 0) this.logger.verbose(`${describe(lock)} acquired after ${Math.round(waitedMs)} ms`);
-    this.emit({ type: 'acquired', ids, scope, queued: wait > 0, waitedMs });
+    if (this.listener) this.emit({ type: 'acquired', ids, scope, queued: wait > 0, waitedMs });
     return lock;
   }
 
   private async releaseLock(lock: HeldLock): Promise<void> {
     this.held.delete(lock);
     if (lock.lost) return; // lost: its session, and so its nodes, are gone
+    if (!this.listener) return this.backend.release(lock.grant);
     try {
       await this.backend.release(lock.grant);
     } finally {
@@ -189,7 +193,7 @@ export class LockService implements BeforeApplicationShutdown {
     if (lock.lost || lock.released) return;
     this.logger.warn(`${describe(lock)} lost: ${reason}`);
     lock.lose(reason);
-    this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt, reason });
+    if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt, reason });
   }
 }
 
