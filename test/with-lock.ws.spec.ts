@@ -1,0 +1,126 @@
+/** @WithLock on a real WebSocket gateway (platform-ws): the lock id comes from the message data. */
+import { ArgumentsHost, Catch, INestApplication, Module, UseFilters } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { BaseWsExceptionFilter, MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
+import { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
+import { CurrentLock, LockHandle, WithLock, ZookeeperLockModule } from 'nestjs-zookeeper-lock';
+import { Gates } from './support/locked-app';
+import { cleanup, sharedConnectString, uniqueNamespace } from './support/zookeeper';
+
+/** One WebSocket connection that sends `{ event, data }` frames and hands back the frames it receives. */
+class Socket {
+  private readonly frames: Array<{ event: string; data: unknown }> = [];
+  private readonly waiting: Array<(frame: { event: string; data: unknown }) => void> = [];
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (raw) => {
+      const frame = JSON.parse(raw.toString());
+      const next = this.waiting.shift();
+      if (next) next(frame);
+      else this.frames.push(frame);
+    });
+  }
+
+  static open(url: string): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.once('open', () => resolve(new Socket(ws)));
+      ws.once('error', reject);
+    });
+  }
+
+  send(event: string, data: unknown): void {
+    this.ws.send(JSON.stringify({ event, data }));
+  }
+
+  next(): Promise<{ event: string; data: unknown }> {
+    const frame = this.frames.shift();
+    return frame ? Promise.resolve(frame) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+}
+
+/**
+ * Nest's default WebSocket exception filter answers with `client.emit('exception', ...)`, which sends
+ * nothing on a raw `ws` socket (platform-ws): such gateways need a filter that sends the error, as here.
+ * (On socket.io the default filter already does.)
+ */
+@Catch(WsException)
+class SendWsErrors extends BaseWsExceptionFilter {
+  override catch(exception: WsException, host: ArgumentsHost): void {
+    const client = host.switchToWs().getClient<WebSocket>();
+    client.send(JSON.stringify({ event: 'exception', data: exception.getError() }));
+  }
+}
+
+describe('@WithLock on a WebSocket gateway', () => {
+  const gates = new Gates();
+  let app: INestApplication;
+  let url: string;
+  const sockets: Socket[] = [];
+  let runs = 0;
+
+  @WebSocketGateway()
+  @UseFilters(SendWsErrors)
+  class OrdersGateway {
+    @SubscribeMessage('ship')
+    @WithLock('orderId', { scope: 'ws-orders' })
+    async ship(@MessageBody() data: { orderId: string }, @CurrentLock() lock: LockHandle) {
+      runs += 1;
+      await gates.pass(`ship:${data.orderId}`);
+      return { event: 'shipped', data: { orderId: data.orderId, locked: lock.ids } };
+    }
+  }
+
+  beforeAll(async () => {
+    @Module({
+      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), namespace: uniqueNamespace('ws') })],
+      providers: [OrdersGateway],
+    })
+    class GatewayModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [GatewayModule] }).compile();
+    app = moduleRef.createNestApplication();
+    app.useWebSocketAdapter(new WsAdapter(app));
+    await app.listen(0, '127.0.0.1');
+    url = `ws://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    gates.openAll();
+    for (const socket of sockets) socket.ws.close();
+    await app?.close();
+    await cleanup();
+  });
+
+  async function open(): Promise<Socket> {
+    const socket = await Socket.open(url);
+    sockets.push(socket);
+    return socket;
+  }
+
+  it('runs the handler under the lock and answers a conflict with a 409 WsException', async () => {
+    const [a, b] = await Promise.all([open(), open()]);
+    const gate = gates.close('ship:o-1');
+    a.send('ship', { orderId: 'o-1' });
+    await gate.entered;
+    b.send('ship', { orderId: 'o-1' });
+    const conflict = await b.next();
+    expect(conflict.event).toBe('exception');
+    expect(conflict.data).toMatchObject({ statusCode: 409, error: 'Conflict', code: 'LOCK_CONFLICT' });
+    expect((conflict.data as { message: string }).message).toContain('"o-1"');
+    gate.open();
+    expect(await a.next()).toEqual({ event: 'shipped', data: { orderId: 'o-1', locked: ['o-1'] } });
+    b.send('ship', { orderId: 'o-1' }); // released: free again
+    expect(await b.next()).toEqual({ event: 'shipped', data: { orderId: 'o-1', locked: ['o-1'] } });
+  });
+
+  it('answers a message without a usable id with a 400 WsException, without running the handler', async () => {
+    const socket = await open();
+    const before = runs;
+    socket.send('ship', { orderId: ['a', {}] });
+    const error = await socket.next();
+    expect(error.event).toBe('exception');
+    expect(error.data).toMatchObject({ statusCode: 400, error: 'Bad Request', code: 'LOCK_ID_INVALID' });
+    expect(runs).toBe(before);
+  });
+});
