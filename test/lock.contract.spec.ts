@@ -1,5 +1,6 @@
 import { InMemoryLockBackend, InMemoryLockStore, LockEvent, LockService } from 'nestjs-zookeeper-lock';
 import { describeLockContract } from './contract/lock-contract';
+import { lockKey } from '../lib/lock/lock-id';
 import { newLockService } from './support/locks';
 import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForChildren, waitForState } from './support/zookeeper';
 
@@ -35,7 +36,7 @@ describeLockContract('in-memory (ZookeeperLockTestingModule)', async () => {
       backendA.expireSession();
     },
     async queued(id, count) {
-      const key = JSON.stringify(['default', id]);
+      const key = lockKey('default', id);
       for (let polls = 0; (store.queues.get(key)?.length ?? 0) < count; polls++) {
         if (polls > 1000) throw new Error(`${count} waiters for ${id} not queued`);
         await new Promise((resolve) => setImmediate(resolve));

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { settleWithin } from '../zookeeper/settle-within';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 
 /** What `isHealthy` reports under its key; the shape of @nestjs/terminus' HealthIndicatorResult. */
@@ -42,18 +43,14 @@ export class ZookeeperHealthIndicator {
     if (state !== 'connected') return result({ status: 'down', message: `ZooKeeper session is ${state}` });
 
     const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
     try {
       // `/` always exists and is readable by anyone: a read that costs the server nothing.
-      await Promise.race([
-        this.zk.exists('/'),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout))),
-      ]);
+      await settleWithin(this.zk.exists('/'), timeout, () => {
+        throw new Error(`no answer within ${timeout} ms`);
+      });
       return result({ status: 'up', roundTripMs: round(performance.now() - started) });
     } catch (error) {
       return result({ status: 'down', roundTripMs: round(performance.now() - started), message: `ZooKeeper: ${(error as Error).message}` });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

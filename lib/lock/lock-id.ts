@@ -62,3 +62,14 @@ export function normalizeIds(id: unknown): string[] {
 export function normalizeScope(scope: unknown): string {
   return scope === undefined ? DEFAULT_SCOPE : checkName('scope', scope);
 }
+
+/** A lock's identity inside this process (reentrancy, the in-memory backend); injective over (scope, id). */
+export function lockKey(scope: string, id: string): string {
+  return JSON.stringify([scope, id]);
+}
+
+/** The scope and id a lockKey was made of. */
+export function parseLockKey(key: string): { scope: string; id: string } {
+  const [scope, id] = JSON.parse(key) as [string, string];
+  return { scope, id };
+}

@@ -1,5 +1,5 @@
-/** `Lock "a", "b" in scope "accounts"`: how messages name a lock. */
-function describeLock(ids: string[], scope: string): string {
+/** `Lock "a", "b" in scope "accounts"`: how messages and log lines name a lock. */
+export function describeLock(ids: string[], scope: string): string {
   return `Lock ${ids.map((id) => JSON.stringify(id)).join(', ')} in scope ${JSON.stringify(scope)}`;
 }
 

@@ -4,8 +4,8 @@ import { ZOOKEEPER_LOCK_OPTIONS } from '../module/zookeeper-lock.module-definiti
 import { GrantGoneError, LOCK_BACKEND, LockBackend } from './lock-backend';
 import { LockEvent, LockEventListener, notifyListener } from './lock-events';
 import { HeldLock, JoinedLock, LockDriver, LockHandle } from './lock-handle';
-import { InvalidLockOptionsError, LockConflictError, LockLostError, LockUnavailableError } from './lock.errors';
-import { normalizeIds, normalizeScope } from './lock-id';
+import { describeLock, InvalidLockOptionsError, LockConflictError, LockLostError, LockUnavailableError } from './lock.errors';
+import { lockKey, normalizeIds, normalizeScope } from './lock-id';
 import { lockScope } from './lock-scope';
 
 export interface LockOptions {
@@ -155,7 +155,7 @@ export class LockService implements BeforeApplicationShutdown {
     const lock = new HeldLock(ids, scope, ids.map((each) => lockKey(scope, each)), grant, this.driver);
     this.held.add(lock);
     const waitedMs = lock.acquiredAt - started;
-    if (wait > 0) this.logger.verbose(`${describe(lock)} acquired after ${Math.round(waitedMs)} ms`);
+    if (wait > 0) this.logger.verbose(`${describeLock(ids, scope)} acquired after ${Math.round(waitedMs)} ms`);
     if (this.listener) this.emit({ type: 'acquired', ids, scope, queued: wait > 0, waitedMs });
     return lock;
   }
@@ -191,20 +191,12 @@ export class LockService implements BeforeApplicationShutdown {
   private loseLock(lock: HeldLock, reason: string): void {
     this.held.delete(lock);
     if (lock.lost || lock.released) return;
-    this.logger.warn(`${describe(lock)} lost: ${reason}`);
+    this.logger.warn(`${describeLock(lock.ids, lock.scope)} lost: ${reason}`);
     lock.lose(reason);
     if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt, reason });
   }
 }
 
-/** A lock's identity inside this process (reentrancy); injective over (scope, id). */
-function lockKey(scope: string, id: string): string {
-  return JSON.stringify([scope, id]);
-}
-
-function describe(lock: HeldLock): string {
-  return `Lock ${lock.ids.map((i) => JSON.stringify(i)).join(', ')} (scope ${JSON.stringify(lock.scope)})`;
-}
 
 function normalizeWait(wait: unknown): number {
   if (wait === undefined) return 0;

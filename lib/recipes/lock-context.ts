@@ -1,5 +1,6 @@
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import { settleWithin } from '../zookeeper/settle-within';
 import { LockUnavailableError } from '../lock/lock.errors';
 import type { LockTarget } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
@@ -73,21 +74,15 @@ export class LockContext {
     };
     if (!connected || Date.now() >= deadline) throw giveUp(cause);
     try {
-      const { data, stat } = await withinDeadline(this.zk.getData(holder), deadline, cause);
+      const { data, stat } = await settleWithin(this.zk.getData(holder), deadline - Date.now(), () => {
+        throw cause;
+      });
       return data.toString() === token && stat.ephemeralOwner === sessionId ? 'ours' : 'taken';
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'absent';
       throw giveUp(error);
     }
   }
-}
-
-/** `promise`, or `cause` once `deadline` passes first (the promise then settles unobserved). */
-function withinDeadline<T>(promise: Promise<T>, deadline: number, cause: ZookeeperError): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(cause), Math.max(0, deadline - Date.now()))));
-  promise.catch(() => undefined);
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 /** Maps a ZooKeeper failure to the lock API's error. */

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { map, Observable, filter } from 'rxjs';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import { settleWithin } from '../zookeeper/settle-within';
 import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
 import { LockUnavailableError } from '../lock/lock.errors';
 import { acquireFailFast, OwnedNodes } from './fail-fast.recipe';
@@ -91,10 +92,8 @@ export class ZookeeperLockBackend implements LockBackend {
 
   // ---------------------------------------------------------------- machinery
 
-  private async atMostOperationTimeout(work: Promise<void>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.zk.options.operationTimeout)))]);
-    clearTimeout(timer);
+  private atMostOperationTimeout(work: Promise<void>): Promise<void> {
+    return settleWithin(work, this.zk.options.operationTimeout, () => undefined);
   }
 
   private nextToken(): string {

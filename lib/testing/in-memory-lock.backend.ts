@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Subject } from 'rxjs';
 import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
 import { LockConflictError, LockUnavailableError } from '../lock/lock.errors';
-import { normalizeIds, normalizeScope } from '../lock/lock-id';
+import { lockKey, normalizeIds, normalizeScope, parseLockKey } from '../lock/lock-id';
 
 interface MemoryGrant extends LockGrant {
   readonly keys: string[];
@@ -65,12 +65,7 @@ export class InMemoryLockBackend implements LockBackend {
     signal?.throwIfAborted();
     const keys = ids.map((id) => lockKey(scope, id)).sort();
     const grant: MemoryGrant = { owner: this.owner, keys, tokens: new Map() };
-    if (wait === 0) {
-      const held = keys.find((key) => this.store.holders.has(key));
-      if (held !== undefined) throw new LockConflictError([idOf(held)], scope, 0);
-      for (const key of keys) this.grant(key, grant);
-      return grant;
-    }
+    if (wait === 0) return this.grantAllAtOnce(grant);
     const deadline = performance.now() + wait;
     try {
       for (const key of keys) await this.queueFor(key, grant, deadline, wait, signal);
@@ -106,10 +101,7 @@ export class InMemoryLockBackend implements LockBackend {
   holdElsewhere(id: string | string[], options: { scope?: string } = {}): () => void {
     const scope = normalizeScope(options.scope);
     const keys = normalizeIds(id).map((each) => lockKey(scope, each));
-    const held = keys.find((key) => this.store.holders.has(key));
-    if (held !== undefined) throw new LockConflictError([idOf(held)], scope, 0);
-    const grant: MemoryGrant = { owner: newOwner(), keys, tokens: new Map() };
-    for (const key of keys) this.grant(key, grant);
+    const grant = this.grantAllAtOnce({ owner: newOwner(), keys, tokens: new Map() });
     return () => keys.forEach((key) => this.store.free(key, grant));
   }
 
@@ -133,6 +125,17 @@ export class InMemoryLockBackend implements LockBackend {
   }
 
   // ---------------------------------------------------------------- machinery
+
+  /** Fail-fast: every key of the grant, or LockConflictError naming the first one held. */
+  private grantAllAtOnce(grant: MemoryGrant): MemoryGrant {
+    const held = grant.keys.find((key) => this.store.holders.has(key));
+    if (held !== undefined) {
+      const { id, scope } = parseLockKey(held);
+      throw new LockConflictError([id], scope, 0);
+    }
+    for (const key of grant.keys) this.grant(key, grant);
+    return grant;
+  }
 
   private grant(key: string, grant: MemoryGrant): void {
     this.store.counter += 1n;
@@ -167,8 +170,9 @@ export class InMemoryLockBackend implements LockBackend {
       };
       const onAbort = () => leave(signal!.reason);
       const remaining = deadline - performance.now();
+      const { id, scope } = parseLockKey(key);
       const timer = Number.isFinite(remaining)
-        ? setTimeout(() => leave(new LockConflictError([idOf(key)], JSON.parse(key)[0], wait)), Math.max(0, remaining))
+        ? setTimeout(() => leave(new LockConflictError([id], scope, wait)), Math.max(0, remaining))
         : undefined;
       const settle = () => {
         clearTimeout(timer);
@@ -181,14 +185,6 @@ export class InMemoryLockBackend implements LockBackend {
       if (signal?.aborted) onAbort(); // aborted before we listened: the event is gone
     });
   }
-}
-
-function lockKey(scope: string, id: string): string {
-  return JSON.stringify([scope, id]);
-}
-
-function idOf(key: string): string {
-  return (JSON.parse(key) as [string, string])[1];
 }
 
 function newOwner(): string {
