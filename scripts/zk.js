@@ -110,8 +110,9 @@ async function waitUntil(check, timeoutMs, what) {
  * `stop` (SIGTERM), `kill` (SIGKILL), `pause`/`resume` (SIGSTOP/SIGCONT) and `start` again for fault tests.
  */
 class ZooKeeperServer {
-  constructor({ classpath, dir, clientPort, config, id }) {
+  constructor({ classpath, dir, clientPort, config, id, jvmFlags = [] }) {
     this.classpath = classpath;
+    this.jvmFlags = jvmFlags;
     this.dir = dir;
     this.clientPort = clientPort;
     this.id = id;
@@ -149,6 +150,9 @@ class ZooKeeperServer {
         '-XX:TieredStopAtLevel=1',
         '-Dzookeeper.admin.enableServer=false',
         '-Dzookeeper.jmx.log4j.disable=true',
+        // Empty CONTAINER nodes are reaped every second instead of every minute, so tests can await it.
+        '-Dznode.container.checkIntervalMs=1000',
+        ...this.jvmFlags,
         '-cp',
         this.classpath,
         'org.apache.zookeeper.server.quorum.QuorumPeerMain',
@@ -233,16 +237,19 @@ function makeTempDir(label) {
 
 /**
  * Starts a standalone server on a free loopback port (or `port`). `tickTime` 500 lets tests use session
- * timeouts down to 1 s. Resolves when the server answers.
+ * timeouts down to 1 s. `config`: extra zoo.cfg lines, which override the defaults (for example
+ * `maxSessionTimeout=2000` for a server that clamps session timeouts). `jvmFlags`: extra JVM arguments.
+ * Resolves when the server answers.
  */
-async function startStandalone({ port, dir, tickTime = 500, forceSync = true } = {}) {
+async function startStandalone({ port, dir, tickTime = 500, forceSync = true, config: extra = [], jvmFlags = [] } = {}) {
   const zk = locateZooKeeper();
   if (zk.external) return externalServer(zk.external);
   const [clientPort] = port ? [port] : await freePorts(1);
   dir = dir || makeTempDir('standalone');
   const config = baseConfig({ dir, tickTime, clientPort });
   if (!forceSync) config.push('forceSync=no');
-  const server = new ZooKeeperServer({ classpath: zk.classpath, dir, clientPort, config: config.join('\n') + '\n' });
+  config.push(...extra);
+  const server = new ZooKeeperServer({ classpath: zk.classpath, dir, clientPort, config: config.join('\n') + '\n', jvmFlags });
   await server.start();
   return server;
 }

@@ -40,9 +40,12 @@ export function sharedConnectString(): string {
 
 const servers: Array<{ stop(): Promise<void> }> = [];
 
-/** A private standalone server (tickTime 500 ms: session timeouts from 1 s). Stopped by `cleanup()`. */
-export async function startServer(): Promise<TestServer> {
-  const server: TestServer = await harness.startStandalone();
+/**
+ * A private standalone server (tickTime 500 ms: session timeouts from 1 s). Stopped by `cleanup()`.
+ * `config` adds zoo.cfg lines (e.g. `['minSessionTimeout=6000', 'maxSessionTimeout=6000']` to clamp).
+ */
+export async function startServer(options: { config?: string[]; tickTime?: number } = {}): Promise<TestServer> {
+  const server: TestServer = await harness.startStandalone(options);
   servers.push(server);
   return server;
 }
