@@ -162,39 +162,52 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
     // gets its share of the session timeout.
     handshakeTimer = setTimeout(() => socket.destroy(), Math.max(manager.connectTimeout, 250));
 
+    // Every handler runs only for the current socket, and whatever throws in it concerns this connection
+    // only: the socket is dropped (the client reconnects) instead of the exception reaching the process.
+    const guarded =
+      <A extends unknown[]>(handler: (...args: A) => void) =>
+      (...args: A): void => {
+        if (manager.socket !== socket || socket.destroyed || abandoned) return;
+        try {
+          handler(...args);
+        } catch (error) {
+          socket.destroy();
+          hooks.protocolError(error as Error);
+        }
+      };
+
     socket.setNoDelay();
-    socket.on('connect', () => {
-      if (manager.socket !== socket || abandoned) return;
-      const connectRequest = new jute.protocol.ConnectRequest(
-        jute.PROTOCOL_VERSION,
-        manager.zxid,
-        manager.sessionTimeout,
-        manager.sessionId,
-        manager.sessionPassword,
-      );
-      socket.write(new jute.Request(null, connectRequest).toBuffer());
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (manager.socket !== socket || socket.destroyed) return;
-      try {
+    socket.on(
+      'connect',
+      guarded(() => {
+        const connectRequest = new jute.protocol.ConnectRequest(
+          jute.PROTOCOL_VERSION,
+          manager.zxid,
+          manager.sessionTimeout,
+          manager.sessionId,
+          manager.sessionPassword,
+        );
+        socket.write(new jute.Request(null, connectRequest).toBuffer());
+      }),
+    );
+    socket.on(
+      'data',
+      guarded((chunk: Buffer) => {
         for (const frame of frames.push(chunk)) {
           if (manager.socket !== socket || socket.destroyed) return; // dropped by an earlier frame
           if (handshaken) {
             hooks.replyReceived();
             handleReply(frame);
           } else {
-            handshaken = handleHandshake(socket, asked, frame);
+            handshaken = handleHandshake(socket, asked, frame, guarded);
           }
         }
-      } catch (error) {
-        // Whatever went wrong while reading, it concerns this connection only: drop it, reconnect.
-        socket.destroy();
-        hooks.protocolError(error as Error);
-      }
-    });
-    socket.on('drain', () => {
-      if (manager.socket === socket) manager.onPacketQueueReadable();
-    });
+      }),
+    );
+    socket.on(
+      'drain',
+      guarded(() => manager.onPacketQueueReadable()),
+    );
     socket.on('error', () => undefined); // 'close' follows; reconnection happens there
     socket.on('close', () => {
       if (manager.socket === socket) manager.onSocketClosed();
@@ -202,7 +215,7 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
   }
 
   /** Returns true when the connection is now established. */
-  function handleHandshake(socket: net.Socket, asked: Buffer, frame: Buffer): boolean {
+  function handleHandshake(socket: net.Socket, asked: Buffer, frame: Buffer, guarded: (handler: () => void) => () => void): boolean {
     const answer = parseConnectAnswer(frame);
     clearTimeout(handshakeTimer);
     const verdict = judgeHandshake(asked, answer);
@@ -222,7 +235,7 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
     hooks.handshakeDone();
     manager.setState(STATES.CONNECTED);
     manager.onPacketQueueReadable();
-    socket.setTimeout(manager.pingTimeout, () => manager.onSocketTimeout());
+    socket.setTimeout(manager.pingTimeout, guarded(() => manager.onSocketTimeout()));
     return true;
   }
 
