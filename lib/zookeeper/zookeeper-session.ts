@@ -27,8 +27,10 @@ export interface SessionSettings {
  * expires or is given up, the instance is destroyed and a new Session is built.
  *
  * It adds what the client lacks: the time we last heard from the server (the client has no read timeout,
- * so a silent server otherwise looks connected forever), a way to drop a silent connection, and a
- * destroy that really stops the client's reconnect loop.
+ * so a silent server otherwise looks connected forever), a way to drop a silent connection, a destroy
+ * that really stops the client's reconnect loop, bounds for a session that never connects
+ * (`unavailable`) or whose connection only flaps (`lost`), and CONTAINER creates. The client's socket
+ * side is replaced for this one instance (connection-manager.patch.ts).
  */
 export class ZookeeperSession {
   readonly client: RawClient;
