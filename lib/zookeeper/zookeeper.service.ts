@@ -9,7 +9,6 @@ import { CREATE_MODE, RAW_OP } from './zookeeper-client.types';
 import { ZookeeperError, zookeeperCodeName } from './zookeeper.error';
 import { SessionEvent, ZookeeperSession } from './zookeeper-session';
 import { RawWatcherManager, WatchCallback, WatchKind, WatchRegistry, WatchRequest } from './watch-registry';
-import { notifyListener } from '../lock/lock-events';
 
 /**
  * - `connecting`: no session yet (start-up, or a new one after the last was lost).
@@ -471,7 +470,6 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private setState(event: ZookeeperStateEvent): void {
     if (this.stateSubject.closed) return;
     this.stateSubject.next(event);
-    notifyListener(this.options.onLockEvent, { type: 'session', state: event.state, sessionId: event.sessionId }, this.logger);
   }
 
   private wakeConnectionWaiters(): void {
