@@ -8,6 +8,7 @@ import type { RawAcl, RawException, RawModule, RawStat, RawTransaction, Watcher 
 import { CREATE_MODE, RAW_OP } from './zookeeper-client.types';
 import { ZookeeperError, zookeeperCodeName } from './zookeeper.error';
 import { SessionEvent, ZookeeperSession } from './zookeeper-session';
+import { LOCAL_CLIENT_CODES, SessionLiveness, watchdogPlan, watchdogVerdict } from './session-watchdog';
 import { RawWatcherManager, WatchCallback, WatchKind, WatchRegistry, WatchRequest } from './watch-registry';
 
 /**
@@ -89,6 +90,9 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private session?: ZookeeperSession;
   private readonly stateSubject = new BehaviorSubject<ZookeeperStateEvent>({ state: 'connecting' });
   private watchdog?: NodeJS.Timeout;
+  private watchdogPeriod = 0;
+  /** Per session: the send time of the latest request the server answered (what the watchdog decides on). */
+  private readonly liveness = new WeakMap<ZookeeperSession, SessionLiveness>();
   private closing?: Promise<void>;
   /** Resolvers waiting for the next `connected` (or for giving up). */
   private connectionWaiters = new Set<() => void>();
@@ -156,7 +160,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   /** Closes the session so its ephemeral nodes vanish now, not after the session timeout. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      clearInterval(this.watchdog);
+      this.stopWatchdog();
       const session = this.session;
       this.session = undefined;
       await session?.destroy(true, CLOSE_GRACE_MS);
@@ -313,8 +317,14 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       };
       this.inFlight.add(request);
       this.startSweeper();
+      const live = this.livenessOf(session);
+      const sentAt = Date.now();
+      const answered = (error: RawException | null, result?: T, failure?: ZookeeperError) => {
+        if (answeredByServer(error)) live.confirm(sentAt);
+        settle(error, result, failure);
+      };
       try {
-        send(session, settle);
+        send(session, answered);
       } catch (error) {
         // The client validates paths and sizes by throwing synchronously.
         settle(null, undefined, new ZookeeperError('BAD_ARGUMENTS', `${name} ${path ?? ''}: ${(error as Error).message}`, path));
@@ -390,17 +400,25 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       (s, event) => this.onSessionEvent(s, event),
     );
     this.session = session;
+    const live = this.livenessOf(session);
+    live.openedAt = Date.now(); // the first handshake is sent after this
     session.start();
-    this.startWatchdog();
+    this.scheduleWatchdog(session.timeout);
   }
 
   private onSessionEvent(session: ZookeeperSession, event: SessionEvent): void {
     if (session !== this.session) return;
     switch (event) {
-      case 'connected':
+      case 'connected': {
+        // The server answered our handshake: it heard us no earlier than when this attempt started.
+        const live = this.livenessOf(session);
+        live.confirm(session.attemptStartedAt > 0 ? session.attemptStartedAt : live.openedAt);
+        live.heartbeatInFlight = false;
+        this.scheduleWatchdog(session.timeout); // the negotiated timeout may differ from the last one
         this.setState({ state: 'connected', sessionId: session.id });
         this.wakeConnectionWaiters();
         break;
+      }
       case 'disconnected':
         this.logger.warn(`ZooKeeper connection lost; session 0x${session.id} suspended, reconnecting`);
         this.setState({ state: 'suspended', sessionId: session.id });
@@ -411,7 +429,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         break;
       case 'auth-failed':
         this.logger.error(`ZooKeeper refused the credentials given in \`auth\`; not reconnecting`);
-        clearInterval(this.watchdog);
+        this.stopWatchdog();
         void session.destroy(false, 0);
         this.setState({ state: 'auth-failed', sessionId: session.id });
         this.wakeConnectionWaiters();
@@ -431,40 +449,85 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * The client never notices a silent server (no read timeout). We watch the time since the server last
-   * spoke (it answers the client's pings every third of the session timeout):
-   * - connected but silent for 2/3 of the session timeout: drop the connection, so the client reconnects
-   *   (to another server if there is one), as ZooKeeper's own clients do;
-   * - suspended and silent for the whole session timeout: the server has expired the session by now, or
-   *   is about to; give it up as lost before another process can take our locks over.
+   * The client never notices a silent server (no read timeout) nor a session the server has expired while
+   * we could not reach it. Every `checkEvery` (from the NEGOTIATED timeout, re-planned on every connect),
+   * using the send time of the latest answered request (see session-watchdog.ts):
+   * - connected and nothing confirmed for a while: a heartbeat (a cheap read) asks the server;
+   * - connected and still nothing confirmed at half the session timeout: drop the connection, so the client
+   *   reconnects (to another member if there is one), as ZooKeeper's own clients do;
+   * - in any state, nothing confirmed for `lostAfter` (< the session timeout): give the session up as lost,
+   *   before the server can expire it and another session can take our ephemeral nodes.
    */
-  private startWatchdog(): void {
+  private scheduleWatchdog(timeout: number): void {
+    const { checkEvery } = watchdogPlan(timeout);
+    if (this.watchdog && this.watchdogPeriod === checkEvery) return;
     clearInterval(this.watchdog);
-    const tick = () => {
-      const session = this.session;
-      if (!session) return;
-      const now = Date.now();
-      const interval = watchdogInterval(session.timeout);
-      if (!session.connected) {
-        // A connection attempt that got no handshake answer: drop it so the client tries again.
-        const attemptLimit = this.options.retryDelay + Math.max(1_000, Math.floor(session.timeout / 3));
-        if (session.attemptStartedAt > 0 && now - session.attemptStartedAt > attemptLimit) session.dropConnection();
-      }
-      if (!session.id) return; // no session yet: nothing to lose
-      const silentFor = now - session.lastHeardAt;
-      if (session.connected && silentFor > (session.timeout * 2) / 3) {
-        this.logger.warn(`ZooKeeper silent for ${silentFor} ms; dropping the connection to reconnect`);
+    this.watchdogPeriod = checkEvery;
+    this.watchdog = setInterval(() => this.checkSession(), checkEvery);
+    this.watchdog.unref();
+  }
+
+  private stopWatchdog(): void {
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  private checkSession(): void {
+    const session = this.session;
+    if (!session || this.closing) return;
+    if (!session.connected) {
+      // A connection attempt that got no handshake answer: drop it so the client tries again.
+      const attemptLimit = this.options.retryDelay + Math.max(1_000, Math.floor(session.timeout / 3));
+      if (session.attemptStartedAt > 0 && Date.now() - session.attemptStartedAt > attemptLimit) session.dropConnection();
+    }
+    if (!session.id) return; // no session yet: nothing to lose
+    const live = this.livenessOf(session);
+    const decide = () =>
+      watchdogVerdict(watchdogPlan(session.timeout), Date.now() - live.confirmedAt, session.connected, live.heartbeatInFlight);
+    const first = decide();
+    if (first === 'ok') return;
+    if (first === 'heartbeat') return this.heartbeat(session, live);
+    // Timers run before the socket is read: after an event-loop pause, answers that prove the server heard
+    // us may be waiting unread. Read them (setImmediate runs after the I/O poll) before dropping or giving up.
+    setImmediate(() => {
+      if (session !== this.session || this.closing) return;
+      const verdict = decide();
+      const confirmedFor = Date.now() - live.confirmedAt;
+      if (verdict === 'heartbeat') this.heartbeat(session, live);
+      else if (verdict === 'drop') {
+        this.logger.warn(`ZooKeeper confirmed nothing for ${confirmedFor} ms; dropping the connection to reconnect`);
         session.dropConnection();
-      } else if (!session.connected && silentFor >= session.timeout - interval) {
+      } else if (verdict === 'lost') {
         this.logger.error(
-          `ZooKeeper unreachable for ${silentFor} ms (session timeout ${session.timeout} ms): ` +
+          `ZooKeeper confirmed nothing for ${confirmedFor} ms (session timeout ${session.timeout} ms): ` +
             `session 0x${session.id} and its locks are lost; opening a new session`,
         );
         this.replaceSession(session, 'lost');
       }
-    };
-    this.watchdog = setInterval(tick, watchdogInterval(this.options.sessionTimeout));
-    this.watchdog.unref();
+    });
+  }
+
+  /** A cheap read whose answer proves the server heard us when we sent it (answered even under a missing chroot). */
+  private heartbeat(session: ZookeeperSession, live: SessionLiveness): void {
+    live.heartbeatInFlight = true;
+    const sentAt = Date.now();
+    try {
+      session.client.exists('/', undefined, (error) => {
+        live.heartbeatInFlight = false;
+        if (answeredByServer(error)) live.confirm(sentAt);
+      });
+    } catch {
+      live.heartbeatInFlight = false;
+    }
+  }
+
+  private livenessOf(session: ZookeeperSession): SessionLiveness {
+    let live = this.liveness.get(session);
+    if (!live) {
+      live = new SessionLiveness();
+      this.liveness.set(session, live);
+    }
+    return live;
   }
 
   private setState(event: ZookeeperStateEvent): void {
@@ -491,8 +554,9 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-function watchdogInterval(sessionTimeout: number): number {
-  return Math.max(50, Math.min(1_000, Math.floor(sessionTimeout / 10)));
+/** False for the errors the client makes up without hearing from the server (see LOCAL_CLIENT_CODES). */
+function answeredByServer(error: RawException | null | undefined): boolean {
+  return !error || !LOCAL_CLIENT_CODES.has(error.getCode());
 }
 
 function toZookeeperError(error: RawException, operation: string, path?: string): ZookeeperError {
