@@ -377,7 +377,13 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     const every = Math.max(5, Math.min(100, Math.floor(this.options.operationTimeout / 10)));
     this.sweeper = setInterval(() => {
       const now = Date.now();
-      for (const request of this.inFlight) if (request.deadline <= now) request.expire();
+      const due = [...this.inFlight].filter((request) => request.deadline <= now);
+      if (due.length > 0) {
+        // Timers run before the socket is read: after an event-loop pause, answers to these requests may
+        // already be here, unread. setImmediate runs after the I/O poll, so look again then; an answer read
+        // meanwhile has settled its request (and taken it out of inFlight), and expire() is a no-op for it.
+        setImmediate(() => due.forEach((request) => request.expire()));
+      }
       if (this.inFlight.size === 0 && this.closing) clearInterval(this.sweeper);
     }, every);
     this.sweeper.unref();
