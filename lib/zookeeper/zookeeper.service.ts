@@ -8,6 +8,7 @@ import type { RawAcl, RawException, RawModule, RawStat, RawTransaction, Watcher 
 import { CREATE_MODE, RAW_OP } from './zookeeper-client.types';
 import { ZookeeperError, zookeeperCodeName } from './zookeeper.error';
 import { SessionEvent, ZookeeperSession } from './zookeeper-session';
+import { MAX_REQUEST_BYTES, RequestTooLargeError, SizedRequest, requestBytes } from './request-size';
 import { LOCAL_CLIENT_CODES, SessionLiveness, watchdogPlan, watchdogVerdict } from './session-watchdog';
 import { RawWatcherManager, WatchCallback, WatchKind, WatchRegistry, WatchRequest } from './watch-registry';
 
@@ -102,6 +103,8 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    */
   private readonly inFlight = new Set<{ deadline: number; expire: () => void }>();
   private sweeper?: NodeJS.Timeout;
+  /** True while an operation hands its request to the client (see guardRequestSize). */
+  private measuring = false;
   /** Watches per session: a new session (new client) starts with none, and the old one's go with it. */
   private readonly watchRegistries = new WeakMap<ZookeeperSession, WatchRegistry>();
 
@@ -323,11 +326,14 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         if (answeredByServer(error)) live.confirm(sentAt);
         settle(error, result, failure);
       };
+      this.measuring = true;
       try {
         send(session, answered);
       } catch (error) {
-        // The client validates paths and sizes by throwing synchronously.
+        // The client validates paths by throwing synchronously; our size guard throws the same way.
         settle(null, undefined, new ZookeeperError('BAD_ARGUMENTS', `${name} ${path ?? ''}: ${(error as Error).message}`, path));
+      } finally {
+        this.measuring = false;
       }
     });
   }
@@ -372,6 +378,26 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     return registry;
   }
 
+  /**
+   * Measures every request our operations hand to the client (the client queues synchronously inside
+   * `send`) and refuses one over MAX_REQUEST_BYTES before it is queued: the server would drop the whole
+   * connection for it. The client's own packets (handshake, auth, SetWatches, ping) are not ours to refuse.
+   */
+  private guardRequestSize(session: ZookeeperSession): void {
+    const manager = session.client.connectionManager as unknown as {
+      queue(request: SizedRequest, callback?: unknown): void;
+      chrootPath?: string;
+    };
+    const queue = manager.queue.bind(manager);
+    manager.queue = (request, callback) => {
+      if (this.measuring) {
+        const bytes = requestBytes(request, manager.chrootPath);
+        if (bytes > MAX_REQUEST_BYTES) throw new RequestTooLargeError(bytes);
+      }
+      return queue(request, callback);
+    };
+  }
+
   private startSweeper(): void {
     if (this.sweeper) return;
     const every = Math.max(5, Math.min(100, Math.floor(this.options.operationTimeout / 10)));
@@ -406,6 +432,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       (s, event) => this.onSessionEvent(s, event),
     );
     this.session = session;
+    this.guardRequestSize(session);
     const live = this.livenessOf(session);
     live.openedAt = Date.now(); // the first handshake is sent after this
     session.start();
