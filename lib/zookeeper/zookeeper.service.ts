@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { BehaviorSubject, Observable } from 'rxjs';
 import { MODULE_OPTIONS_TOKEN } from '../module/zookeeper-lock.module-definition';
 import type { ZookeeperLockModuleOptions } from '../module/zookeeper-lock-options.interface';
-import { ResolvedZookeeperLockOptions, resolveOptions } from '../module/zookeeper-lock-options';
+import { ResolvedZookeeperLockOptions, ZookeeperServerAddress, parseConnectionString, resolveOptions } from '../module/zookeeper-lock-options';
 import { loadGuardedClient } from './zookeeper-client.guard';
 import type { RawAcl, RawException, RawModule, RawStat, RawTransaction, Watcher } from './zookeeper-client.types';
 import { CREATE_MODE, RAW_OP } from './zookeeper-client.types';
@@ -379,6 +379,20 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * node-zookeeper-client's parser cuts `[::1]:2181` at its first colon (host `[`): give the client the
+   * servers as we parsed them, in a random order as it would (to spread sessions over the ensemble).
+   */
+  private useParsedServers(session: ZookeeperSession): void {
+    const manager = session.client.connectionManager as unknown as { servers: ZookeeperServerAddress[] };
+    const servers = parseConnectionString(this.options.connectionString).servers;
+    for (let i = servers.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [servers[i], servers[j]] = [servers[j], servers[i]];
+    }
+    manager.servers = servers;
+  }
+
+  /**
    * Measures every request our operations hand to the client (the client queues synchronously inside
    * `send`) and refuses one over MAX_REQUEST_BYTES before it is queued: the server would drop the whole
    * connection for it. The client's own packets (handshake, auth, SetWatches, ping) are not ours to refuse.
@@ -432,6 +446,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       (s, event) => this.onSessionEvent(s, event),
     );
     this.session = session;
+    this.useParsedServers(session);
     this.guardRequestSize(session);
     const live = this.livenessOf(session);
     live.openedAt = Date.now(); // the first handshake is sent after this
