@@ -151,6 +151,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     const connected = await this.waitForConnection(this.options.connectTimeout);
     if (connected) {
       this.logger.log(`Connected to ZooKeeper ${this.options.connectionString} (session 0x${this.session?.id})`);
+      await this.checkChroot();
     } else if (this.state !== 'auth-failed') {
       this.logger.error(
         `ZooKeeper ${this.options.connectionString} not reachable within ${this.options.connectTimeout} ms; ` +
@@ -158,6 +159,27 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       );
     }
     return connected;
+  }
+
+  /**
+   * The chroot of the connection string (`/app` in `zk1:2181,zk2:2181/app`), or '' for none. ZooKeeper does
+   * not create it: until it exists, every path below it fails with NO_NODE.
+   */
+  get chroot(): string {
+    return parseConnectionString(this.options.connectionString).chroot;
+  }
+
+  /** A missing chroot lets the session connect while every lock fails: say so loudly, and how to fix it. */
+  private async checkChroot(): Promise<void> {
+    const chroot = this.chroot;
+    if (!chroot) return;
+    const stat = await this.exists('/').catch(() => undefined); // no answer: nothing known, nothing said
+    if (stat !== null) return;
+    const hosts = this.options.connectionString.slice(0, -chroot.length);
+    this.logger.error(
+      `ZooKeeper chroot ${chroot} does not exist on ${hosts}: every lock fails with NO_NODE until it is created, ` +
+        `e.g. \`zkCli.sh -server ${hosts} create ${chroot}\` (create each missing parent first)`,
+    );
   }
 
   /** Closes the session so its ephemeral nodes vanish now, not after the session timeout. Idempotent. */
