@@ -80,3 +80,22 @@ describe('a request larger than the server accepts', () => {
     await zk.remove(`${root}/large`);
   });
 });
+
+describe('requests during close()', () => {
+  it('reject as UNAVAILABLE, in the same tick as close() and just after', async () => {
+    const zk = await newService();
+    const closed = zk.close();
+    const sameTick = zk.exists('/').catch((error) => error);
+    await Promise.resolve();
+    const justAfter = zk.getChildren('/').catch((error) => error);
+    await new Promise((resolve) => setImmediate(resolve));
+    const aTurnLater = zk.create('/never', { mode: 'ephemeral' }).catch((error) => error);
+    for (const outcome of await Promise.all([sameTick, justAfter, aTurnLater])) {
+      expect(outcome).toBeInstanceOf(ZookeeperError);
+      expect(outcome).toMatchObject({ code: 'UNAVAILABLE' });
+      expect(outcome.message).toContain('closing');
+    }
+    await closed;
+    await expect(zk.exists('/')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});

@@ -317,11 +317,13 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    * them and send them much later, or never.
    */
   private execute<T>(name: string, path: string | undefined, send: Sender<T>): Promise<T> {
+    // While closing, the state still says connected but the session is already being torn down.
+    if (this.closing) return Promise.reject(this.unavailable(name, path));
     if (this.state === 'connected') return this.dispatch(name, path, send, Date.now());
     if (this.state !== 'suspended') return Promise.reject(this.unavailable(name, path));
     const started = Date.now();
     return this.waitForConnection(this.options.operationTimeout).then((connected) => {
-      if (!connected) throw this.unavailable(name, path);
+      if (!connected || this.closing) throw this.unavailable(name, path);
       return this.dispatch(name, path, send, started);
     });
   }
@@ -452,7 +454,11 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private unavailable(name: string, path: string | undefined): ZookeeperError {
-    const why = this.state === 'auth-failed' ? 'authentication failed' : `no live session (state: ${this.state})`;
+    const why = this.closing
+      ? 'the service is closing'
+      : this.state === 'auth-failed'
+        ? 'authentication failed'
+        : `no live session (state: ${this.state})`;
     return new ZookeeperError('UNAVAILABLE', `ZooKeeper unavailable for ${name}${path ? ` ${path}` : ''}: ${why}`, path);
   }
 
