@@ -54,7 +54,10 @@ export function watchdogVerdict(plan: WatchdogPlan, confirmedFor: number, connec
   return 'ok';
 }
 
-/** The liveness facts of one session that the watchdog decides on. */
+/**
+ * The liveness facts of one session that the watchdog decides on. Times are `performance.now()`: a
+ * monotonic clock, so that a wall-clock step (NTP) can neither delay nor hasten a loss.
+ */
 export class SessionLiveness {
   /** Send time of the latest request the server answered (0: none yet). */
   confirmedAt = 0;

@@ -345,7 +345,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       this.inFlight.add(request);
       this.startSweeper();
       const live = this.livenessOf(session);
-      const sentAt = Date.now();
+      const sentAt = performance.now();
       const answered = (error: RawException | null, result?: T, failure?: ZookeeperError) => {
         if (answeredByServer(error)) live.confirm(sentAt);
         settle(error, result, failure);
@@ -477,7 +477,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     this.useParsedServers(session);
     this.guardRequestSize(session);
     const live = this.livenessOf(session);
-    live.openedAt = Date.now(); // the first handshake is sent after this
+    live.openedAt = performance.now(); // the first handshake is sent after this
     session.start();
     this.scheduleWatchdog(session.timeout);
   }
@@ -488,7 +488,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       case 'connected': {
         // The server answered our handshake: it heard us no earlier than when this attempt started.
         const live = this.livenessOf(session);
-        live.confirm(session.attemptStartedAt > 0 ? session.attemptStartedAt : live.openedAt);
+        live.confirm(attemptStart(session, live));
         live.heartbeatInFlight = false;
         this.scheduleWatchdog(session.timeout); // the negotiated timeout may differ from the last one
         this.setState({ state: 'connected', sessionId: session.id });
@@ -559,7 +559,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     if (!session.id) return; // no session yet: nothing to lose
     const live = this.livenessOf(session);
     const decide = () =>
-      watchdogVerdict(watchdogPlan(session.timeout), Date.now() - live.confirmedAt, session.connected, live.heartbeatInFlight);
+      watchdogVerdict(watchdogPlan(session.timeout), performance.now() - live.confirmedAt, session.connected, live.heartbeatInFlight);
     const first = decide();
     if (first === 'ok') return;
     if (first === 'heartbeat') return this.heartbeat(session, live);
@@ -568,7 +568,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     setImmediate(() => {
       if (session !== this.session || this.closing) return;
       const verdict = decide();
-      const confirmedFor = Date.now() - live.confirmedAt;
+      const confirmedFor = Math.round(performance.now() - live.confirmedAt);
       if (verdict === 'heartbeat') this.heartbeat(session, live);
       else if (verdict === 'drop') {
         this.logger.warn(`ZooKeeper confirmed nothing for ${confirmedFor} ms; dropping the connection to reconnect`);
@@ -586,7 +586,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   /** A cheap read whose answer proves the server heard us when we sent it (answered even under a missing chroot). */
   private heartbeat(session: ZookeeperSession, live: SessionLiveness): void {
     live.heartbeatInFlight = true;
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     try {
       session.client.exists('/', undefined, (error) => {
         live.heartbeatInFlight = false;
@@ -628,6 +628,16 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         ),
     );
   }
+}
+
+/**
+ * When the attempt that just connected started, on the monotonic clock of SessionLiveness. The session
+ * notes it with Date.now(); over the few seconds of an attempt a wall-clock step is unlikely, and one that
+ * makes no sense (negative) falls back to the session's start, which is earlier and so on the safe side.
+ */
+function attemptStart(session: ZookeeperSession, live: SessionLiveness): number {
+  const elapsed = Date.now() - session.attemptStartedAt;
+  return session.attemptStartedAt > 0 && elapsed >= 0 ? performance.now() - elapsed : live.openedAt;
 }
 
 /** False for the errors the client makes up without hearing from the server (see LOCAL_CLIENT_CODES). */
