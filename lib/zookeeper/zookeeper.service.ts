@@ -92,6 +92,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private readonly stateSubject = new BehaviorSubject<ZookeeperStateEvent>({ state: 'connecting' });
   private watchdog?: NodeJS.Timeout;
   private watchdogPeriod = 0;
+  private lastGrantedTimeout?: number;
   /** Per session: the send time of the latest request the server answered (what the watchdog decides on). */
   private readonly liveness = new WeakMap<ZookeeperSession, SessionLiveness>();
   private closing?: Promise<void>;
@@ -491,6 +492,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         live.confirm(attemptStart(session, live));
         live.heartbeatInFlight = false;
         this.scheduleWatchdog(session.timeout); // the negotiated timeout may differ from the last one
+        this.lastGrantedTimeout = session.timeout;
         this.setState({ state: 'connected', sessionId: session.id });
         this.wakeConnectionWaiters();
         break;
@@ -552,8 +554,10 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     const session = this.session;
     if (!session || this.closing) return;
     if (!session.connected) {
-      // A connection attempt that got no handshake answer: drop it so the client tries again.
-      const attemptLimit = this.options.retryDelay + Math.max(1_000, Math.floor(session.timeout / 3));
+      // A connection attempt that got no handshake answer: drop it so the client tries again. A new session
+      // only knows the timeout it asked for; the one the server granted last time is the better guess.
+      const timeout = Math.min(session.timeout, this.lastGrantedTimeout ?? session.timeout);
+      const attemptLimit = this.options.retryDelay + Math.max(1_000, Math.floor(timeout / 3));
       if (session.attemptStartedAt > 0 && Date.now() - session.attemptStartedAt > attemptLimit) session.dropConnection();
     }
     if (!session.id) return; // no session yet: nothing to lose
