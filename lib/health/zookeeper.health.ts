@@ -27,7 +27,8 @@ export interface ZookeeperHealthOptions {
  * @Get('health') @HealthCheck()
  * check() { return this.health.check([() => this.zookeeper.isHealthy('zookeeper')]); }
  * ```
- * Up when the session is connected and a read round trip to the server completes within the timeout.
+ * Up when the session is connected, a read round trip to the server completes within the timeout, and the
+ * connection string's chroot (if any) exists.
  * A down result is returned, not thrown, as terminus 11+ expects of indicators (HealthIndicatorService).
  */
 @Injectable()
@@ -44,11 +45,17 @@ export class ZookeeperHealthIndicator {
 
     const started = performance.now();
     try {
-      // `/` always exists and is readable by anyone: a read that costs the server nothing.
-      await settleWithin(this.zk.exists('/'), timeout, () => {
+      // `/` is the chroot when there is one: a read that costs the server nothing, and that answers null
+      // when the chroot is missing (every lock would then fail with NO_NODE).
+      const stat = await settleWithin(this.zk.exists('/'), timeout, () => {
         throw new Error(`no answer within ${timeout} ms`);
       });
-      return result({ status: 'up', roundTripMs: round(performance.now() - started) });
+      const roundTripMs = round(performance.now() - started);
+      if (stat === null) {
+        const chroot = this.zk.chroot;
+        return result({ status: 'down', roundTripMs, message: `ZooKeeper chroot ${chroot} does not exist: create it (and its parents)` });
+      }
+      return result({ status: 'up', roundTripMs });
     } catch (error) {
       return result({ status: 'down', roundTripMs: round(performance.now() - started), message: `ZooKeeper: ${(error as Error).message}` });
     }

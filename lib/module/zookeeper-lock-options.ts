@@ -16,7 +16,8 @@ export const DEFAULT_OPTIONS = {
 } as const;
 
 const PERMISSIONS = new Set(['read', 'write', 'create', 'delete', 'admin', 'all']);
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/;
+// `host` or `[ipv6]`, then an optional `:port`.
+const HOST_PORT = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9_.-]+))(?::(\d{1,5}))?$/;
 
 /** Thrown at start-up for options that cannot work; the message names the option. */
 export class InvalidZookeeperLockOptionsError extends Error {
@@ -48,23 +49,41 @@ function validPath(name: string, value: string): void {
   }
 }
 
-function validConnectionString(value: unknown): string {
+/** One server of a connection string; `host` without the brackets of an IPv6 literal. */
+export interface ZookeeperServerAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Splits `host:port[,host:port...][/chroot]` the way it is meant, which node-zookeeper-client's own parser
+ * does not: it keeps the spaces around commas in host names (` host2` fails name resolution) and cuts
+ * `[::1]:2181` at the first colon (host `[`). Bracketed IPv6 literals are supported, as in ZooKeeper's
+ * Java client. Throws InvalidZookeeperLockOptionsError naming the bad part.
+ */
+export function parseConnectionString(value: unknown): { servers: ZookeeperServerAddress[]; chroot: string; normalized: string } {
   if (typeof value !== 'string' || value.trim() === '') {
     fail('connectionString', 'is required: a `host:port` list such as `localhost:2181`, optionally with a /chroot');
   }
   const trimmed = value.trim();
   const slash = trimmed.indexOf('/');
   const hosts = slash >= 0 ? trimmed.slice(0, slash) : trimmed;
-  const chroot = slash >= 0 ? trimmed.slice(slash) : '';
-  for (const host of hosts.split(',')) {
-    const match = HOST_PORT.exec(host.trim());
-    const port = match?.[2] ? Number(match[2].slice(1)) : 2181;
+  const chroot = slash >= 0 && slash < trimmed.length - 1 ? trimmed.slice(slash) : '';
+  const servers = hosts.split(',').map((entry) => {
+    const match = HOST_PORT.exec(entry.trim());
+    const port = match?.[3] ? Number(match[3]) : 2181;
     if (!match || port < 1 || port > 65535) {
-      fail('connectionString', `has an invalid server \`${host}\`; expected host:port, e.g. localhost:2181`);
+      fail('connectionString', `has an invalid server \`${entry}\`; expected host:port, e.g. localhost:2181 or [::1]:2181`);
     }
-  }
-  if (chroot && chroot !== '/') validPath('connectionString (chroot)', chroot);
-  return trimmed;
+    return { host: match[1] ?? match[2], port };
+  });
+  if (chroot) validPath('connectionString (chroot)', chroot);
+  const normalized = servers.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',') + chroot;
+  return { servers, chroot, normalized };
+}
+
+function validConnectionString(value: unknown): string {
+  return parseConnectionString(value).normalized;
 }
 
 function validListener(value: unknown): LockEventListener | undefined {

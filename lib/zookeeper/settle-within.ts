@@ -1,17 +1,27 @@
 /**
  * `work`, or what `onTimeout` returns (or throws) if `ms` pass first. The work is not cancelled: it
  * settles later, unobserved. For answers that must come in time even when ZooKeeper does not.
+ *
+ * Timers run before the socket is read, so after an event-loop pause the timer would fire although the
+ * answer is already buffered. The timeout therefore takes effect only after one more turn of the loop
+ * (setImmediate runs after the I/O poll), by which time a buffered answer has settled `work` and won.
  */
 export function settleWithin<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   const timeout = new Promise<T>((resolve, reject) => {
     timer = setTimeout(() => {
-      try {
-        resolve(onTimeout());
-      } catch (error) {
-        reject(error);
-      }
+      immediate = setImmediate(() => {
+        try {
+          resolve(onTimeout());
+        } catch (error) {
+          reject(error);
+        }
+      });
     }, Math.max(0, ms));
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([work, timeout]).finally(() => {
+    clearTimeout(timer);
+    clearImmediate(immediate);
+  });
 }

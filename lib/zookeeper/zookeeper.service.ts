@@ -2,13 +2,15 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { BehaviorSubject, Observable } from 'rxjs';
 import { MODULE_OPTIONS_TOKEN } from '../module/zookeeper-lock.module-definition';
 import type { ZookeeperLockModuleOptions } from '../module/zookeeper-lock-options.interface';
-import { ResolvedZookeeperLockOptions, resolveOptions } from '../module/zookeeper-lock-options';
+import { ResolvedZookeeperLockOptions, ZookeeperServerAddress, parseConnectionString, resolveOptions } from '../module/zookeeper-lock-options';
 import { loadGuardedClient } from './zookeeper-client.guard';
-import type { RawAcl, RawException, RawModule, RawStat, RawTransaction } from './zookeeper-client.types';
+import type { RawAcl, RawException, RawModule, RawStat, RawTransaction, Watcher } from './zookeeper-client.types';
 import { CREATE_MODE, RAW_OP } from './zookeeper-client.types';
 import { ZookeeperError, zookeeperCodeName } from './zookeeper.error';
 import { SessionEvent, ZookeeperSession } from './zookeeper-session';
-import { notifyListener } from '../lock/lock-events';
+import { MAX_REQUEST_BYTES, RequestTooLargeError, SizedRequest, requestBytes } from './request-size';
+import { LOCAL_CLIENT_CODES, SessionLiveness, watchdogPlan, watchdogVerdict } from './session-watchdog';
+import { RawWatcherManager, WatchCallback, WatchKind, WatchRegistry, WatchRequest } from './watch-registry';
 
 /**
  * - `connecting`: no session yet (start-up, or a new one after the last was lost).
@@ -77,8 +79,8 @@ type Sender<T> = (
   done: (error: RawException | null, result?: T, failure?: ZookeeperError) => void,
 ) => void;
 
-/** A watch set by exists/getData/getChildren: resolves on the first change of the node or its children. */
-export type WatchCallback = () => void;
+/** A watch set by exists/getData/getChildren: called once on the first change of the node or its children. */
+export type { WatchCallback };
 
 /**
  * One shared ZooKeeper session for the whole application, as promises with bounded time.
@@ -96,6 +98,10 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private session?: ZookeeperSession;
   private readonly stateSubject = new BehaviorSubject<ZookeeperStateEvent>({ state: 'connecting' });
   private watchdog?: NodeJS.Timeout;
+  private watchdogPeriod = 0;
+  private lastGrantedTimeout?: number;
+  /** Per session: the send time of the latest request the server answered (what the watchdog decides on). */
+  private readonly liveness = new WeakMap<ZookeeperSession, SessionLiveness>();
   private closing?: Promise<void>;
   /** Resolvers waiting for the next `connected` (or for giving up). */
   private connectionWaiters = new Set<() => void>();
@@ -105,6 +111,10 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    */
   private readonly inFlight = new Set<{ deadline: number; expire: () => void }>();
   private sweeper?: NodeJS.Timeout;
+  /** True while an operation hands its request to the client (see guardRequestSize). */
+  private measuring = false;
+  /** Watches per session: a new session (new client) starts with none, and the old one's go with it. */
+  private readonly watchRegistries = new WeakMap<ZookeeperSession, WatchRegistry>();
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: ZookeeperLockModuleOptions) {
     this.options = resolveOptions(options);
@@ -149,6 +159,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     const connected = await this.waitForConnection(this.options.connectTimeout);
     if (connected) {
       this.logger.log(`Connected to ZooKeeper ${this.options.connectionString} (session 0x${this.session?.id})`);
+      await this.checkChroot();
     } else if (this.state !== 'auth-failed') {
       this.logger.error(
         `ZooKeeper ${this.options.connectionString} not reachable within ${this.options.connectTimeout} ms; ` +
@@ -158,10 +169,31 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     return connected;
   }
 
+  /**
+   * The chroot of the connection string (`/app` in `zk1:2181,zk2:2181/app`), or '' for none. ZooKeeper does
+   * not create it: until it exists, every path below it fails with NO_NODE.
+   */
+  get chroot(): string {
+    return parseConnectionString(this.options.connectionString).chroot;
+  }
+
+  /** A missing chroot lets the session connect while every lock fails: say so loudly, and how to fix it. */
+  private async checkChroot(): Promise<void> {
+    const chroot = this.chroot;
+    if (!chroot) return;
+    const stat = await this.exists('/').catch(() => undefined); // no answer: nothing known, nothing said
+    if (stat !== null) return;
+    const hosts = this.options.connectionString.slice(0, -chroot.length);
+    this.logger.error(
+      `ZooKeeper chroot ${chroot} does not exist on ${hosts}: every lock fails with NO_NODE until it is created, ` +
+        `e.g. \`zkCli.sh -server ${hosts} create ${chroot}\` (create each missing parent first)`,
+    );
+  }
+
   /** Closes the session so its ephemeral nodes vanish now, not after the session timeout. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      clearInterval(this.watchdog);
+      this.stopWatchdog();
       const session = this.session;
       this.session = undefined;
       await session?.destroy(true, CLOSE_GRACE_MS);
@@ -197,26 +229,43 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     return this.execute<void>('remove', path, (session, done) => session.client.remove(path, version, done));
   }
 
-  /** Stat of a node, or null when it does not exist. A watch fires once on its creation, change or deletion. */
+  /**
+   * Stat of a node, or null when it does not exist. A watch fires once on its creation, change or deletion
+   * (or never, if the session ends first); cancel it with `unwatch(path, watch)`.
+   */
   async exists(path: string, watch?: WatchCallback): Promise<NodeStat | null> {
-    const stat = await this.execute<RawStat | null>('exists', path, (session, done) =>
-      session.client.exists(path, watch && (() => watch()), done),
+    const stat = await this.watchedRead<RawStat | null>('exists', 'exists', path, watch, (session, raw, done) =>
+      // exists sets a watch whether or not the node is there.
+      session.client.exists(path, raw, (e, stat) => done(e, e ? undefined : (stat ?? null), !e)),
     );
     return stat ? toNodeStat(stat) : null;
   }
 
+  /** Data and stat of a node. A watch fires once on its change or deletion; cancel it with `unwatch`. */
   getData(path: string, watch?: WatchCallback): Promise<{ data: Buffer; stat: NodeStat }> {
-    return this.execute('getData', path, (session, done) =>
-      session.client.getData(path, watch && (() => watch()), (e, data, stat) =>
-        done(e, e ? undefined : { data: data ?? Buffer.alloc(0), stat: toNodeStat(stat as RawStat) }),
+    return this.watchedRead('getData', 'data', path, watch, (session, raw, done) =>
+      session.client.getData(path, raw, (e, data, stat) =>
+        done(e, e ? undefined : { data: data ?? Buffer.alloc(0), stat: toNodeStat(stat as RawStat) }, !e),
       ),
     );
   }
 
+  /** Names of a node's children. A watch fires once when they change or the node goes; see `unwatch`. */
   getChildren(path: string, watch?: WatchCallback): Promise<string[]> {
-    return this.execute('getChildren', path, (session, done) =>
-      session.client.getChildren(path, watch && (() => watch()), (e, children) => done(e, children)),
+    return this.watchedRead('getChildren', 'child', path, watch, (session, raw, done) =>
+      session.client.getChildren(path, raw, (e, children) => done(e, children, !e)),
     );
+  }
+
+  /**
+   * Cancels a watch set by exists/getData/getChildren with this `callback` on `path` (every kind): it will
+   * not be called. Once a path has no callback left, the client forgets it as well, so timed-out or aborted
+   * waits leave nothing behind and a reconnect does not re-register it. Returns true when it was set.
+   * Call it when a wait ends without the watch having fired; calling it after the watch fired is harmless.
+   */
+  unwatch(path: string, callback: WatchCallback): boolean {
+    const session = this.session;
+    return session ? this.watchesOf(session).remove(path, callback) : false;
   }
 
   /**
@@ -286,11 +335,13 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    * them and send them much later, or never.
    */
   private execute<T>(name: string, path: string | undefined, send: Sender<T>): Promise<T> {
+    // While closing, the state still says connected but the session is already being torn down.
+    if (this.closing) return Promise.reject(this.unavailable(name, path));
     if (this.state === 'connected') return this.dispatch(name, path, send, Date.now());
     if (this.state !== 'suspended') return Promise.reject(this.unavailable(name, path));
     const started = Date.now();
     return this.waitForConnection(this.options.operationTimeout).then((connected) => {
-      if (!connected) throw this.unavailable(name, path);
+      if (!connected || this.closing) throw this.unavailable(name, path);
       return this.dispatch(name, path, send, started);
     });
   }
@@ -311,13 +362,96 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       };
       this.inFlight.add(request);
       this.startSweeper();
+      const live = this.livenessOf(session);
+      const sentAt = performance.now();
+      const answered = (error: RawException | null, result?: T, failure?: ZookeeperError) => {
+        if (answeredByServer(error)) live.confirm(sentAt);
+        settle(error, result, failure);
+      };
+      this.measuring = true;
       try {
-        send(session, settle);
+        send(session, answered);
       } catch (error) {
-        // The client validates paths and sizes by throwing synchronously.
+        // The client validates paths by throwing synchronously; our size guard throws the same way.
         settle(null, undefined, new ZookeeperError('BAD_ARGUMENTS', `${name} ${path ?? ''}: ${(error as Error).message}`, path));
+      } finally {
+        this.measuring = false;
       }
     });
+  }
+
+  /**
+   * A read that may set a watch. Every callback goes through the session's WatchRegistry, so the client sees
+   * one watcher per (path, kind) whatever the number of waiters, and a throwing callback is only logged.
+   */
+  private watchedRead<T>(
+    name: string,
+    kind: WatchKind,
+    path: string,
+    watch: WatchCallback | undefined,
+    send: (session: ZookeeperSession, raw: Watcher | undefined, done: (e: RawException | null, result: T | undefined, watchSet: boolean) => void) => void,
+  ): Promise<T> {
+    let request: WatchRequest | undefined;
+    const result = this.execute<T>(name, path, (session, done) => {
+      request = watch && this.watchesOf(session).begin(kind, path, watch);
+      const ticket = request;
+      send(session, ticket?.raw, (e, value, watchSet) => {
+        ticket?.answered(watchSet);
+        done(e, value);
+      });
+    });
+    if (!watch) return result;
+    // The caller hears "failed" (timeout, bad path, no session): a watch it was never promised must not fire.
+    return result.catch((error) => {
+      request?.abandon();
+      throw error;
+    });
+  }
+
+  private watchesOf(session: ZookeeperSession): WatchRegistry {
+    let registry = this.watchRegistries.get(session);
+    if (!registry) {
+      const manager = () => (session.client.connectionManager as unknown as { watcherManager?: RawWatcherManager }).watcherManager;
+      registry = new WatchRegistry(manager, (error, path) =>
+        this.logger.error(`A watch callback on ${path} threw: ${(error as Error)?.message ?? String(error)}`),
+      );
+      this.watchRegistries.set(session, registry);
+    }
+    return registry;
+  }
+
+  /**
+   * node-zookeeper-client's parser cuts `[::1]:2181` at its first colon (host `[`): give the client the
+   * servers as we parsed them, in a random order as it would (to spread sessions over the ensemble).
+   */
+  private useParsedServers(session: ZookeeperSession): void {
+    const manager = session.client.connectionManager as unknown as { servers: ZookeeperServerAddress[] };
+    const servers = parseConnectionString(this.options.connectionString).servers;
+    for (let i = servers.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [servers[i], servers[j]] = [servers[j], servers[i]];
+    }
+    manager.servers = servers;
+  }
+
+  /**
+   * Measures every request our operations hand to the client (the client queues synchronously inside
+   * `send`) and refuses one over MAX_REQUEST_BYTES before it is queued: the server would drop the whole
+   * connection for it. The client's own packets (handshake, auth, SetWatches, ping) are not ours to refuse.
+   */
+  private guardRequestSize(session: ZookeeperSession): void {
+    const manager = session.client.connectionManager as unknown as {
+      queue(request: SizedRequest, callback?: unknown): void;
+      chrootPath?: string;
+    };
+    const queue = manager.queue.bind(manager);
+    manager.queue = (request, callback) => {
+      if (this.measuring) {
+        const bytes = requestBytes(request, manager.chrootPath);
+        if (bytes > MAX_REQUEST_BYTES) throw new RequestTooLargeError(bytes);
+      }
+      return queue(request, callback);
+    };
   }
 
   private startSweeper(): void {
@@ -325,14 +459,24 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     const every = Math.max(5, Math.min(100, Math.floor(this.options.operationTimeout / 10)));
     this.sweeper = setInterval(() => {
       const now = Date.now();
-      for (const request of this.inFlight) if (request.deadline <= now) request.expire();
+      const due = [...this.inFlight].filter((request) => request.deadline <= now);
+      if (due.length > 0) {
+        // Timers run before the socket is read: after an event-loop pause, answers to these requests may
+        // already be here, unread. setImmediate runs after the I/O poll, so look again then; an answer read
+        // meanwhile has settled its request (and taken it out of inFlight), and expire() is a no-op for it.
+        setImmediate(() => due.forEach((request) => request.expire()));
+      }
       if (this.inFlight.size === 0 && this.closing) clearInterval(this.sweeper);
     }, every);
     this.sweeper.unref();
   }
 
   private unavailable(name: string, path: string | undefined): ZookeeperError {
-    const why = this.state === 'auth-failed' ? 'authentication failed' : `no live session (state: ${this.state})`;
+    const why = this.closing
+      ? 'the service is closing'
+      : this.state === 'auth-failed'
+        ? 'authentication failed'
+        : `no live session (state: ${this.state})`;
     return new ZookeeperError('UNAVAILABLE', `ZooKeeper unavailable for ${name}${path ? ` ${path}` : ''}: ${why}`, path);
   }
 
@@ -348,17 +492,28 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       (s, event) => this.onSessionEvent(s, event),
     );
     this.session = session;
+    this.useParsedServers(session);
+    this.guardRequestSize(session);
+    const live = this.livenessOf(session);
+    live.openedAt = performance.now(); // the first handshake is sent after this
     session.start();
-    this.startWatchdog();
+    this.scheduleWatchdog(session.timeout);
   }
 
   private onSessionEvent(session: ZookeeperSession, event: SessionEvent): void {
     if (session !== this.session) return;
     switch (event) {
-      case 'connected':
+      case 'connected': {
+        // The server answered our handshake: it heard us no earlier than when this attempt started.
+        const live = this.livenessOf(session);
+        live.confirm(attemptStart(session, live));
+        live.heartbeatInFlight = false;
+        this.scheduleWatchdog(session.timeout); // the negotiated timeout may differ from the last one
+        this.lastGrantedTimeout = session.timeout;
         this.setState({ state: 'connected', sessionId: session.id });
         this.wakeConnectionWaiters();
         break;
+      }
       case 'disconnected':
         this.logger.warn(`ZooKeeper connection lost; session 0x${session.id} suspended, reconnecting`);
         this.setState({ state: 'suspended', sessionId: session.id });
@@ -378,7 +533,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         break;
       case 'auth-failed':
         this.logger.error(`ZooKeeper refused the credentials given in \`auth\`; not reconnecting`);
-        clearInterval(this.watchdog);
+        this.stopWatchdog();
         void session.destroy(false, 0);
         this.setState({ state: 'auth-failed', sessionId: session.id });
         this.wakeConnectionWaiters();
@@ -392,52 +547,100 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     this.session = undefined;
     void session.destroy(state === 'lost', 0);
     this.setState({ state, sessionId: session.id });
+    // A listener of that state may have closed the service: then no new session may be opened.
+    if (this.closing) return;
     this.setState({ state: 'connecting' });
     this.wakeConnectionWaiters();
     this.openSession();
   }
 
   /**
-   * The client never notices a silent server (no read timeout). We watch the time since the server last
-   * spoke (it answers the client's pings every third of the session timeout):
-   * - connected but silent for 2/3 of the session timeout: drop the connection, so the client reconnects
-   *   (to another server if there is one), as ZooKeeper's own clients do;
-   * - suspended and silent for the whole session timeout: the server has expired the session by now, or
-   *   is about to; give it up as lost before another process can take our locks over.
+   * The client never notices a silent server (no read timeout) nor a session the server has expired while
+   * we could not reach it. Every `checkEvery` (from the NEGOTIATED timeout, re-planned on every connect),
+   * using the send time of the latest answered request (see session-watchdog.ts):
+   * - connected and nothing confirmed for a while: a heartbeat (a cheap read) asks the server;
+   * - connected and still nothing confirmed at half the session timeout: drop the connection, so the client
+   *   reconnects (to another member if there is one), as ZooKeeper's own clients do;
+   * - in any state, nothing confirmed for `lostAfter` (< the session timeout): give the session up as lost,
+   *   before the server can expire it and another session can take our ephemeral nodes.
    */
-  private startWatchdog(): void {
+  private scheduleWatchdog(timeout: number): void {
+    const { checkEvery } = watchdogPlan(timeout);
+    if (this.watchdog && this.watchdogPeriod === checkEvery) return;
     clearInterval(this.watchdog);
-    const tick = () => {
-      const session = this.session;
-      if (!session) return;
-      const now = Date.now();
-      const interval = watchdogInterval(session.timeout);
-      if (!session.connected) {
-        // A connection attempt that got no handshake answer: drop it so the client tries again.
-        const attemptLimit = this.options.retryDelay + Math.max(1_000, Math.floor(session.timeout / 3));
-        if (session.attemptStartedAt > 0 && now - session.attemptStartedAt > attemptLimit) session.dropConnection();
-      }
-      if (!session.id) return; // no session yet: nothing to lose
-      const silentFor = now - session.lastHeardAt;
-      if (session.connected && silentFor > (session.timeout * 2) / 3) {
-        this.logger.warn(`ZooKeeper silent for ${silentFor} ms; dropping the connection to reconnect`);
+    this.watchdogPeriod = checkEvery;
+    this.watchdog = setInterval(() => this.checkSession(), checkEvery);
+    this.watchdog.unref();
+  }
+
+  private stopWatchdog(): void {
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  private checkSession(): void {
+    const session = this.session;
+    if (!session || this.closing) return;
+    if (!session.connected) {
+      // A connection attempt that got no handshake answer: drop it so the client tries again. A new session
+      // only knows the timeout it asked for; the one the server granted last time is the better guess.
+      const timeout = Math.min(session.timeout, this.lastGrantedTimeout ?? session.timeout);
+      const attemptLimit = this.options.retryDelay + Math.max(1_000, Math.floor(timeout / 3));
+      if (session.attemptStartedAt > 0 && Date.now() - session.attemptStartedAt > attemptLimit) session.dropConnection();
+    }
+    if (!session.id) return; // no session yet: nothing to lose
+    const live = this.livenessOf(session);
+    const decide = () =>
+      watchdogVerdict(watchdogPlan(session.timeout), performance.now() - live.confirmedAt, session.connected, live.heartbeatInFlight);
+    const first = decide();
+    if (first === 'ok') return;
+    if (first === 'heartbeat') return this.heartbeat(session, live);
+    // Timers run before the socket is read: after an event-loop pause, answers that prove the server heard
+    // us may be waiting unread. Read them (setImmediate runs after the I/O poll) before dropping or giving up.
+    setImmediate(() => {
+      if (session !== this.session || this.closing) return;
+      const verdict = decide();
+      const confirmedFor = Math.round(performance.now() - live.confirmedAt);
+      if (verdict === 'heartbeat') this.heartbeat(session, live);
+      else if (verdict === 'drop') {
+        this.logger.warn(`ZooKeeper confirmed nothing for ${confirmedFor} ms; dropping the connection to reconnect`);
         session.dropConnection();
-      } else if (!session.connected && silentFor >= session.timeout - interval) {
+      } else if (verdict === 'lost') {
         this.logger.error(
-          `ZooKeeper unreachable for ${silentFor} ms (session timeout ${session.timeout} ms): ` +
+          `ZooKeeper confirmed nothing for ${confirmedFor} ms (session timeout ${session.timeout} ms): ` +
             `session 0x${session.id} and its locks are lost; opening a new session`,
         );
         this.replaceSession(session, 'lost');
       }
-    };
-    this.watchdog = setInterval(tick, watchdogInterval(this.options.sessionTimeout));
-    this.watchdog.unref();
+    });
+  }
+
+  /** A cheap read whose answer proves the server heard us when we sent it (answered even under a missing chroot). */
+  private heartbeat(session: ZookeeperSession, live: SessionLiveness): void {
+    live.heartbeatInFlight = true;
+    const sentAt = performance.now();
+    try {
+      session.client.exists('/', undefined, (error) => {
+        live.heartbeatInFlight = false;
+        if (answeredByServer(error)) live.confirm(sentAt);
+      });
+    } catch {
+      live.heartbeatInFlight = false;
+    }
+  }
+
+  private livenessOf(session: ZookeeperSession): SessionLiveness {
+    let live = this.liveness.get(session);
+    if (!live) {
+      live = new SessionLiveness();
+      this.liveness.set(session, live);
+    }
+    return live;
   }
 
   private setState(event: ZookeeperStateEvent): void {
     if (this.stateSubject.closed) return;
     this.stateSubject.next(event);
-    notifyListener(this.options.onLockEvent, { type: 'session', state: event.state, sessionId: event.sessionId }, this.logger);
   }
 
   private wakeConnectionWaiters(): void {
@@ -468,8 +671,19 @@ function withVersion(transaction: RawTransaction, version: number): RawTransacti
   return transaction;
 }
 
-function watchdogInterval(sessionTimeout: number): number {
-  return Math.max(50, Math.min(1_000, Math.floor(sessionTimeout / 10)));
+/**
+ * When the attempt that just connected started, on the monotonic clock of SessionLiveness. The session
+ * notes it with Date.now(); over the few seconds of an attempt a wall-clock step is unlikely, and one that
+ * makes no sense (negative) falls back to the session's start, which is earlier and so on the safe side.
+ */
+function attemptStart(session: ZookeeperSession, live: SessionLiveness): number {
+  const elapsed = Date.now() - session.attemptStartedAt;
+  return session.attemptStartedAt > 0 && elapsed >= 0 ? performance.now() - elapsed : live.openedAt;
+}
+
+/** False for the errors the client makes up without hearing from the server (see LOCAL_CLIENT_CODES). */
+function answeredByServer(error: RawException | null | undefined): boolean {
+  return !error || !LOCAL_CLIENT_CODES.has(error.getCode());
 }
 
 function toZookeeperError(error: RawException, operation: string, path?: string): ZookeeperError {
