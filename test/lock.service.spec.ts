@@ -69,7 +69,7 @@ describe('LockService: fail-fast', () => {
     expect(lock.heldCount).toBe(0);
   });
 
-  it('costs one write to take and one to release, with no per-call parent checks', async () => {
+  it('costs one write to take, and one read plus one write to release, with no per-call parent checks', async () => {
     const { lock, zk } = await locks();
     await lock.withLock('warm', () => undefined);
     const calls: string[] = [];
@@ -81,10 +81,11 @@ describe('LockService: fail-fast', () => {
       }) as never);
     }
     await lock.withLock('fast', () => undefined);
-    expect(calls).toEqual(['create', 'remove']);
+    // The release reads the node first: it deletes only a node that is provably ours (token and owner).
+    expect(calls).toEqual(['create', 'getData', 'remove']);
     calls.length = 0;
     await lock.withLock(['x', 'y', 'z'], () => undefined);
-    expect(calls).toEqual(['multi', 'multi']);
+    expect(calls).toEqual(['multi', 'getData', 'getData', 'getData', 'multi']); // the reads are pipelined
   });
 
   it('takes several ids all or none, in one round trip', async () => {

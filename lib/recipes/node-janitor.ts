@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import { readOwnership, removeRead } from './node-ownership';
 
 /**
  * Removes nodes we own when a plain remove could not be trusted to have happened: a release that hit a
@@ -64,13 +65,8 @@ export class NodeJanitor {
   }
 
   private async removeIfOwned(path: string, token: string, sessionId: string): Promise<void> {
-    try {
-      const { data, stat } = await this.zk.getData(path);
-      if (data.toString() !== token || stat.ephemeralOwner !== sessionId) return; // not ours: leave it
-      await this.zk.remove(path);
-    } catch (error) {
-      if (!isCode(error, 'NO_NODE')) throw error;
-    }
+    const [reading] = await readOwnership(this.zk, [path], token, sessionId);
+    if (reading.kind === 'ours') await removeRead(this.zk, [reading]); // not ours (or gone): leave it
   }
 }
 

@@ -11,6 +11,7 @@ import { acquireQueued } from './queued.recipe';
 import { LockContext, unavailable } from './lock-context';
 import { LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
+import { readOwnership, removeRead } from './node-ownership';
 
 /** One acquisition in ZooKeeper: the nodes it made on one session, all carrying one token. */
 export interface ZookeeperGrant extends LockGrant {
@@ -123,24 +124,33 @@ export class ZookeeperLockBackend implements LockBackend {
   }
 
   /**
-   * Deletes an acquisition's nodes in one round trip. Only while the session that made them lives:
-   * after that they are gone, and a node of the same name is someone else's. If the outcome is in
-   * doubt (connection lost), the janitor checks each node's token before deleting it.
+   * Deletes an acquisition's nodes, only those still provably ours: one pipelined read of every node (token
+   * and ephemeral owner), then versioned deletes of the ones that are ours (one round trip each way).
+   * Only while the session that made them lives: after that they are gone, and a node of the same name is
+   * someone else's. When a holder node is gone or someone else's, the lock was lost before this release:
+   * nothing of it is deleted, and the release rejects with GrantGoneError (the service marks the lock lost).
+   * If the connection fails midway, the janitor finishes the job with the same checks.
    */
   private async releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
     if (this.zk.sessionId !== owned.sessionId) return;
+    let notOurs: string[] = [];
     try {
-      if (owned.nodes.length === 1) await this.zk.remove(owned.nodes[0]);
-      else await this.zk.multi(owned.nodes.map((path) => ({ op: 'remove' as const, path })));
+      const readings = await readOwnership(this.zk, owned.nodes, token, owned.sessionId);
+      const ours = readings.flatMap((r) => (r.kind === 'ours' ? [{ path: r.path, version: r.version }] : []));
+      // A waiter node that vanished does not matter (the holder node is the lock); a holder node does.
+      const holders = new Set(owned.holders);
+      notOurs = readings.filter((r) => r.kind !== 'ours' && holders.has(r.path)).map((r) => r.path);
+      if (ours.length > 0) await removeRead(this.zk, ours);
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
-      if (!(error.code === 'NO_NODE' && owned.nodes.length === 1)) {
-        if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
-        // Wait for the janitor for at most one more operation timeout, so that a release (and the HTTP
-        // answer behind it) never hangs through an outage; the janitor goes on in the background.
-        await this.atMostOperationTimeout(this.janitor.removeOwned(owned.nodes, token, owned.sessionId));
-      }
+      if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
+      // Wait for the janitor for at most one more operation timeout, so that a release (and the HTTP
+      // answer behind it) never hangs through an outage; the janitor goes on in the background.
+      await this.atMostOperationTimeout(this.janitor.removeOwned(owned.nodes, token, owned.sessionId));
     }
     if (queues.length > 0) await Promise.all(queues.map((target) => this.context.removeQueueIfEmpty(target)));
+    if (notOurs.length > 0) {
+      throw new GrantGoneError(`its node ${notOurs.join(', ')} was deleted or now belongs to someone else; it was left alone`);
+    }
   }
 }
