@@ -11,6 +11,7 @@ import {
   ZookeeperService,
 } from 'nestjs-zookeeper-lock';
 import { newLockService } from './support/locks';
+import { ClientFaults, CODES } from './support/client-faults';
 import { HOSTILE_IDS } from './support/hostile-ids';
 import {
   cleanup,
@@ -21,6 +22,7 @@ import {
   startServer,
   uniqueNamespace,
   waitForChildren,
+  waitForGone,
   waitForState,
 } from './support/zookeeper';
 
@@ -283,6 +285,40 @@ describe('LockService: ownership and loss', () => {
     }
     const b = await locks({ connectionString: server.connectString });
     await b.lock.withLock('frozen', () => undefined, { wait: 15_000 }); // free again: nothing orphaned
+  });
+
+  it('never orphans a node when a create gets no answer: each branch forced at the client layer', async () => {
+    const a = await locks({ operationTimeout: 1_000 });
+    const other = await locks();
+    const faults = new ClientFaults(a.zk);
+    const holder = `${scopeDir()}/branch`;
+    await a.lock.withLock('warm', () => undefined); // parents exist
+    try {
+      // 1. The create landed, its reply was lost: the read-back finds our token; we hold the lock.
+      void faults.loseReply('create', holder);
+      await (await a.lock.acquire('branch')).release();
+      // 2. The create never reached the server: the read-back finds nothing, the one retry takes it.
+      faults.answerWith('create', holder, CODES.CONNECTION_LOSS);
+      await (await a.lock.acquire('branch')).release();
+      // 3. The create lands only after the read-back missed it: the retry's NODE_EXISTS is our own node,
+      //    recognised by reading it (not a 409 with our node orphaned for the life of the session).
+      const late = faults.delayRequest('create', holder);
+      faults.onReply('getData', holder, () => void late.send());
+      const third = await a.lock.acquire('branch').catch((e) => e);
+      expect(third).not.toBeInstanceOf(Error);
+      await expect(other.lock.acquire('branch')).rejects.toBeInstanceOf(LockConflictError);
+      await third.release();
+      // 4. The create landed and the read-back gets no answer either: 503, and the janitor removes our node.
+      const landed = faults.loseReply('create', holder);
+      faults.answerWith('getData', holder, CODES.CONNECTION_LOSS);
+      await expect(a.lock.acquire('branch')).rejects.toBeInstanceOf(LockUnavailableError);
+      await landed;
+      await waitForGone(other.zk, holder);
+    } finally {
+      faults.restore();
+    }
+    expect(await listTree(other.zk, scopeDir())).toEqual([]);
+    await (await other.lock.acquire('branch')).release(); // free: nothing orphaned
   });
 
   it('frees the locks of a crashed process (SIGKILL) after about the session timeout', async () => {
