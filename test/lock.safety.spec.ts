@@ -7,7 +7,16 @@ import { GrantGoneError, LockConflictError, LockService, ZookeeperLockBackend, Z
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
 import { newLockService } from './support/locks';
 import { ClientFaults } from './support/client-faults';
-import { cleanup, listTree, newService, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import {
+  cleanup,
+  expireSession,
+  listTree,
+  newService,
+  sharedConnectString,
+  uniqueNamespace,
+  waitForChildren,
+  waitForState,
+} from './support/zookeeper';
 
 let namespace: string;
 const faults: ClientFaults[] = [];
@@ -98,5 +107,83 @@ describe('release deletes only nodes that are provably ours (issue 11, item 5)',
     a.faults.onReply('getData', node('changed'), () => setData.setData(node('changed'), Buffer.from('someone else'), -1, () => undefined));
     await expect(a.backend.release(grant)).resolves.toBeUndefined();
     expect(await owner(operator, node('changed'))).toBe(a.zk.sessionId); // still there: not deleted blindly
+  });
+});
+
+describe('a lost create reply is never resolved by one read alone (issue 11, item 6): queued', () => {
+  it('removes its own second waiter node when the first create lands after the read-back missed it', async () => {
+    const a = await side();
+    const b = await side();
+    const operator = await newService();
+    const held = await a.lock.acquire('stray', { wait: 5_000 }); // the queue exists, with A's waiter in it
+    // B's waiter create is held back (B is told CONNECTION_LOSS); it lands right after B's read-back of
+    // the queue was answered without it, so B creates a second waiter node behind its first.
+    const late = b.faults.delayRequest('create', (p) => p.startsWith(`${queue('stray')}/w-`));
+    b.faults.onReply('getChildren', queue('stray'), () => void late.send());
+    const waiting = b.lock.acquire('stray', { wait: 5_000 });
+    await late.intercepted;
+    await waitForChildren(operator, queue('stray'), 3); // A's waiter and B's two
+    await held.release();
+    const second = await waiting; // not stuck behind its own first node
+    expect(await listTree(operator, queue('stray'))).toHaveLength(1);
+    await second.release();
+    expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
+  });
+});
+
+describe('a waiter that loses its queue node queues again and still gets the lock (issue 11, item 8)', () => {
+  it('when someone deletes its waiter node while it waits', async () => {
+    const a = await side();
+    const b = await side();
+    const operator = await newService();
+    const held = await a.lock.acquire('requeue');
+    const waiting = b.lock.acquire('requeue', { wait: 20_000 });
+    const [first] = await waitForChildren(operator, queue('requeue'), 1);
+    await operator.remove(`${queue('requeue')}/${first}`);
+    await held.release();
+    const next = await waiting;
+    expect(next.signal.aborted).toBe(false);
+    expect(await owner(operator, node('requeue'))).toBe(b.zk.sessionId);
+    await expect(a.lock.acquire('requeue')).rejects.toBeInstanceOf(LockConflictError);
+    await next.release();
+    expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
+  });
+
+  it('when its session expires while it waits (a new session is opened)', async () => {
+    const a = await side();
+    const b = await side();
+    const operator = await newService();
+    const held = await a.lock.acquire('expiry');
+    const waiting = b.lock.acquire('expiry', { wait: 30_000 });
+    await waitForChildren(operator, queue('expiry'), 1);
+    const oldSession = b.zk.sessionId;
+    await expireSession(sharedConnectString(), b.zk);
+    await waitForState(b.zk, 'connected');
+    const [requeued] = await waitForChildren(operator, queue('expiry'), 1);
+    expect((await operator.exists(`${queue('expiry')}/${requeued}`))?.ephemeralOwner).toBe(b.zk.sessionId);
+    await held.release();
+    const next = await waiting;
+    expect(b.zk.sessionId).not.toBe(oldSession);
+    expect(await owner(operator, node('expiry'))).toBe(b.zk.sessionId);
+    expect(next.signal.aborted).toBe(false);
+    await next.release();
+    expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
+  });
+
+  it('for several ids, starting over when the session holding the first ones ends', async () => {
+    const a = await side();
+    const b = await side();
+    const operator = await newService();
+    const held = await a.lock.acquire('ids-2');
+    const waiting = b.lock.acquire(['ids-1', 'ids-2'], { wait: 30_000 });
+    await waitForChildren(operator, queue('ids-2'), 1); // B holds ids-1 and waits for ids-2
+    await expireSession(sharedConnectString(), b.zk); // ids-1 goes with B's session
+    await waitForState(b.zk, 'connected');
+    await held.release();
+    const both = await waiting;
+    expect(await owner(operator, node('ids-1'))).toBe(b.zk.sessionId);
+    expect(await owner(operator, node('ids-2'))).toBe(b.zk.sessionId);
+    await both.release();
+    expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
   });
 });

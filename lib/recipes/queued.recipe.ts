@@ -4,7 +4,8 @@ import { LockConflictError, LockUnavailableError } from '../lock/lock.errors';
 import { LockContext, unavailable } from './lock-context';
 import type { LockTarget } from './lock-paths';
 import { waiterPrefix } from './lock-paths';
-import { findOwnWaiter, queuePosition } from './lock-queue';
+import { findOwnWaiter, queuePosition, strayWaiters } from './lock-queue';
+import { readOwnership, removeRead } from './node-ownership';
 import type { OwnedNodes } from './fail-fast.recipe';
 
 export interface WaitLimits {
@@ -33,19 +34,38 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
     return undefined;
   };
   checkCancelled(cancelled);
-  if (!ctx.hasDir(target.scopeDir)) await retrying(ctx, limits, () => ctx.ensureDir(target.scopeDir));
-  const waiter = await enqueue(ctx, target, token, limits);
-  const ownName = waiter.path.slice(target.queue.length + 1);
+  let waiter: { path: string; sessionId: string } | undefined;
   let holding = false;
   const doubt = { holder: false }; // a holder create whose reply was lost: it may exist, with our token
   try {
     for (;;) {
       checkCancelled(cancelled);
-      if (zk.sessionId !== waiter.sessionId) throw new LockUnavailableError('ZooKeeper session lost while waiting for the lock');
+      if (waiter === undefined || zk.sessionId !== waiter.sessionId) {
+        // First time, or our session ended while we waited (its nodes went with it): join the queue on
+        // the live session and wait on, as Curator and Kazoo do. Only our deadline, our signal, or having
+        // no session at all ends the wait.
+        if (waiter !== undefined) await waitForSession(ctx, limits, cancelled);
+        if (!ctx.hasDir(target.scopeDir)) await retrying(ctx, limits, () => ctx.ensureDir(target.scopeDir));
+        waiter = await enqueue(ctx, target, token, limits);
+        doubt.holder = false;
+        continue;
+      }
       try {
-        const position = queuePosition(await zk.getChildren(target.queue), ownName);
+        const ownName = waiter.path.slice(target.queue.length + 1);
+        const children = await zk.getChildren(target.queue).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
+        const strays = strayWaiters(children, token, ownName);
+        if (strays.length > 0) {
+          // Our own earlier waiter node, from a create that landed after we looked for it: remove it, or it
+          // would sit ahead of us (and of everyone behind it) until our session ends.
+          await removeIfOurs(ctx, strays.map((name) => `${target.queue}/${name}`), token, waiter.sessionId);
+        }
+        const position = queuePosition(children, ownName, token);
         if (position.kind === 'missing') {
-          throw new LockUnavailableError('Our place in the lock queue vanished (ZooKeeper session ended)');
+          // Someone deleted our waiter node (our session lives: see above). Leave what we may hold, and
+          // queue again at the tail.
+          if (doubt.holder) await removeIfOurs(ctx, [target.holder], token, waiter.sessionId);
+          waiter = undefined;
+          continue;
         }
         if (position.kind === 'behind') {
           await waitForRemoval(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits);
@@ -68,11 +88,42 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
   } catch (error) {
     throw error instanceof ZookeeperError ? unavailable(error) : error;
   } finally {
-    if (!holding) {
+    if (!holding && waiter !== undefined) {
       if (doubt.holder) void ctx.janitor.removeOwned([target.holder], token, waiter.sessionId);
       await leaveQueue(ctx, target, waiter.path, token, waiter.sessionId);
     }
   }
+}
+
+/**
+ * After our session ended: waits for the next one (the service opens it at once) within our deadline,
+ * and not past an abort. Throws LockUnavailableError when none comes within the connect timeout.
+ */
+async function waitForSession(ctx: LockContext, limits: WaitLimits, cancelled: () => unknown): Promise<void> {
+  const left = Math.min(limits.deadline - Date.now(), ctx.zk.options.connectTimeout);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<boolean>((resolve) => {
+    onAbort = () => resolve(false);
+    limits.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    const connected = await Promise.race([ctx.zk.waitForConnection(left), aborted]);
+    checkCancelled(cancelled);
+    if (!connected) throw new LockUnavailableError('ZooKeeper session lost while waiting for the lock, and no new one could be had');
+  } finally {
+    if (onAbort) limits.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Removes those of `paths` that are ours (token and session), at the version read. */
+async function removeIfOurs(ctx: LockContext, paths: string[], token: string, sessionId: string): Promise<void> {
+  const readings = await readOwnership(ctx.zk, paths, token, sessionId);
+  const ours = readings.flatMap((r) => (r.kind === 'ours' ? [{ path: r.path, version: r.version }] : []));
+  if (ours.length > 0) await removeRead(ctx.zk, ours);
+}
+
+function isCode(error: unknown, code: ZookeeperError['code']): boolean {
+  return error instanceof ZookeeperError && error.code === code;
 }
 
 /** Failures worth waiting out while the deadline allows: no answer, or no connection for a moment. */

@@ -102,25 +102,38 @@ export class ZookeeperLockBackend implements LockBackend {
     return this.tokenPrefix + this.tokenCounter.toString(16);
   }
 
-  /** Queued acquire of each id in the global order (no deadlock); all or none. */
+  /**
+   * Queued acquire of each id in the global order (no deadlock); all or none. If the session that holds
+   * the first ids ends while we wait for the others, those are gone: start over on the live session.
+   */
   private async acquireQueued(targets: LockTarget[], token: string, wait: number, signal?: AbortSignal): Promise<OwnedNodes> {
     const limits = { deadline: Date.now() + wait, wait, signal };
-    const taken: OwnedNodes[] = [];
-    try {
-      for (const target of targets) {
-        const owned = await acquireQueued(this.context, target, token, limits);
-        taken.push(owned);
-        if (owned.sessionId !== taken[0].sessionId) throw new LockUnavailableError('ZooKeeper session ended while taking the locks');
+    for (;;) {
+      const taken: OwnedNodes[] = [];
+      try {
+        for (const target of targets) {
+          const owned = await acquireQueued(this.context, target, token, limits);
+          taken.push(owned);
+          if (owned.sessionId !== taken[0].sessionId) break;
+        }
+      } catch (error) {
+        await this.releaseQuietly(taken, token, targets);
+        throw error;
       }
-    } catch (error) {
-      await Promise.all(taken.map((owned, i) => this.releaseNodes(owned, token, [targets[i]])));
-      throw error;
+      if (taken.every((owned) => owned.sessionId === taken[0].sessionId)) {
+        return {
+          nodes: taken.flatMap((o) => o.nodes),
+          holders: taken.flatMap((o) => o.holders),
+          sessionId: taken[0].sessionId,
+        };
+      }
+      await this.releaseQuietly(taken, token, targets);
     }
-    return {
-      nodes: taken.flatMap((o) => o.nodes),
-      holders: taken.flatMap((o) => o.holders),
-      sessionId: taken[0].sessionId,
-    };
+  }
+
+  /** Frees what a failed multi-id acquire took (only nodes still ours; the session check is in releaseNodes). */
+  private async releaseQuietly(taken: OwnedNodes[], token: string, targets: LockTarget[]): Promise<void> {
+    await Promise.all(taken.map((owned, i) => this.releaseNodes(owned, token, [targets[i]]).catch(() => undefined)));
   }
 
   /**
