@@ -6,6 +6,7 @@ import type { LockTarget } from './lock-paths';
 import { waiterPrefix } from './lock-paths';
 import { findOwnWaiter, queuePosition, strayWaiters } from './lock-queue';
 import { readOwnership, removeRead } from './node-ownership';
+import { setLongTimeout } from './long-timeout';
 import type { OwnedNodes } from './fail-fast.recipe';
 
 export interface WaitLimits {
@@ -252,7 +253,7 @@ async function waitForRemoval(
     throw error;
   }
   const remaining = limits.deadline - Date.now();
-  const timer = Number.isFinite(remaining) ? setTimeout(wake, Math.max(0, remaining)) : undefined;
+  const timer = setLongTimeout(wake, remaining); // a `wait` past 2^31-1 ms must not become a 1 ms busy loop
   limits.signal?.addEventListener('abort', wake, { once: true });
   if (limits.signal?.aborted) wake(); // aborted while the watch was being set: the event is gone
   const session: Subscription = ctx.zk.state$.subscribe((event) => {
@@ -263,7 +264,7 @@ async function waitForRemoval(
     await woken;
     return 'changed';
   } finally {
-    clearTimeout(timer);
+    timer.clear();
     limits.signal?.removeEventListener('abort', wake);
     session.unsubscribe();
   }
