@@ -46,6 +46,16 @@ async function side(options: Parameters<typeof newService>[0] = {}): Promise<Sid
 const node = (id: string) => `${namespace}/default/${id}`;
 const queue = (id: string) => `${node(id)}%q`;
 
+/** `work`, or a failure naming `what` after a generous bound (catches hangs; never a pass/fail timing). */
+async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function owner(zk: ZookeeperService, path: string): Promise<string | undefined> {
   return (await zk.exists(path))?.ephemeralOwner;
 }
@@ -215,5 +225,23 @@ describe('edge inputs and leaks (issue 11, items 10, 11, 14)', () => {
     } finally {
       timers.mockRestore();
     }
+  });
+});
+
+describe('session loss reporting (issue 11, item 14)', () => {
+  it('reports an auth failure on a live session as the loss of its locks', async () => {
+    const a = await side();
+    const held = await a.lock.acquire('auth');
+    const lost = new Promise<void>((resolve) => held.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const sessionId = a.zk.sessionId;
+    // The server answers AUTH_FAILED to credentials of a scheme it does not know, and the client gives up.
+    (a.zk as unknown as { session: { client: { addAuthInfo(s: string, b: Buffer): void } } }).session.client.addAuthInfo(
+      'nzl-no-such-scheme',
+      Buffer.from('x'),
+    );
+    const state = await waitForState(a.zk, 'auth-failed', 10_000);
+    expect(state.sessionId).toBe(sessionId);
+    await within(lost, 10_000, 'the lock was not reported lost');
+    expect(held.signal.reason).toMatchObject({ code: 'LOCK_LOST', ids: ['auth'] });
   });
 });

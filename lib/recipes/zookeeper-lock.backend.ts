@@ -13,6 +13,8 @@ import { LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
 import { readOwnership, removeRead } from './node-ownership';
 
+const SESSION_ENDS: ReadonlySet<string> = new Set(['expired', 'lost', 'auth-failed']);
+
 /** One acquisition in ZooKeeper: the nodes it made on one session, all carrying one token. */
 export interface ZookeeperGrant extends LockGrant {
   /** Session id; the nodes live exactly as long as it. */
@@ -42,8 +44,10 @@ export class ZookeeperLockBackend implements LockBackend {
   constructor(private readonly zk: ZookeeperService) {
     this.janitor = new NodeJanitor(zk, this.logger);
     this.context = new LockContext(zk, this.janitor);
+    // A session that ended (expired, given up as lost, or refused by the server after an auth failure: the
+    // service abandons it and will not reconnect) takes its grants with it; a close takes every grant.
     this.losses = zk.state$.pipe(
-      filter((event) => ((event.state === 'expired' || event.state === 'lost') && !!event.sessionId) || event.state === 'closed'),
+      filter((event) => (SESSION_ENDS.has(event.state) && !!event.sessionId) || event.state === 'closed'),
       map((event) =>
         event.state === 'closed'
           ? { reason: 'the ZooKeeper connection was closed' }
