@@ -45,6 +45,8 @@ export type Callback<T> = (error: RawException | null, result?: T) => void;
 export type Watcher = (event: RawEvent) => void;
 
 export interface RawTransaction {
+  /** The ops added so far, as the client will serialize them. */
+  ops: Array<{ type: number; path: string; version?: number }>;
   create(path: string, data: Buffer | undefined, acls: RawAcl[], mode: number): RawTransaction;
   remove(path: string, version: number): RawTransaction;
   check(path: string, version: number): RawTransaction;

@@ -1,7 +1,19 @@
-import type { RawClient, RawModule } from './zookeeper-client.types';
-import { RAW_STATE } from './zookeeper-client.types';
+import { Logger } from '@nestjs/common';
+import type { RawAcl, RawClient, RawException, RawModule, RawStat } from './zookeeper-client.types';
+import { HardenedConnection, PatchableManager, hardenConnectionManager } from './connection-manager.patch';
+import { createContainer } from './container-create';
 
-export type SessionEvent = 'connected' | 'disconnected' | 'expired' | 'auth-failed';
+/**
+ * - `connected` / `disconnected`: a connection of this session came up / went down.
+ * - `expired`: the server says this session is over (or answered under another session id).
+ * - `lost`: the connection flapped (connected, dropped before carrying a single reply) for a whole session
+ *   timeout: the session cannot be used, so it is given up.
+ * - `unavailable`: no handshake succeeded within a session timeout of the session's start (it keeps trying).
+ * - `auth-failed`: the server refused the credentials.
+ */
+export type SessionEvent = 'connected' | 'disconnected' | 'expired' | 'lost' | 'unavailable' | 'auth-failed';
+
+const logger = new Logger('ZookeeperLock');
 
 export interface SessionSettings {
   connectionString: string;
@@ -29,7 +41,20 @@ export class ZookeeperSession {
   connected = false;
   /** `Date.now()` when the client last started a connection attempt (it retries on its own). */
   attemptStartedAt = 0;
+  /** Set when the server answered a resume under another id: the id it gave (we never adopt it). */
+  replacedBy?: string;
   private destroyed = false;
+  private readonly connection: HardenedConnection;
+  private everConnected = false;
+  private unavailableTimer?: NodeJS.Timeout;
+  /**
+   * Flapping: a connection that completes its handshake but drops before any reply (e.g. the server
+   * refuses our SetWatches packet) revalidates the session on the server while we can never use it.
+   * `lastUsableAt` is the last reply on a connection after its handshake (or the session's start);
+   * `handshakesSinceUsable` counts handshakes since then.
+   */
+  private lastUsableAt = 0;
+  private handshakesSinceUsable = 0;
 
   constructor(
     zookeeper: RawModule,
@@ -45,14 +70,26 @@ export class ZookeeperSession {
       retries: 0,
     });
     for (const credentials of settings.auth) this.client.addAuthInfo('digest', Buffer.from(credentials));
-    // Note when each connection attempt starts: the client waits forever for a handshake answer (its
-    // connect timeout stops once TCP connects), so the service's watchdog bounds attempts itself.
-    const manager = this.client.connectionManager as unknown as { connect(): void };
-    const connect = manager.connect.bind(manager);
-    manager.connect = () => {
-      this.attemptStartedAt = Date.now();
-      connect();
-    };
+    // The client's socket side is replaced for this instance (see connection-manager.patch.ts).
+    this.connection = hardenConnectionManager(this.client.connectionManager as unknown as PatchableManager, {
+      attemptStarted: () => (this.attemptStartedAt = Date.now()),
+      handshakeDone: () => {
+        this.handshakesSinceUsable += 1;
+        if (this.lastUsableAt === 0) this.lastUsableAt = Date.now();
+      },
+      replyReceived: () => {
+        this.lastUsableAt = Date.now();
+        this.handshakesSinceUsable = 0;
+      },
+      sessionReplaced: (asked, answered) => {
+        this.replacedBy = answered;
+        logger.error(`ZooKeeper answered a resume of session 0x${asked} with session 0x${answered}: session 0x${asked} is treated as expired`);
+      },
+      protocolError: (error) => {
+        if (!this.destroyed) logger.warn(`Dropped a ZooKeeper connection that sent unreadable bytes (${error.message}); reconnecting`);
+      },
+      listenerError: (error) => logger.error(`A ZooKeeper callback threw: ${(error as Error)?.stack ?? error}`),
+    });
     this.client.on('connected', () => this.handleConnected());
     this.client.on('disconnected', () => this.handleDisconnected());
     this.client.on('expired', () => this.emit('expired'));
@@ -60,10 +97,23 @@ export class ZookeeperSession {
   }
 
   start(): void {
+    // A session that never gets a handshake is bounded: report it after a session timeout (no session
+    // could have outlived that anyway), and keep trying every member of the connection string.
+    this.unavailableTimer = setTimeout(() => {
+      if (!this.everConnected) this.emit('unavailable');
+    }, this.timeout);
+    this.unavailableTimer.unref();
     this.client.connect();
   }
 
+  /** Queues a createContainer request (ZooKeeper 3.5+); see container-create.ts. */
+  createContainer(path: string, data: Buffer | undefined, acl: RawAcl[], callback: (error: RawException | null, created?: { path: string; stat: RawStat }) => void): void {
+    createContainer(this.client.connectionManager as unknown as PatchableManager, path, data, acl, callback);
+  }
+
   private handleConnected(): void {
+    this.everConnected = true;
+    clearTimeout(this.unavailableTimer);
     this.connected = true;
     this.lastHeardAt = Date.now();
     this.id = this.client.getSessionId().toString('hex');
@@ -79,6 +129,13 @@ export class ZookeeperSession {
     if (!this.connected) return; // a failed connection attempt, not a disconnection
     this.connected = false;
     this.emit('disconnected');
+    // Two handshakes in a row that carried nothing, for a whole session timeout: the connection flaps
+    // without end. The session is unusable (its watches cannot be restored, requests never get through),
+    // so it is given up as lost rather than left "suspended" forever.
+    if (this.handshakesSinceUsable >= 2 && Date.now() - this.lastUsableAt >= this.timeout) {
+      logger.error(`ZooKeeper connection of session 0x${this.id} keeps dropping right after its handshake; giving the session up`);
+      this.emit('lost');
+    }
   }
 
   private emit(event: SessionEvent): void {
@@ -106,11 +163,11 @@ export class ZookeeperSession {
       await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
     }
+    clearTimeout(this.unavailableTimer);
     this.client.removeAllListeners();
-    // CLOSING is the one state in which the client does not reconnect when its socket closes; a pending
-    // reconnect attempt ends the same way once its socket closes.
-    manager.state = RAW_STATE.CLOSING;
-    manager.socket?.destroy();
+    // No reconnect timer, spin-delay timer or connect in progress may ever send another ConnectRequest:
+    // that would revalidate a session we have given up and keep its lock nodes alive.
+    this.connection.abandon();
     this.connected = false;
   }
 }

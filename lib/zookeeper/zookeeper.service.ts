@@ -15,11 +15,14 @@ import { notifyListener } from '../lock/lock-events';
  * - `connected`: a live session, connected.
  * - `suspended`: the session's connection dropped; the session (and its locks) may still be alive.
  * - `expired`: the server said the session expired; its ephemeral nodes (locks) are gone.
- * - `lost`: nothing heard from the server for a session timeout; the session is given up as gone.
+ * - `lost`: nothing heard from the server for a session timeout, or its connection kept dropping right
+ *   after each handshake for a session timeout; the session is given up as gone.
+ * - `unavailable`: no session could be established within a session timeout (nothing answered a
+ *   handshake); requests fail at once with UNAVAILABLE, and every member keeps being tried.
  * - `auth-failed`: the server refused the credentials; no reconnection is attempted.
  * - `closed`: closed by the application (shutdown).
  */
-export type ZookeeperState = 'connecting' | 'connected' | 'suspended' | 'expired' | 'lost' | 'auth-failed' | 'closed';
+export type ZookeeperState = 'connecting' | 'connected' | 'suspended' | 'expired' | 'lost' | 'unavailable' | 'auth-failed' | 'closed';
 
 export interface ZookeeperStateEvent {
   state: ZookeeperState;
@@ -27,7 +30,11 @@ export interface ZookeeperStateEvent {
   sessionId?: string;
 }
 
-export type CreateMode = 'persistent' | 'ephemeral' | 'persistent-sequential' | 'ephemeral-sequential';
+/**
+ * `container` (ZooKeeper 3.5+): a persistent node the server deletes once it has had children and has
+ * none left (checked every `znode.container.checkIntervalMs`, 60 s by default).
+ */
+export type CreateMode = 'persistent' | 'ephemeral' | 'persistent-sequential' | 'ephemeral-sequential' | 'container';
 
 export interface CreateResult {
   /** The path created (with the sequence suffix for sequential modes). */
@@ -55,7 +62,7 @@ export type MultiOp =
 
 export type MultiResult = { op: 'create'; path: string } | { op: 'remove' } | { op: 'check' };
 
-const MODE_FLAGS: Record<CreateMode, number> = {
+const MODE_FLAGS: Record<Exclude<CreateMode, 'container'>, number> = {
   persistent: CREATE_MODE.PERSISTENT,
   ephemeral: CREATE_MODE.EPHEMERAL,
   'persistent-sequential': CREATE_MODE.PERSISTENT_SEQUENTIAL,
@@ -170,6 +177,13 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   // ---------------------------------------------------------------- operations
 
   create(path: string, options: { data?: Buffer; mode?: CreateMode } = {}): Promise<CreateResult> {
+    if (options.mode === 'container') {
+      return this.execute<CreateResult>('create', path, (session, done) =>
+        session.createContainer(path, options.data, this.acl, (e, created) =>
+          done(e, e ? undefined : { path: created!.path, sessionId: session.id as string }),
+        ),
+      );
+    }
     const mode = MODE_FLAGS[options.mode ?? 'persistent'];
     return this.execute<CreateResult>('create', path, (session, done) =>
       session.client.create(path, options.data, this.acl, mode, (e, created) =>
@@ -212,9 +226,12 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   multi(ops: MultiOp[]): Promise<MultiResult[]> {
     return this.execute('multi', ops[0]?.path, (session, done) => {
       const transaction = ops.reduce<RawTransaction>((t, op) => {
-        if (op.op === 'create') return t.create(op.path, op.data, this.acl, MODE_FLAGS[op.mode ?? 'persistent']);
-        if (op.op === 'remove') return t.remove(op.path, op.version ?? -1);
-        return t.check(op.path, op.version);
+        if (op.op === 'create') {
+          if (op.mode === 'container') throw new Error('container nodes cannot be created inside a multi');
+          return t.create(op.path, op.data, this.acl, MODE_FLAGS[op.mode ?? 'persistent']);
+        }
+        if (op.op === 'remove') return withVersion(t.remove(op.path, op.version ?? -1), op.version ?? -1);
+        return withVersion(t.check(op.path, op.version), op.version);
       }, session.client.transaction());
       transaction.commit((error, results) => {
         const failedAt = results?.findIndex((r) => r.type === RAW_OP.ERROR && r.err !== 0) ?? -1;
@@ -350,6 +367,15 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         this.logger.error(`ZooKeeper session 0x${session.id} expired: its locks are gone; opening a new session`);
         this.replaceSession(session, 'expired');
         break;
+      case 'lost':
+        this.replaceSession(session, 'lost');
+        break;
+      case 'unavailable':
+        if (this.state !== 'connecting') break;
+        this.logger.error(`ZooKeeper ${this.options.connectionString}: no member answered a handshake within ${session.timeout} ms; still trying`);
+        this.setState({ state: 'unavailable' });
+        this.wakeConnectionWaiters();
+        break;
       case 'auth-failed':
         this.logger.error(`ZooKeeper refused the credentials given in \`auth\`; not reconnecting`);
         clearInterval(this.watchdog);
@@ -431,6 +457,15 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         ),
     );
   }
+}
+
+/**
+ * node-zookeeper-client's Transaction stores `version || -1`, so version 0 became "any version" (its bug
+ * #67). Put the version we were given back on the op it just added.
+ */
+function withVersion(transaction: RawTransaction, version: number): RawTransaction {
+  transaction.ops[transaction.ops.length - 1].version = version;
+  return transaction;
 }
 
 function watchdogInterval(sessionTimeout: number): number {

@@ -1,0 +1,382 @@
+/**
+ * A per-instance replacement of node-zookeeper-client's socket side (ConnectionManager: connect,
+ * findNextServer, the data and close handlers). node_modules stays untouched; only the instance we were
+ * given is changed, and its request queue, watcher manager and public API stay the client's own.
+ *
+ * What the client gets wrong, and what this does instead:
+ * - It keeps an unfinished reply (`pendingBuffer`) across connections, so a connection cut mid-reply
+ *   corrupts every later handshake. Here every socket has its own FrameReader, created empty.
+ * - A malformed frame throws inside its socket handler (an uncaught exception: `offset: 4 is out of
+ *   buffer range`). Here any parse error destroys that one socket, and the client reconnects.
+ * - Its handshake answer is believed whatever it says. Here it is read strictly, and an answer under a
+ *   different session id than the one we asked to resume ends the old session (reported as expired).
+ * - Its connect timeout stops once TCP connects, so a member that accepts and never answers (or answers
+ *   garbage slowly) holds the client forever. Here the whole handshake is bounded.
+ * - It re-sends all watches in one SetWatches packet (over 1 MiB: dropped by the server, forever); here
+ *   they go in 128 kB batches.
+ * - Packets queued for one connection (auth, SetWatches) stay queued for the next and pile up while the
+ *   connection flaps; here they are rebuilt for every connection and the leftovers dropped.
+ * - Its spin-delay timer and pending reconnects outlive close(); `abandon()` stops them for good.
+ * - It knows no create2/createContainer answer (it destroys the socket); here they are decoded.
+ */
+import net from 'node:net';
+import { batchWatches } from './set-watches-batches';
+import { FrameReader, WireProtocolError, judgeHandshake, parseConnectAnswer } from './wire-frames';
+
+/* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
+const jute = require('node-zookeeper-client/lib/jute') as any;
+const Exception = require('node-zookeeper-client/lib/Exception.js') as { create(code: number): Error; AUTH_FAILED: number; CONNECTION_LOSS: number };
+const STATES = require('node-zookeeper-client/lib/ConnectionManager.js').STATES as Record<string, number>;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** Op codes the client does not know. */
+export const EXTRA_OP = { CREATE2: 15, CREATE_CONTAINER: 19 } as const;
+
+const XID = { NOTIFICATION: -1, PING: -2, AUTHENTICATION: -4 } as const;
+const OP = jute.OP_CODES as Record<string, number>;
+
+interface Packet {
+  request: { header: { type: number; xid: number } | null; payload: unknown };
+  callback?: (error: Error | null, response?: unknown) => void;
+}
+
+/** The ConnectionManager fields and methods this patch reads or replaces. */
+export interface PatchableManager {
+  state: number;
+  socket?: net.Socket;
+  servers: Array<{ host: string; port: number }>;
+  nextServerIndex: number;
+  serverAttempts: number;
+  spinDelay: number;
+  connectTimeout: number;
+  pingTimeout: number;
+  sessionTimeout: number;
+  sessionId: Buffer;
+  sessionPassword: Buffer;
+  zxid: Buffer;
+  chrootPath?: string;
+  credentials: Array<{ scheme: string; auth: Buffer }>;
+  pendingBuffer: Buffer | null;
+  pendingQueue: Packet[];
+  packetQueue: { queue: Packet[] };
+  watcherManager: {
+    emit(event: unknown): void;
+    isEmpty(): boolean;
+    getDataWatcherPaths(): string[];
+    getExistenceWatcherPaths(): string[];
+    getChildWatcherPaths(): string[];
+  };
+  setState(state: number): void;
+  updateTimeout(sessionTimeout: number): void;
+  queue(request: unknown, callback?: (error: any, response?: any) => void): void;
+  cleanupPendingQueue(code: number): void;
+  onPacketQueueReadable(): void;
+  onSocketTimeout(): void;
+  onSocketClosed(): void;
+  connect(): void;
+  findNextServer(callback: (server: { host: string; port: number }) => void): void;
+}
+
+export interface ConnectionHooks {
+  /** A connection attempt (TCP connect + handshake) starts. */
+  attemptStarted(): void;
+  /** The server answered our handshake (the connection is now usable). */
+  handshakeDone(): void;
+  /** A frame after the handshake arrived: the connection carries traffic, not just a handshake. */
+  replyReceived(): void;
+  /** The handshake came back under another session id than the one we asked to resume. */
+  sessionReplaced(askedId: string, answeredId: string): void;
+  /** Bytes that are not ZooKeeper's; the connection that carried them was dropped. */
+  protocolError(error: Error): void;
+  /** A callback or watcher threw; the connection goes on. */
+  listenerError(error: unknown): void;
+}
+
+export interface HardenedConnection {
+  /** Stops this client for good: no reconnect timer, no pending connect, no socket. */
+  abandon(): void;
+}
+
+export function hardenConnectionManager(manager: PatchableManager, hooks: ConnectionHooks): HardenedConnection {
+  let abandoned = false;
+  let spinTimer: NodeJS.Timeout | undefined;
+  let handshakeTimer: NodeJS.Timeout | undefined;
+  const closeAsClient = manager.onSocketClosed;
+
+  manager.pendingBuffer = null; // never read again: buffers live per socket
+
+  // As the client's, but the timer is ours to cancel, and nothing runs once abandoned.
+  manager.findNextServer = (callback) => {
+    manager.nextServerIndex %= manager.servers.length;
+    const pick = () => {
+      const server = manager.servers[manager.nextServerIndex];
+      manager.nextServerIndex += 1;
+      callback(server);
+    };
+    if (manager.serverAttempts === manager.servers.length) {
+      // Every member tried once: wait a random part of the spin delay before the next round.
+      spinTimer = setTimeout(() => {
+        spinTimer = undefined;
+        if (abandoned) return;
+        manager.serverAttempts = 0;
+        pick();
+      }, Math.random() * manager.spinDelay);
+    } else {
+      manager.serverAttempts += 1;
+      process.nextTick(() => {
+        if (!abandoned) pick();
+      });
+    }
+  };
+
+  manager.connect = () => {
+    if (abandoned) return;
+    manager.setState(STATES.CONNECTING);
+    manager.findNextServer((server) => openSocket(server));
+  };
+
+  manager.onSocketClosed = () => {
+    clearTimeout(handshakeTimer);
+    dropQueuedPackets();
+    if (abandoned) {
+      manager.cleanupPendingQueue(Exception.CONNECTION_LOSS);
+      manager.state = STATES.CLOSED;
+      return;
+    }
+    closeAsClient.call(manager); // fails pending requests, then reconnects unless closing/expired
+  };
+
+  function openSocket(server: { host: string; port: number }): void {
+    if (abandoned) return;
+    hooks.attemptStarted();
+    const socket = net.connect(server);
+    manager.socket = socket;
+    const frames = new FrameReader();
+    // The session we ask to resume on this connection (zeros: a new one).
+    const asked = Buffer.from(manager.sessionId);
+    let handshaken = false;
+
+    clearTimeout(handshakeTimer);
+    // Bound the whole handshake, not only the TCP connect: the client's own timeout stops at 'connect',
+    // so a member that accepts and never answers would hold us forever. Like the Java client, each member
+    // gets its share of the session timeout.
+    handshakeTimer = setTimeout(() => socket.destroy(), Math.max(manager.connectTimeout, 250));
+
+    socket.setNoDelay();
+    socket.on('connect', () => {
+      if (manager.socket !== socket || abandoned) return;
+      const connectRequest = new jute.protocol.ConnectRequest(
+        jute.PROTOCOL_VERSION,
+        manager.zxid,
+        manager.sessionTimeout,
+        manager.sessionId,
+        manager.sessionPassword,
+      );
+      socket.write(new jute.Request(null, connectRequest).toBuffer());
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (manager.socket !== socket || socket.destroyed) return;
+      try {
+        for (const frame of frames.push(chunk)) {
+          if (manager.socket !== socket || socket.destroyed) return; // dropped by an earlier frame
+          if (handshaken) {
+            hooks.replyReceived();
+            handleReply(frame);
+          } else {
+            handshaken = handleHandshake(socket, asked, frame);
+          }
+        }
+      } catch (error) {
+        // Whatever went wrong while reading, it concerns this connection only: drop it, reconnect.
+        socket.destroy();
+        hooks.protocolError(error as Error);
+      }
+    });
+    socket.on('drain', () => {
+      if (manager.socket === socket) manager.onPacketQueueReadable();
+    });
+    socket.on('error', () => undefined); // 'close' follows; reconnection happens there
+    socket.on('close', () => {
+      if (manager.socket === socket) manager.onSocketClosed();
+    });
+  }
+
+  /** Returns true when the connection is now established. */
+  function handleHandshake(socket: net.Socket, asked: Buffer, frame: Buffer): boolean {
+    const answer = parseConnectAnswer(frame);
+    clearTimeout(handshakeTimer);
+    const verdict = judgeHandshake(asked, answer);
+    if (verdict !== 'resumed') {
+      if (verdict === 'replaced') hooks.sessionReplaced(asked.toString('hex'), answer.sessionId.toString('hex'));
+      // The session we asked for is over. We never adopt the other id: the client reports 'expired' for
+      // the session it had, whose locks are then reported lost, and a new client opens a new session.
+      manager.setState(STATES.SESSION_EXPIRED);
+      socket.destroy();
+      return false;
+    }
+    manager.serverAttempts = 0;
+    manager.sessionId = answer.sessionId;
+    manager.sessionPassword = answer.password;
+    manager.updateTimeout(answer.timeOut);
+    primeConnection();
+    hooks.handshakeDone();
+    manager.setState(STATES.CONNECTED);
+    manager.onPacketQueueReadable();
+    socket.setTimeout(manager.pingTimeout, () => manager.onSocketTimeout());
+    return true;
+  }
+
+  /** Credentials and watches, rebuilt for every connection, before anything else on it. */
+  function primeConnection(): void {
+    for (const credential of manager.credentials) {
+      const header = new jute.protocol.RequestHeader();
+      header.xid = XID.AUTHENTICATION;
+      header.type = OP.AUTH;
+      const payload = new jute.protocol.AuthPacket();
+      payload.type = 0;
+      payload.scheme = credential.scheme;
+      payload.auth = credential.auth;
+      manager.queue(new jute.Request(header, payload));
+    }
+    const watchers = manager.watcherManager;
+    if (watchers.isEmpty()) return;
+    const batches = batchWatches(
+      {
+        data: watchers.getDataWatcherPaths(),
+        exist: watchers.getExistenceWatcherPaths(),
+        child: watchers.getChildWatcherPaths(),
+      },
+      undefined,
+      manager.chrootPath,
+    );
+    for (const batch of batches) {
+      const header = new jute.protocol.RequestHeader();
+      header.type = OP.SET_WATCHES;
+      const payload = new jute.protocol.SetWatches();
+      payload.relativeZxid = manager.zxid;
+      payload.dataWatches = batch.data;
+      payload.existWatches = batch.exist;
+      payload.childWatches = batch.child;
+      manager.queue(new jute.Request(header, payload));
+    }
+  }
+
+  /**
+   * Packets still queued when a connection closes: connection priming is rebuilt for the next connection
+   * (re-sending it would pile up copies while the connection flaps); requests fail with CONNECTION_LOSS,
+   * as in-flight ones do, instead of being sent on some later connection.
+   */
+  function dropQueuedPackets(): void {
+    const queued = manager.packetQueue.queue.splice(0);
+    for (const packet of queued) {
+      const type = packet.request.header?.type;
+      if (type === OP.AUTH || type === OP.SET_WATCHES || type === OP.PING) continue;
+      safely(() => packet.callback?.(Exception.create(Exception.CONNECTION_LOSS)));
+    }
+  }
+
+  function handleReply(frame: Buffer): void {
+    const header = new jute.protocol.ReplyHeader();
+    let offset = header.deserialize(frame, 0);
+    switch (header.xid) {
+      case XID.PING:
+        return;
+      case XID.AUTHENTICATION:
+        if (header.err === Exception.AUTH_FAILED) manager.setState(STATES.AUTHENTICATION_FAILED);
+        return;
+      case XID.NOTIFICATION: {
+        const event = new jute.protocol.WatcherEvent();
+        if (manager.chrootPath) event.setChrootPath(manager.chrootPath);
+        event.deserialize(frame, offset);
+        safely(() => manager.watcherManager.emit(event));
+        return;
+      }
+    }
+    const packet = manager.pendingQueue.shift();
+    if (!packet || !packet.request.header || packet.request.header.xid !== header.xid) {
+      if (packet) manager.pendingQueue.unshift(packet); // failed with CONNECTION_LOSS when the socket closes
+      throw new WireProtocolError(`reply xid ${header.xid} does not match the request sent`);
+    }
+    if ((header.zxid as Buffer).readBigInt64BE(0) > 0n) manager.zxid = header.zxid;
+    if (header.err !== 0) {
+      safely(() => packet.callback?.(Exception.create(header.err), new jute.Response(header, null)));
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = decodePayload(packet.request.header.type, frame, offset);
+    } catch (error) {
+      manager.pendingQueue.unshift(packet);
+      throw error;
+    }
+    safely(() => packet.callback?.(null, new jute.Response(header, payload)));
+  }
+
+  function decodePayload(type: number, frame: Buffer, offset: number): unknown {
+    let record: any;
+    switch (type) {
+      case OP.DELETE:
+      case OP.SET_WATCHES:
+      case OP.CLOSE_SESSION:
+        return null;
+      case OP.CREATE:
+        record = new jute.protocol.CreateResponse();
+        break;
+      case OP.GET_CHILDREN2:
+        record = new jute.protocol.GetChildren2Response();
+        break;
+      case OP.EXISTS:
+        record = new jute.protocol.ExistsResponse();
+        break;
+      case OP.SET_DATA:
+        record = new jute.protocol.SetDataResponse();
+        break;
+      case OP.GET_DATA:
+        record = new jute.protocol.GetDataResponse();
+        break;
+      case OP.SET_ACL:
+        record = new jute.protocol.SetACLResponse();
+        break;
+      case OP.GET_ACL:
+        record = new jute.protocol.GetACLResponse();
+        break;
+      case OP.MULTI:
+        record = new jute.TransactionResponse();
+        break;
+      case EXTRA_OP.CREATE2:
+      case EXTRA_OP.CREATE_CONTAINER: {
+        // Create2Response: the created path, then the new node's Stat.
+        const created = new jute.protocol.CreateResponse();
+        if (manager.chrootPath) created.setChrootPath(manager.chrootPath);
+        offset += created.deserialize(frame, offset);
+        const stat = new jute.data.Stat();
+        stat.deserialize(frame, offset);
+        return { path: created.path, stat };
+      }
+      default:
+        throw new WireProtocolError(`no decoder for the answer to op ${type}`);
+    }
+    if (manager.chrootPath) record.setChrootPath(manager.chrootPath);
+    record.deserialize(frame, offset);
+    return record;
+  }
+
+  function safely(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      hooks.listenerError(error);
+    }
+  }
+
+  return {
+    abandon() {
+      abandoned = true;
+      clearTimeout(spinTimer);
+      clearTimeout(handshakeTimer);
+      // CLOSING: the one state in which the client's own code never reconnects or sends.
+      manager.state = STATES.CLOSING;
+      manager.socket?.destroy();
+    },
+  };
+}
