@@ -6,6 +6,7 @@ import { LockService } from '../lock/lock.service';
 import { LockedMethodsExplorer } from '../locked/locked.explorer';
 import { ZookeeperLockBackend } from '../recipes/zookeeper-lock.backend';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { SessionEventsForwarder } from './session-events.forwarder';
 import { ConfigurableModuleClass } from './zookeeper-lock.module-definition';
 
 /**
@@ -22,6 +23,7 @@ import { ConfigurableModuleClass } from './zookeeper-lock.module-definition';
     LockService,
     LockedMethodsExplorer,
     ZookeeperHealthIndicator,
+    SessionEventsForwarder,
   ],
   exports: [ZookeeperService, LockService, ZookeeperHealthIndicator],
 })

@@ -4,11 +4,11 @@ import { MODULE_OPTIONS_TOKEN } from '../module/zookeeper-lock.module-definition
 import type { ZookeeperLockModuleOptions } from '../module/zookeeper-lock-options.interface';
 import { ResolvedZookeeperLockOptions, resolveOptions } from '../module/zookeeper-lock-options';
 import { loadGuardedClient } from './zookeeper-client.guard';
-import type { RawAcl, RawException, RawModule, RawStat, RawTransaction } from './zookeeper-client.types';
+import type { RawAcl, RawException, RawModule, RawStat, RawTransaction, Watcher } from './zookeeper-client.types';
 import { CREATE_MODE, RAW_OP } from './zookeeper-client.types';
 import { ZookeeperError, zookeeperCodeName } from './zookeeper.error';
 import { SessionEvent, ZookeeperSession } from './zookeeper-session';
-import { notifyListener } from '../lock/lock-events';
+import { RawWatcherManager, WatchCallback, WatchKind, WatchRegistry, WatchRequest } from './watch-registry';
 
 /**
  * - `connecting`: no session yet (start-up, or a new one after the last was lost).
@@ -77,8 +77,8 @@ type Sender<T> = (
   done: (error: RawException | null, result?: T, failure?: ZookeeperError) => void,
 ) => void;
 
-/** A watch set by exists/getData/getChildren: resolves on the first change of the node or its children. */
-export type WatchCallback = () => void;
+/** A watch set by exists/getData/getChildren: called once on the first change of the node or its children. */
+export type { WatchCallback };
 
 /**
  * One shared ZooKeeper session for the whole application, as promises with bounded time.
@@ -105,6 +105,8 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    */
   private readonly inFlight = new Set<{ deadline: number; expire: () => void }>();
   private sweeper?: NodeJS.Timeout;
+  /** Watches per session: a new session (new client) starts with none, and the old one's go with it. */
+  private readonly watchRegistries = new WeakMap<ZookeeperSession, WatchRegistry>();
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: ZookeeperLockModuleOptions) {
     this.options = resolveOptions(options);
@@ -197,26 +199,43 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     return this.execute<void>('remove', path, (session, done) => session.client.remove(path, version, done));
   }
 
-  /** Stat of a node, or null when it does not exist. A watch fires once on its creation, change or deletion. */
+  /**
+   * Stat of a node, or null when it does not exist. A watch fires once on its creation, change or deletion
+   * (or never, if the session ends first); cancel it with `unwatch(path, watch)`.
+   */
   async exists(path: string, watch?: WatchCallback): Promise<NodeStat | null> {
-    const stat = await this.execute<RawStat | null>('exists', path, (session, done) =>
-      session.client.exists(path, watch && (() => watch()), done),
+    const stat = await this.watchedRead<RawStat | null>('exists', 'exists', path, watch, (session, raw, done) =>
+      // exists sets a watch whether or not the node is there.
+      session.client.exists(path, raw, (e, stat) => done(e, e ? undefined : (stat ?? null), !e)),
     );
     return stat ? toNodeStat(stat) : null;
   }
 
+  /** Data and stat of a node. A watch fires once on its change or deletion; cancel it with `unwatch`. */
   getData(path: string, watch?: WatchCallback): Promise<{ data: Buffer; stat: NodeStat }> {
-    return this.execute('getData', path, (session, done) =>
-      session.client.getData(path, watch && (() => watch()), (e, data, stat) =>
-        done(e, e ? undefined : { data: data ?? Buffer.alloc(0), stat: toNodeStat(stat as RawStat) }),
+    return this.watchedRead('getData', 'data', path, watch, (session, raw, done) =>
+      session.client.getData(path, raw, (e, data, stat) =>
+        done(e, e ? undefined : { data: data ?? Buffer.alloc(0), stat: toNodeStat(stat as RawStat) }, !e),
       ),
     );
   }
 
+  /** Names of a node's children. A watch fires once when they change or the node goes; see `unwatch`. */
   getChildren(path: string, watch?: WatchCallback): Promise<string[]> {
-    return this.execute('getChildren', path, (session, done) =>
-      session.client.getChildren(path, watch && (() => watch()), (e, children) => done(e, children)),
+    return this.watchedRead('getChildren', 'child', path, watch, (session, raw, done) =>
+      session.client.getChildren(path, raw, (e, children) => done(e, children, !e)),
     );
+  }
+
+  /**
+   * Cancels a watch set by exists/getData/getChildren with this `callback` on `path` (every kind): it will
+   * not be called. Once a path has no callback left, the client forgets it as well, so timed-out or aborted
+   * waits leave nothing behind and a reconnect does not re-register it. Returns true when it was set.
+   * Call it when a wait ends without the watch having fired; calling it after the watch fired is harmless.
+   */
+  unwatch(path: string, callback: WatchCallback): boolean {
+    const session = this.session;
+    return session ? this.watchesOf(session).remove(path, callback) : false;
   }
 
   /**
@@ -318,6 +337,46 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         settle(null, undefined, new ZookeeperError('BAD_ARGUMENTS', `${name} ${path ?? ''}: ${(error as Error).message}`, path));
       }
     });
+  }
+
+  /**
+   * A read that may set a watch. Every callback goes through the session's WatchRegistry, so the client sees
+   * one watcher per (path, kind) whatever the number of waiters, and a throwing callback is only logged.
+   */
+  private watchedRead<T>(
+    name: string,
+    kind: WatchKind,
+    path: string,
+    watch: WatchCallback | undefined,
+    send: (session: ZookeeperSession, raw: Watcher | undefined, done: (e: RawException | null, result: T | undefined, watchSet: boolean) => void) => void,
+  ): Promise<T> {
+    let request: WatchRequest | undefined;
+    const result = this.execute<T>(name, path, (session, done) => {
+      request = watch && this.watchesOf(session).begin(kind, path, watch);
+      const ticket = request;
+      send(session, ticket?.raw, (e, value, watchSet) => {
+        ticket?.answered(watchSet);
+        done(e, value);
+      });
+    });
+    if (!watch) return result;
+    // The caller hears "failed" (timeout, bad path, no session): a watch it was never promised must not fire.
+    return result.catch((error) => {
+      request?.abandon();
+      throw error;
+    });
+  }
+
+  private watchesOf(session: ZookeeperSession): WatchRegistry {
+    let registry = this.watchRegistries.get(session);
+    if (!registry) {
+      const manager = () => (session.client.connectionManager as unknown as { watcherManager?: RawWatcherManager }).watcherManager;
+      registry = new WatchRegistry(manager, (error, path) =>
+        this.logger.error(`A watch callback on ${path} threw: ${(error as Error)?.message ?? String(error)}`),
+      );
+      this.watchRegistries.set(session, registry);
+    }
+    return registry;
   }
 
   private startSweeper(): void {
@@ -437,7 +496,6 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private setState(event: ZookeeperStateEvent): void {
     if (this.stateSubject.closed) return;
     this.stateSubject.next(event);
-    notifyListener(this.options.onLockEvent, { type: 'session', state: event.state, sessionId: event.sessionId }, this.logger);
   }
 
   private wakeConnectionWaiters(): void {
