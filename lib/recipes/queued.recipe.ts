@@ -159,7 +159,7 @@ async function enqueue(ctx: LockContext, target: LockTarget, token: string, limi
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') {
         // No queue yet (nobody waits), or the scope itself was deleted: make them, then try again.
         await retrying(ctx, limits, () =>
-          zk.create(target.queue).catch(async (e) => {
+          ctx.createQueue(target.queue).catch(async (e) => {
             if (e instanceof ZookeeperError && e.code === 'NODE_EXISTS') return;
             if (!(e instanceof ZookeeperError && e.code === 'NO_NODE')) throw e;
             ctx.forgetDir(target.scopeDir);
@@ -244,29 +244,36 @@ async function waitForRemoval(
 ): Promise<'changed' | 'ours'> {
   let wake!: () => void;
   const woken = new Promise<void>((resolve) => (wake = resolve));
+  const watch = () => wake();
   try {
-    const { data, stat } = await ctx.zk.getData(path, () => wake());
-    // Our own holder node, from a create whose reply was lost: the lock is ours.
-    if (ownToken !== undefined && data.toString() === ownToken && stat.ephemeralOwner === sessionId) return 'ours';
-  } catch (error) {
-    if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'changed';
-    throw error;
-  }
-  const remaining = limits.deadline - Date.now();
-  const timer = setLongTimeout(wake, remaining); // a `wait` past 2^31-1 ms must not become a 1 ms busy loop
-  limits.signal?.addEventListener('abort', wake, { once: true });
-  if (limits.signal?.aborted) wake(); // aborted while the watch was being set: the event is gone
-  const session: Subscription = ctx.zk.state$.subscribe((event) => {
-    if (event.state !== 'connected' && event.state !== 'suspended') wake();
-    else if (event.sessionId !== sessionId) wake();
-  });
-  try {
-    await woken;
-    return 'changed';
+    try {
+      const { data, stat } = await ctx.zk.getData(path, watch);
+      // Our own holder node, from a create whose reply was lost: the lock is ours.
+      if (ownToken !== undefined && data.toString() === ownToken && stat.ephemeralOwner === sessionId) return 'ours';
+    } catch (error) {
+      if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'changed';
+      throw error;
+    }
+    const remaining = limits.deadline - Date.now();
+    const timer = setLongTimeout(wake, remaining); // a `wait` past 2^31-1 ms must not become a 1 ms busy loop
+    limits.signal?.addEventListener('abort', wake, { once: true });
+    if (limits.signal?.aborted) wake(); // aborted while the watch was being set: the event is gone
+    const session: Subscription = ctx.zk.state$.subscribe((event) => {
+      if (event.state !== 'connected' && event.state !== 'suspended') wake();
+      else if (event.sessionId !== sessionId) wake();
+    });
+    try {
+      await woken;
+      return 'changed';
+    } finally {
+      timer.clear();
+      limits.signal?.removeEventListener('abort', wake);
+      session.unsubscribe();
+    }
   } finally {
-    timer.clear();
-    limits.signal?.removeEventListener('abort', wake);
-    session.unsubscribe();
+    // A wait that ends without the node changing (timeout, abort, session end, our own node) takes its
+    // watch back, so that abandoned waits pile up no listeners on a long-held lock.
+    ctx.zk.unwatch(path, watch);
   }
 }
 

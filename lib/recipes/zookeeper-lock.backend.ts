@@ -43,7 +43,7 @@ export class ZookeeperLockBackend implements LockBackend {
 
   constructor(private readonly zk: ZookeeperService) {
     this.janitor = new NodeJanitor(zk, this.logger);
-    this.context = new LockContext(zk, this.janitor);
+    this.context = new LockContext(zk, this.janitor, this.logger);
     // A session that ended (expired, given up as lost, or refused by the server after an auth failure: the
     // service abandons it and will not reconnect) takes its grants with it; a close takes every grant.
     this.losses = zk.state$.pipe(
