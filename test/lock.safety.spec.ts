@@ -13,8 +13,10 @@ import {
   listTree,
   newService,
   sharedConnectString,
+  startServer,
   uniqueNamespace,
   waitForChildren,
+  waitForGone,
   waitForState,
 } from './support/zookeeper';
 
@@ -245,3 +247,92 @@ describe('session loss reporting (issue 11, item 14)', () => {
     expect(held.signal.reason).toMatchObject({ code: 'LOCK_LOST', ids: ['auth'] });
   });
 });
+
+describe('queues never accumulate (issue 11, item 9)', () => {
+  it('returns to the baseline of persistent nodes after crashed waiters and a stalled clean-up', async () => {
+    const server = await startServer();
+    const connectionString = server.connectString;
+    const a = await side({ connectionString });
+    const operator = await newService({ connectionString });
+    const heldCrash = await a.lock.acquire('crash');
+    const heldStall = await a.lock.acquire('stall');
+    const baseline = await persistentNodes(operator);
+    expect(baseline).toEqual([namespace, `${namespace}/default`]);
+
+    // A waiter whose process goes away while it waits: its session closes under it, so it never gets to
+    // remove the queue.
+    const crashed = await side({ connectionString });
+    const lost = crashed.lock.acquire('crash', { wait: 60_000 }).catch((e) => e);
+    await waitForChildren(operator, queue('crash'), 1);
+    await crashed.zk.close();
+    await lost;
+
+    // A waiter that times out while the server stalls under its clean-up (paused 1.5 s, operation
+    // timeout 500 ms): its waiter node is removed late, and the queue is left behind by the waiter.
+    const stalled = await side({ connectionString, operationTimeout: 500, sessionTimeout: 6_000 });
+    stalled.faults.beforeSend('remove', (p) => p.startsWith(`${queue('stall')}/w-`), () => {
+      server.pause();
+      setTimeout(() => server.resume(), 1_500);
+    });
+    await expect(stalled.lock.acquire('stall', { wait: 200 })).rejects.toBeInstanceOf(LockConflictError);
+    await waitForState(stalled.zk, 'connected');
+
+    // The server reaps the empty queues (test servers check every second; 60 s by default).
+    await waitForGone(operator, queue('crash'), 15_000);
+    await waitForGone(operator, queue('stall'), 15_000);
+    expect(await persistentNodes(operator)).toEqual(baseline);
+    await heldCrash.release();
+    await heldStall.release();
+  });
+
+  async function persistentNodes(zk: ZookeeperService): Promise<string[]> {
+    const all = [namespace, ...(await listTree(zk, namespace))];
+    const stats = await Promise.all(all.map((path) => zk.exists(path)));
+    return all.filter((_, i) => stats[i] && stats[i]!.ephemeralOwner === undefined).sort();
+  }
+});
+
+describe('watches of abandoned waits (issue 11, item 10)', () => {
+  it('1,000 timed-out or aborted waits against a held lock leave no listener behind', async () => {
+    const a = await side();
+    const b = await side();
+    const held = await a.lock.acquire('watched');
+    const manager = watcherManager(b.zk);
+    let most = 0;
+    for (let i = 0; i < 1_000; i++) {
+      const attempt =
+        i % 2 === 0
+          ? b.lock.acquire('watched', { wait: 5 })
+          : b.lock.acquire('watched', { wait: Infinity, signal: AbortSignal.timeout(5) });
+      const error = await attempt.catch((e) => e);
+      expect(['LockConflictError', 'TimeoutError']).toContain(error?.name); // timed out, or aborted
+      most = Math.max(most, listeners(manager));
+    }
+    // More than 10 on one path is what makes Node warn (MaxListenersExceededWarning); we allow none left.
+    expect(most).toBeLessThanOrEqual(1);
+    expect(listeners(manager)).toBe(0);
+    expect(manager.isEmpty()).toBe(true);
+    await held.release();
+  }, 120_000);
+});
+
+interface Emitter {
+  listenerCount(event: string): number;
+}
+interface WatcherManager {
+  isEmpty(): boolean;
+  dataWatchers: Record<string, Emitter>;
+  existenceWatchers: Record<string, Emitter>;
+  childWatchers: Record<string, Emitter>;
+}
+
+function watcherManager(zk: ZookeeperService): WatcherManager {
+  return (zk as unknown as { session: { client: { connectionManager: { watcherManager: WatcherManager } } } }).session.client
+    .connectionManager.watcherManager;
+}
+
+/** Listeners on the busiest watched path of the client. */
+function listeners(manager: WatcherManager): number {
+  const all = [manager.dataWatchers, manager.existenceWatchers, manager.childWatchers].flatMap((map) => Object.values(map));
+  return all.reduce((most, emitter) => Math.max(most, emitter.listenerCount('notification')), 0);
+}

@@ -429,14 +429,25 @@ describe('LockService: fencing, reentrancy, ids, leaks', () => {
     await Promise.all(
       Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).lock.withLock(`q-${i % 5}`, () => undefined, { wait: 30_000 })),
     );
-    expect(await listTree(a.zk, namespace)).toEqual([scopeDir()]);
-    expect(a.lock.heldCount + b.lock.heldCount).toBe(0);
+    // waits that end without the lock, against a lock that stays held: timed out, and aborted
+    const held = await b.lock.acquire('held-long');
+    for (let i = 0; i < 30; i++) {
+      const signal = i % 2 ? AbortSignal.timeout(10) : undefined;
+      const error = await a.lock.acquire('held-long', { wait: signal ? Infinity : 10, signal }).catch((e) => e);
+      expect(['LockConflictError', 'TimeoutError']).toContain(error?.name);
+    }
+    expect(await listTree(a.zk, namespace)).toEqual([scopeDir(), `${scopeDir()}/held-long`]);
+    expect(a.lock.heldCount + b.lock.heldCount).toBe(1);
     const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     expect(timersAfter).toBeLessThanOrEqual(timersBefore);
     for (const s of [a.zk, b.zk]) {
+      // Checked while the lock is still held: a leftover watch on it would only go away once it is freed.
       const watchers = (s as never as { session: { client: { connectionManager: { watcherManager: { isEmpty(): boolean } } } } }).session
         .client.connectionManager.watcherManager;
       expect(watchers.isEmpty()).toBe(true);
     }
+    await held.release();
+    expect(await listTree(a.zk, namespace)).toEqual([scopeDir()]);
+    expect(a.lock.heldCount + b.lock.heldCount).toBe(0);
   });
 });

@@ -103,6 +103,14 @@ export class ClientFaults {
     );
   }
 
+  /** Runs `hook` just before the next matching call is sent (e.g. to pause the server under it). */
+  beforeSend(method: ClientMethod, match: PathMatch, hook: () => void): void {
+    this.addRule(method, match, (_args, callback, send) => {
+      hook();
+      send(callback);
+    });
+  }
+
   /** Counts calls of `method` from now on (every path). */
   count(method: ClientMethod): { readonly calls: number; stop(): void } {
     const counter = { calls: 0 };
