@@ -336,3 +336,28 @@ function listeners(manager: WatcherManager): number {
   const all = [manager.dataWatchers, manager.existenceWatchers, manager.childWatchers].flatMap((map) => Object.values(map));
   return all.reduce((most, emitter) => Math.max(most, emitter.listenerCount('notification')), 0);
 }
+
+describe('big requests (issue 15, item 4, recipe side)', () => {
+  it('takes and releases a queued lock on 64 long escaped ids with no connection drop and no node left', async () => {
+    const a = await side();
+    const operator = await newService();
+    const states: string[] = [];
+    const watching = a.zk.state$.subscribe((event) => states.push(event.state));
+    try {
+      // Ids and scope escape to about 5,000 characters each: paths of ~10 kB, 128 removes of ~1.3 MB in all
+      // at release, more than the server takes in one request (1 MiB).
+      const scope = '%'.repeat(1_000);
+      const dir = `${namespace}/${'%0025'.repeat(1_000)}`;
+      const ids = Array.from({ length: 64 }, (_, i) => `${'%'.repeat(1_000)}${String(i).padStart(2, '0')}`);
+      const held = await a.lock.acquire(ids, { wait: 20_000, scope });
+      expect(await listTree(operator, dir)).toHaveLength(64 * 3); // holders, queues, waiters
+      await held.release();
+      expect(held.signal.aborted).toBe(false);
+      expect(await listTree(operator, dir)).toEqual([]);
+      expect(states.filter((s) => s !== 'connected')).toEqual([]); // never dropped
+      await (await a.lock.acquire(ids, { scope })).release(); // and free again
+    } finally {
+      watching.unsubscribe();
+    }
+  });
+});
