@@ -56,6 +56,7 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
     accepted += 1;
     client.on('error', () => undefined);
     if (canned) {
+      client.resume(); // read and discard what the client sends, so its close is seen and the proxy can close
       client.end(canned);
       return;
     }
