@@ -141,6 +141,25 @@ describe('a lost create reply is never resolved by one read alone (issue 11, ite
     await second.release();
     expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
   });
+  it('removes its own waiter node that lands only after it took the lock, at release', async () => {
+    const b = await side();
+    const c = await side();
+    const operator = await newService();
+    await (await c.lock.acquire('late', { wait: 1_000 })).release(); // scope exists
+    const late = b.faults.delayRequest('create', (p) => p.startsWith(`${queue('late')}/w-`));
+    const held = await b.lock.acquire('late', { wait: 5_000 });
+    await late.send(); // B's first waiter create lands now, behind B's second
+    const bySequence = (await waitForChildren(operator, queue('late'), 2)).sort((x, y) => (x.slice(-10) < y.slice(-10) ? -1 : 1));
+    const stray = bySequence[1]; // the late one: behind B's own waiter node
+    const waiting = c.lock.acquire('late', { wait: 10_000 }); // queued behind B's stray
+    await waitForChildren(operator, queue('late'), 3);
+    await held.release();
+    await waitForGone(operator, `${queue('late')}/${stray}`);
+    const next = await waiting; // not stuck behind B's stray until B's session ends
+    await next.release();
+    await waitForGone(operator, queue('late'));
+    expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
+  });
 });
 
 describe('a waiter that loses its queue node queues again and still gets the lock (issue 11, item 8)', () => {

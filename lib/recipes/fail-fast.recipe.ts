@@ -9,6 +9,8 @@ export interface OwnedNodes {
   /** The holder nodes, one per id. */
   holders: string[];
   sessionId: string;
+  /** Queues where a stray waiter node of ours may still appear (a lost create reply): swept at release. */
+  sweep?: string[];
 }
 
 /**

@@ -35,7 +35,7 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
     return undefined;
   };
   checkCancelled(cancelled);
-  let waiter: { path: string; sessionId: string } | undefined;
+  let waiter: { path: string; sessionId: string; strayPossible: boolean } | undefined;
   let holding = false;
   const doubt = { holder: false }; // a holder create whose reply was lost: it may exist, with our token
   try {
@@ -78,7 +78,8 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
           (await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token)) === 'ours'
         ) {
           holding = true;
-          return { nodes: [target.holder, waiter.path], holders: [target.holder], sessionId: waiter.sessionId };
+          const sweep = waiter.strayPossible ? [target.queue] : [];
+          return { nodes: [target.holder, waiter.path], holders: [target.holder], sessionId: waiter.sessionId, sweep };
         }
       } catch (error) {
         // Connection trouble (e.g. a leader election): our place in the queue lives as long as the session.
@@ -91,6 +92,7 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
   } finally {
     if (!holding && waiter !== undefined) {
       if (doubt.holder) void ctx.janitor.removeOwned([target.holder], token, waiter.sessionId);
+      if (waiter.strayPossible) void ctx.janitor.removeOwnedChildren(target.queue, token, waiter.sessionId);
       await leaveQueue(ctx, target, waiter.path, token, waiter.sessionId);
     }
   }
@@ -146,15 +148,20 @@ async function enqueue(ctx: LockContext, target: LockTarget, token: string, limi
   const { zk } = ctx;
   const data = Buffer.from(token);
   let doubtful: string | undefined; // session of a create whose outcome we do not know
+  // A doubtful create not found by the read-back may still land later (a read served before it was
+  // applied): then a stray waiter node of ours may appear in the queue at any time.
+  let strayPossible = false;
   for (;;) {
     const sessionId = zk.sessionId;
     try {
       if (doubtful !== undefined && doubtful === sessionId) {
         const own = findOwnWaiter(await zk.getChildren(target.queue), token);
-        if (own) return { path: `${target.queue}/${own}`, sessionId };
+        if (own) return { path: `${target.queue}/${own}`, sessionId, strayPossible };
+        strayPossible = true;
       }
       doubtful = undefined;
-      return await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
+      const created = await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
+      return { ...created, strayPossible };
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') {
         // No queue yet (nobody waits), or the scope itself was deleted: make them, then try again.

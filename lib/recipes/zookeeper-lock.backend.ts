@@ -129,6 +129,7 @@ export class ZookeeperLockBackend implements LockBackend {
           nodes: taken.flatMap((o) => o.nodes),
           holders: taken.flatMap((o) => o.holders),
           sessionId: taken[0].sessionId,
+          sweep: taken.flatMap((o) => o.sweep ?? []),
         };
       }
       await this.releaseQuietly(taken, token, targets);
@@ -165,6 +166,8 @@ export class ZookeeperLockBackend implements LockBackend {
       // answer behind it) never hangs through an outage; the janitor goes on in the background.
       await this.atMostOperationTimeout(this.janitor.removeOwned(owned.nodes, token, owned.sessionId));
     }
+    // Our own waiter nodes from creates whose replies were lost and that landed late (rare): by token.
+    for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
     if (queues.length > 0) await Promise.all(queues.map((target) => this.context.removeQueueIfEmpty(target)));
     if (notOurs.length > 0) {
       throw new GrantGoneError(`its node ${notOurs.join(', ')} was deleted or now belongs to someone else; it was left alone`);
