@@ -6,7 +6,7 @@
 import { GrantGoneError, LockConflictError, LockService, ZookeeperLockBackend, ZookeeperService } from 'nestjs-zookeeper-lock';
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
 import { newLockService } from './support/locks';
-import { ClientFaults } from './support/client-faults';
+import { ClientFaults, clientError } from './support/client-faults';
 import {
   cleanup,
   expireSession,
@@ -302,6 +302,31 @@ describe('queues never accumulate (issue 11, item 9)', () => {
     expect(await persistentNodes(operator)).toEqual(baseline);
     await heldCrash.release();
     await heldStall.release();
+  });
+
+  it('falls back to persistent queues, with a warning, when the server has no containers (UNIMPLEMENTED)', async () => {
+    const a = await side();
+    const b = await side();
+    const held = await a.lock.acquire(['old-1', 'old-2']);
+    const warn = jest.spyOn((b.backend as unknown as { logger: { warn(m: string): void } }).logger, 'warn');
+    // Stand-in for a ZooKeeper 3.4 server: the container create is answered UNIMPLEMENTED, once and for all.
+    const session = (b.zk as unknown as { session: { createContainer: (...args: unknown[]) => void } }).session;
+    let containerTries = 0;
+    session.createContainer = (...args: unknown[]) => {
+      containerTries += 1;
+      const callback = args[args.length - 1] as (e: Error) => void;
+      setImmediate(() => callback(clientError(-6, args[0] as string)));
+    };
+    const creates = b.faults.count('create');
+    const backend = b.backend;
+    for (const id of ['old-1', 'old-2']) {
+      await expect(backend.acquire({ ids: [id], scope: 'default', wait: 100 })).rejects.toBeInstanceOf(LockConflictError);
+    }
+    expect(containerTries).toBe(1); // asked once, then never again
+    expect(creates.paths.filter((p) => p === queue('old-1') || p === queue('old-2'))).toEqual([queue('old-1'), queue('old-2')]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0][0]).toMatch(/container/);
+    await held.release();
   });
 
   async function persistentNodes(zk: ZookeeperService): Promise<string[]> {

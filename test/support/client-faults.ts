@@ -112,10 +112,13 @@ export class ClientFaults {
   }
 
   /** Counts calls of `method` from now on (every path). */
-  count(method: ClientMethod): { readonly calls: number; stop(): void } {
-    const counter = { calls: 0 };
+  count(method: ClientMethod): { readonly calls: number; readonly paths: string[]; stop(): void } {
+    const counter = { calls: 0, paths: [] as string[] };
     const list = this.counters.get(method) ?? [];
-    const tick = () => void (counter.calls += 1);
+    const tick = (path: string) => {
+      counter.calls += 1;
+      counter.paths.push(path);
+    };
     list.push(tick);
     this.counters.set(method, list);
     this.patch(method);
@@ -123,6 +126,7 @@ export class ClientFaults {
       get calls() {
         return counter.calls;
       },
+      paths: counter.paths,
       stop: () => {
         const at = list.indexOf(tick);
         if (at >= 0) list.splice(at, 1);
