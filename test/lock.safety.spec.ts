@@ -309,11 +309,23 @@ describe('queues never accumulate (issue 11, item 9)', () => {
     // A waiter that times out while the server stalls under its clean-up (paused 1.5 s, operation
     // timeout 500 ms): its waiter node is removed late, and the queue is left behind by the waiter.
     const stalled = await side({ connectionString, operationTimeout: 500, sessionTimeout: 6_000 });
+    let resumed!: () => void;
+    const stallOver = new Promise<void>((resolve) => (resumed = resolve));
+    let stall: NodeJS.Timeout | undefined;
     stalled.faults.beforeSend('remove', (p) => p.startsWith(`${queue('stall')}/w-`), () => {
       server.pause();
-      setTimeout(() => server.resume(), 1_500);
+      stall = setTimeout(() => {
+        server.resume();
+        resumed();
+      }, 1_500);
     });
-    await expect(stalled.lock.acquire('stall', { wait: 200 })).rejects.toBeInstanceOf(LockConflictError);
+    try {
+      await expect(stalled.lock.acquire('stall', { wait: 200 })).rejects.toBeInstanceOf(LockConflictError);
+      await stallOver;
+    } finally {
+      clearTimeout(stall);
+      server.resume(); // (harmless when already resumed)
+    }
     await waitForState(stalled.zk, 'connected');
 
     // The server reaps the empty queues (test servers check every second; 60 s by default).
