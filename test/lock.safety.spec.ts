@@ -158,6 +158,17 @@ describe('a lost create reply is never resolved by one read alone (issue 11, ite
     await second.release();
     expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
   });
+  it('recognises its own holder node when that create lands after the read-back missed it', async () => {
+    const b = await side();
+    const operator = await newService();
+    const late = b.faults.delayRequest('create', node('qholder'));
+    b.faults.onReply('getData', node('qholder'), () => void late.send());
+    const held = await b.lock.acquire('qholder', { wait: 5_000 });
+    expect(await owner(operator, node('qholder'))).toBe(b.zk.sessionId);
+    await held.release();
+    expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
+  });
+
   it('removes its own waiter node that lands only after it took the lock, at release', async () => {
     const b = await side();
     const c = await side();
