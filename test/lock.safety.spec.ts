@@ -247,7 +247,7 @@ describe('a waiter that loses its queue node queues again and still gets the loc
   });
 });
 
-describe('edge inputs and leaks (issue 11, items 10, 11, 14)', () => {
+describe('very long waits (issue 11, item 11)', () => {
   it('waits Number.MAX_SAFE_INTEGER ms without a timer overflow busy loop, and stops cleanly on abort', async () => {
     const a = await side();
     const b = await side();
