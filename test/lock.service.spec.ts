@@ -11,6 +11,7 @@ import {
   ZookeeperService,
 } from 'nestjs-zookeeper-lock';
 import { newLockService } from './support/locks';
+import { ClientFaults, CODES } from './support/client-faults';
 import { HOSTILE_IDS } from './support/hostile-ids';
 import {
   cleanup,
@@ -21,6 +22,7 @@ import {
   startServer,
   uniqueNamespace,
   waitForChildren,
+  waitForGone,
   waitForState,
 } from './support/zookeeper';
 
@@ -69,7 +71,7 @@ describe('LockService: fail-fast', () => {
     expect(lock.heldCount).toBe(0);
   });
 
-  it('costs one write to take and one to release, with no per-call parent checks', async () => {
+  it('costs one write to take, and one read plus one write to release, with no per-call parent checks', async () => {
     const { lock, zk } = await locks();
     await lock.withLock('warm', () => undefined);
     const calls: string[] = [];
@@ -81,10 +83,11 @@ describe('LockService: fail-fast', () => {
       }) as never);
     }
     await lock.withLock('fast', () => undefined);
-    expect(calls).toEqual(['create', 'remove']);
+    // The release reads the node first: it deletes only a node that is provably ours (token and owner).
+    expect(calls).toEqual(['create', 'getData', 'remove']);
     calls.length = 0;
     await lock.withLock(['x', 'y', 'z'], () => undefined);
-    expect(calls).toEqual(['multi', 'multi']);
+    expect(calls).toEqual(['multi', 'getData', 'getData', 'getData', 'multi']); // the reads are pipelined
   });
 
   it('takes several ids all or none, in one round trip', async () => {
@@ -284,6 +287,40 @@ describe('LockService: ownership and loss', () => {
     await b.lock.withLock('frozen', () => undefined, { wait: 15_000 }); // free again: nothing orphaned
   });
 
+  it('never orphans a node when a create gets no answer: each branch forced at the client layer', async () => {
+    const a = await locks({ operationTimeout: 1_000 });
+    const other = await locks();
+    const faults = new ClientFaults(a.zk);
+    const holder = `${scopeDir()}/branch`;
+    await a.lock.withLock('warm', () => undefined); // parents exist
+    try {
+      // 1. The create landed, its reply was lost: the read-back finds our token; we hold the lock.
+      void faults.loseReply('create', holder);
+      await (await a.lock.acquire('branch')).release();
+      // 2. The create never reached the server: the read-back finds nothing, the one retry takes it.
+      faults.answerWith('create', holder, CODES.CONNECTION_LOSS);
+      await (await a.lock.acquire('branch')).release();
+      // 3. The create lands only after the read-back missed it: the retry's NODE_EXISTS is our own node,
+      //    recognised by reading it (not a 409 with our node orphaned for the life of the session).
+      const late = faults.delayRequest('create', holder);
+      faults.onReply('getData', holder, () => void late.send());
+      const third = await a.lock.acquire('branch').catch((e) => e);
+      expect(third).not.toBeInstanceOf(Error);
+      await expect(other.lock.acquire('branch')).rejects.toBeInstanceOf(LockConflictError);
+      await third.release();
+      // 4. The create landed and the read-back gets no answer either: 503, and the janitor removes our node.
+      const landed = faults.loseReply('create', holder);
+      faults.answerWith('getData', holder, CODES.CONNECTION_LOSS);
+      await expect(a.lock.acquire('branch')).rejects.toBeInstanceOf(LockUnavailableError);
+      await landed;
+      await waitForGone(other.zk, holder);
+    } finally {
+      faults.restore();
+    }
+    expect(await listTree(other.zk, scopeDir())).toEqual([]);
+    await (await other.lock.acquire('branch')).release(); // free: nothing orphaned
+  });
+
   it('frees the locks of a crashed process (SIGKILL) after about the session timeout', async () => {
     const sessionTimeout = 2_000;
     const child = spawn(
@@ -392,14 +429,25 @@ describe('LockService: fencing, reentrancy, ids, leaks', () => {
     await Promise.all(
       Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).lock.withLock(`q-${i % 5}`, () => undefined, { wait: 30_000 })),
     );
-    expect(await listTree(a.zk, namespace)).toEqual([scopeDir()]);
-    expect(a.lock.heldCount + b.lock.heldCount).toBe(0);
+    // waits that end without the lock, against a lock that stays held: timed out, and aborted
+    const held = await b.lock.acquire('held-long');
+    for (let i = 0; i < 30; i++) {
+      const signal = i % 2 ? AbortSignal.timeout(10) : undefined;
+      const error = await a.lock.acquire('held-long', { wait: signal ? Infinity : 10, signal }).catch((e) => e);
+      expect(['LockConflictError', 'TimeoutError']).toContain(error?.name);
+    }
+    expect(await listTree(a.zk, namespace)).toEqual([scopeDir(), `${scopeDir()}/held-long`]);
+    expect(a.lock.heldCount + b.lock.heldCount).toBe(1);
     const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     expect(timersAfter).toBeLessThanOrEqual(timersBefore);
     for (const s of [a.zk, b.zk]) {
+      // Checked while the lock is still held: a leftover watch on it would only go away once it is freed.
       const watchers = (s as never as { session: { client: { connectionManager: { watcherManager: { isEmpty(): boolean } } } } }).session
         .client.connectionManager.watcherManager;
       expect(watchers.isEmpty()).toBe(true);
     }
+    await held.release();
+    expect(await listTree(a.zk, namespace)).toEqual([scopeDir()]);
+    expect(a.lock.heldCount + b.lock.heldCount).toBe(0);
   });
 });

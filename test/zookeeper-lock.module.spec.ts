@@ -92,6 +92,7 @@ describe('resolveOptions', () => {
       auth: [],
       acl: 'open',
       retryDelay: 1_000,
+      shutdownTimeout: 10_000,
     });
   });
 
@@ -112,6 +113,8 @@ describe('resolveOptions', () => {
     [{ ...ok, sessionTimeout: 10 }, /`sessionTimeout` must be an integer of at least 1000/],
     [{ ...ok, operationTimeout: 1.5 }, /`operationTimeout`/],
     [{ ...ok, connectTimeout: -1 }, /`connectTimeout`/],
+    [{ ...ok, shutdownTimeout: -1 }, /`shutdownTimeout` must be an integer of at least 0/],
+    [{ ...ok, shutdownTimeout: 2 ** 31 }, /`shutdownTimeout` must be at most 2147483647/],
     [{ ...ok, auth: 'nocolon' }, /`auth` must be digest credentials/],
     [{ ...ok, acl: 'creator' }, /`acl` `creator` needs `auth`/],
     [{ ...ok, acl: [{ scheme: 'world', id: 'anyone', permissions: ['fly'] }] }, /`acl` has an invalid entry/],

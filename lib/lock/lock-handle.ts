@@ -8,8 +8,10 @@ export interface LockHandle {
   readonly scope: string;
   /**
    * Aborted, with a LockLostError as reason, once the lock can no longer be trusted: the ZooKeeper session
-   * that holds it expired or was given up after a session timeout without contact. Check it (or listen to
-   * it) before side effects that must not run without the lock.
+   * that holds it expired or was given up after a session timeout without contact, its node turned out to
+   * belong to someone else at release, or the application's shutdown grace period ended. Check it (or
+   * listen to it) before side effects that must not run without the lock. Every handle that joined the
+   * same lock (nested withLock/acquire in its async context) shares this signal.
    */
   readonly signal: AbortSignal;
   /**
@@ -18,23 +20,33 @@ export interface LockHandle {
    * while paused. Costs one round trip the first time, none after; rejects with LockLostError when lost.
    */
   fencingToken(): Promise<bigint>;
-  /** Frees the lock. Idempotent; never deletes a node that is not this acquisition's own. */
+  /**
+   * Gives up this handle's hold. Idempotent. The lock itself is freed when the last handle holding it
+   * (the one that took it, and every one that joined it) has released; until then this resolves at once.
+   * Never deletes a node that is not this acquisition's own.
+   */
   release(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** What a HeldLock needs from the service that made it. */
 export interface LockDriver {
+  /** Frees the grant in the backend; called once, when its last hold is given up. */
   release(lock: HeldLock): Promise<void>;
   fencingToken(lock: HeldLock): Promise<bigint>;
 }
 
-/** One acquisition, as the backend granted it. */
-export class HeldLock implements LockHandle {
+/**
+ * One acquisition, as the backend granted it, shared by every handle holding it: the handle that took it
+ * and the handles that joined it. It is freed when its hold count drops to 0.
+ */
+export class HeldLock {
   /** Made on first use: most locks are released without anyone looking at their signal. */
   private controller?: AbortController;
-  private releasing?: Promise<void>;
+  private freeing?: Promise<void>;
   private token?: Promise<bigint>;
+  /** Handles holding it. Starts at 1: the handle that took it. */
+  private holds = 1;
 
   /** `performance.now()` when it was granted (for held-time figures). */
   readonly acquiredAt = performance.now();
@@ -58,13 +70,28 @@ export class HeldLock implements LockHandle {
     return this.controller?.signal.aborted ?? false;
   }
 
+  /** Its last hold was given up: it is being freed, or was. */
   get released(): boolean {
-    return this.releasing !== undefined;
+    return this.freeing !== undefined;
   }
 
-  /** Still held and trusted. */
+  /** Still held by some handle and trusted: a nested acquire may join it. */
   get live(): boolean {
     return !this.released && !this.lost;
+  }
+
+  /** One more handle holds it (a nested acquire joined it). Only while live. */
+  hold(): void {
+    this.holds += 1;
+  }
+
+  /** A handle gave up its hold; the last one frees the lock. */
+  unhold(): Promise<void> {
+    if (this.freeing) return this.freeing;
+    this.holds -= 1;
+    if (this.holds > 0) return Promise.resolve();
+    this.freeing = this.driver.release(this);
+    return this.freeing;
   }
 
   fencingToken(): Promise<bigint> {
@@ -76,48 +103,62 @@ export class HeldLock implements LockHandle {
     return this.token;
   }
 
-  release(): Promise<void> {
-    this.releasing ??= this.driver.release(this);
-    return this.releasing;
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.release();
-  }
-
-  /** Marks the lock lost: aborts the signal with a LockLostError. */
-  lose(reason: string): void {
-    if (!this.released && !this.lost) {
-      this.controller ??= new AbortController();
-      this.controller.abort(new LockLostError(this.ids, this.scope, reason));
-    }
+  /**
+   * Marks the lock lost: aborts the signal with a LockLostError. `evenIfReleased`: the release itself found
+   * the lock gone (its node was someone else's), which its holders must still learn.
+   */
+  lose(reason: string, evenIfReleased = false): boolean {
+    if (this.lost || (this.released && !evenIfReleased)) return false;
+    this.controller ??= new AbortController();
+    this.controller.abort(new LockLostError(this.ids, this.scope, reason));
+    return true;
   }
 }
 
 /**
- * The handle of a nested acquisition inside `withLock` that already holds some of the ids: it joins the
- * held locks instead of conflicting with itself. Releasing it frees only what it acquired itself.
+ * What `acquire` hands out: a hold on one HeldLock (the common case), or, for a nested acquisition inside
+ * `withLock` that already holds some of the ids, holds on the joined locks plus the one it took itself.
  */
-export class JoinedLock implements LockHandle {
-  readonly signal: AbortSignal;
+export class LockHold implements LockHandle {
+  private joinedSignal?: AbortSignal;
+  private releasing?: Promise<void>;
 
   constructor(
     readonly ids: string[],
     readonly scope: string,
-    private readonly parts: HeldLock[],
-    /** What this nested acquisition took itself (undefined when every id was already held). */
+    /** Every lock this handle holds (each has counted this handle's hold). */
+    readonly parts: HeldLock[],
+    /** What this acquisition took itself (undefined when every id was joined). */
     readonly own: HeldLock | undefined,
-  ) {
-    this.signal = parts.length === 1 ? parts[0].signal : AbortSignal.any(parts.map((p) => p.signal));
+  ) {}
+
+  /** Made on first use, like HeldLock's. */
+  get signal(): AbortSignal {
+    if (this.parts.length === 1) return this.parts[0].signal;
+    this.joinedSignal ??= AbortSignal.any(this.parts.map((p) => p.signal));
+    return this.joinedSignal;
+  }
+
+  /** Some lock it holds was lost, without making a signal just to ask. */
+  get lost(): boolean {
+    return this.parts.some((p) => p.lost);
+  }
+
+  /** This handle's hold was given up. */
+  get released(): boolean {
+    return this.releasing !== undefined;
   }
 
   async fencingToken(): Promise<bigint> {
+    if (this.parts.length === 1) return this.parts[0].fencingToken();
     const tokens = await Promise.all(this.parts.map((p) => p.fencingToken()));
     return tokens.reduce((max, t) => (t > max ? t : max));
   }
 
   release(): Promise<void> {
-    return this.own ? this.own.release() : Promise.resolve();
+    this.releasing ??=
+      this.parts.length === 1 ? this.parts[0].unhold() : Promise.all(this.parts.map((p) => p.unhold())).then(() => undefined);
+    return this.releasing;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -1,17 +1,19 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { Subscription } from 'rxjs';
 import { ZOOKEEPER_LOCK_OPTIONS } from '../module/zookeeper-lock.module-definition';
+import { MAX_TIMER_DELAY, validShutdownTimeout } from '../module/zookeeper-lock-options';
 import { GrantGoneError, LOCK_BACKEND, LockBackend } from './lock-backend';
 import { LockEvent, LockEventListener, notifyListener } from './lock-events';
-import { HeldLock, JoinedLock, LockDriver, LockHandle } from './lock-handle';
+import { HeldLock, LockDriver, LockHandle, LockHold } from './lock-handle';
 import { describeLock, InvalidLockOptionsError, LockConflictError, LockLostError, LockUnavailableError } from './lock.errors';
 import { lockKey, normalizeIds, normalizeScope } from './lock-id';
 import { lockScope } from './lock-scope';
+import { ShutdownGate } from './shutdown-gate';
 
 export interface LockOptions {
   /**
    * How long (ms) to wait for a held lock. 0 (default): fail at once with LockConflictError, like
-   * `SELECT ... FOR UPDATE NOWAIT`. > 0: queue for it, first come first served. Infinity: wait forever.
+   * `SELECT ... FOR UPDATE NOWAIT`. > 0: queue for it, first come first served. Infinity: wait forever
+   * (so does any wait above 2^31-1 ms, about 24.8 days, the longest a Node timer can wait).
    */
   wait?: number;
   /** A sub-namespace, so that ids of different kinds of resources never collide. Default `default`. */
@@ -23,6 +25,12 @@ export interface LockOptions {
 /** Code of the process warning emitted when `withLock`'s function finished after its lock was lost. */
 export const LOCK_LOST_WARNING = 'NZL_LOCK_LOST';
 
+/** What LockService reads of the module options. */
+export interface LockServiceOptions {
+  onLockEvent?: LockEventListener;
+  shutdownTimeout?: number;
+}
+
 /**
  * Distributed locks on the application's one ZooKeeper session.
  *
@@ -31,13 +39,25 @@ export const LOCK_LOST_WARNING = 'NZL_LOCK_LOST';
  * await lockService.withLock(['acct-1', 'acct-2'], fn, { wait: 2000, scope: 'accounts' });
  * await using lock = await lockService.acquire(id);                              // released at scope end
  * ```
+ *
+ * Shutdown (Nest calls `beforeApplicationShutdown` before it closes the HTTP server and, after that, the
+ * ZooKeeper session): from then on no lock is granted (new and queued acquires fail with
+ * LockUnavailableError); locks already held finish and release as usual for up to `shutdownTimeout`;
+ * what is still held after it is aborted as lost. Losses reported by the backend keep being reported
+ * until it completes its `losses` (the ZooKeeper backend: when the session is closed).
  */
 @Injectable()
 export class LockService implements BeforeApplicationShutdown {
   protected readonly logger = new Logger('ZookeeperLock');
+  /** Grants held by at least one handle, not lost. */
   private readonly held = new Set<HeldLock>();
-  private readonly losses: Subscription;
+  /** Backend releases under way (shutdown waits for them). */
+  private readonly freeing = new Set<Promise<void>>();
+  private readonly gate = new ShutdownGate();
+  /** Set while shutdown waits for held locks to be given up. */
+  private onIdle?: () => void;
   private readonly listener?: LockEventListener;
+  private readonly shutdownTimeout: number;
   private readonly driver: LockDriver = {
     release: (lock) => this.releaseLock(lock),
     fencingToken: (lock) => this.readFencingToken(lock),
@@ -45,10 +65,13 @@ export class LockService implements BeforeApplicationShutdown {
 
   constructor(
     @Inject(LOCK_BACKEND) private readonly backend: LockBackend,
-    @Optional() @Inject(ZOOKEEPER_LOCK_OPTIONS) options?: { onLockEvent?: LockEventListener },
+    @Optional() @Inject(ZOOKEEPER_LOCK_OPTIONS) options?: LockServiceOptions,
   ) {
     this.listener = options?.onLockEvent;
-    this.losses = backend.losses.subscribe(({ owner, reason }) => this.loseHeld(owner, reason));
+    this.shutdownTimeout = validShutdownTimeout(options?.shutdownTimeout);
+    // Never unsubscribed: a loss must be reported up to the end of the session (the backend completes
+    // the stream when it closes), or a lock granted late in a shutdown would outlive its session unnoticed.
+    backend.losses.subscribe(({ owner, reason }) => this.loseHeld(owner, reason));
   }
 
   /**
@@ -62,18 +85,18 @@ export class LockService implements BeforeApplicationShutdown {
 
   /**
    * The second half of `withLock`, for a lock already acquired: runs `fn` holding it (see runHolding),
-   * reports a loss that happened meanwhile, and releases it on every outcome.
+   * releases it on every outcome, and reports a loss that happened meanwhile (or that the release found).
    */
   async holding<T>(lock: LockHandle, fn: (lock: LockHandle) => T | Promise<T>): Promise<T> {
     try {
       return await this.runHolding(lock, () => fn(lock));
     } finally {
-      if (lock instanceof HeldLock ? lock.lost : lock.signal.aborted) {
+      await lock.release().catch((error) => this.logger.error(`Lock release failed: ${(error as Error).message}`));
+      if (lock instanceof LockHold ? lock.lost : lock.signal.aborted) {
         process.emitWarning(`withLock finished after its lock was lost: ${(lock.signal.reason as Error).message}`, {
           code: LOCK_LOST_WARNING,
         });
       }
-      await lock.release().catch((error) => this.logger.error(`Lock release failed: ${(error as Error).message}`));
     }
   }
 
@@ -84,14 +107,18 @@ export class LockService implements BeforeApplicationShutdown {
   runHolding<R>(lock: LockHandle, fn: () => R): R {
     const inherited = lockScope.getStore();
     const held = new Map(inherited?.owner === this ? inherited.held : undefined);
-    const own = lock instanceof HeldLock ? lock : lock instanceof JoinedLock ? lock.own : undefined;
-    if (own) for (const key of own.keys) held.set(key, own);
+    if (lock instanceof LockHold) for (const part of lock.parts) for (const key of part.keys) held.set(key, part);
     return lockScope.run({ owner: this, held, current: lock }, fn);
   }
 
   /**
    * Takes the lock and returns its handle; the caller must `release()` it (or `await using` it).
-   * Inside `withLock`, ids the current context already holds are joined, not taken again.
+   *
+   * Inside `withLock` (or any context that holds some of the ids), those ids are joined, not taken again:
+   * the handle adds a hold on the held lock, which then stays held until every handle holding it released,
+   * whoever releases first. Every joined handle's signal aborts when the lock is lost. This is what lets
+   * `Promise.all` siblings, fire-and-forget work and async listeners started inside a critical section
+   * keep it: they join with a nested `withLock` on the id.
    */
   async acquire(id: string | string[], options: LockOptions = {}): Promise<LockHandle> {
     const ids = normalizeIds(id);
@@ -104,16 +131,29 @@ export class LockService implements BeforeApplicationShutdown {
 
     const store = lockScope.getStore();
     const inherited = store?.owner === this ? store.held : undefined;
-    const joined = new Set<HeldLock>();
+    if (!inherited) {
+      const lock = await this.take(ids, scope, wait, options.signal);
+      return new LockHold(ids, scope, [lock], lock);
+    }
+    const joined: HeldLock[] = [];
     const missing: string[] = [];
     for (const each of ids) {
-      const holder = inherited?.get(lockKey(scope, each));
-      if (holder?.live) joined.add(holder);
-      else missing.push(each);
+      const holder = inherited.get(lockKey(scope, each));
+      if (!holder?.live) missing.push(each);
+      else if (!joined.includes(holder)) joined.push(holder);
     }
-    if (joined.size === 0) return this.take(ids, scope, wait, options.signal);
-    const own = missing.length > 0 ? await this.take(missing, scope, wait, options.signal) : undefined;
-    return new JoinedLock(ids, scope, own ? [...joined, own] : [...joined], own);
+    // Hold them now, synchronously: an owner releasing while we take the rest must not free them.
+    for (const part of joined) part.hold();
+    let own: HeldLock | undefined;
+    if (missing.length > 0) {
+      try {
+        own = await this.take(missing, scope, wait, options.signal);
+      } catch (error) {
+        await Promise.all(joined.map((part) => part.unhold())).catch(() => undefined);
+        throw error;
+      }
+    }
+    return new LockHold(ids, scope, own ? [...joined, own] : joined, own);
   }
 
   /** Number of locks this process holds right now (for health checks and tests). */
@@ -121,10 +161,23 @@ export class LockService implements BeforeApplicationShutdown {
     return this.held.size;
   }
 
+  /**
+   * Shutdown, phase one (Nest runs it before closing the HTTP server and the ZooKeeper session): refuse
+   * new and queued acquires, let held locks finish for up to `shutdownTimeout`, then abort what is left.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    this.loseHeld(undefined, 'the application is shutting down');
+    this.gate.close(new LockUnavailableError('The application is shutting down: no new locks are granted'));
+    if (!this.idle) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.onIdle = resolve;
+        timer = setTimeout(resolve, this.shutdownTimeout);
+      });
+      clearTimeout(timer);
+      this.onIdle = undefined;
+    }
+    this.loseHeld(undefined, `still held when the shutdown grace period of ${this.shutdownTimeout} ms ended`);
     await this.backend.shutdown();
-    this.losses.unsubscribe();
   }
 
   /**
@@ -137,11 +190,22 @@ export class LockService implements BeforeApplicationShutdown {
 
   // ---------------------------------------------------------------- machinery
 
+  private get idle(): boolean {
+    return this.held.size === 0 && this.freeing.size === 0;
+  }
+
+  private checkIdle(): void {
+    if (this.onIdle && this.idle) this.onIdle();
+  }
+
   private async take(ids: string[], scope: string, wait: number, signal?: AbortSignal): Promise<HeldLock> {
     const started = performance.now();
+    // Queued acquires get a signal the shutdown can abort; a fail-fast one is refused when it lands.
+    const tracked = wait > 0 && !this.gate.closed ? this.gate.track(signal) : undefined;
     let grant;
     try {
-      grant = await this.backend.acquire({ ids, scope, wait, signal });
+      if (this.gate.closed) throw this.gate.error;
+      grant = await this.backend.acquire({ ids, scope, wait, signal: tracked?.signal ?? signal });
     } catch (error) {
       const waitedMs = performance.now() - started;
       if (error instanceof LockConflictError) {
@@ -151,6 +215,13 @@ export class LockService implements BeforeApplicationShutdown {
         if (this.listener) this.emit({ type: 'unavailable', ids, scope, waitedMs, message: error.message });
       }
       throw error;
+    } finally {
+      tracked?.done();
+    }
+    if (this.gate.closed) {
+      // Granted after the shutdown began: never handed out (its session is about to close under it).
+      this.track(this.backend.release(grant)).catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
+      throw this.gate.error;
     }
     const lock = new HeldLock(ids, scope, ids.map((each) => lockKey(scope, each)), grant, this.driver);
     this.held.add(lock);
@@ -160,15 +231,45 @@ export class LockService implements BeforeApplicationShutdown {
     return lock;
   }
 
-  private async releaseLock(lock: HeldLock): Promise<void> {
+  /** Keeps `release` in `freeing` until it settles (shutdown waits for releases under way). */
+  private track(release: Promise<void>): Promise<void> {
+    this.freeing.add(release);
+    const settled = () => {
+      this.freeing.delete(release);
+      this.checkIdle();
+    };
+    release.then(settled, settled);
+    return release;
+  }
+
+  /** The driver's release: the last hold of `lock` was given up. */
+  private releaseLock(lock: HeldLock): Promise<void> {
     this.held.delete(lock);
-    if (lock.lost) return; // lost: its session, and so its nodes, are gone
-    if (!this.listener) return this.backend.release(lock.grant);
+    if (lock.lost) {
+      this.checkIdle();
+      return Promise.resolve(); // lost: its session, and so its nodes, are gone
+    }
+    return this.track(this.freeGrant(lock));
+  }
+
+  private async freeGrant(lock: HeldLock): Promise<void> {
     try {
       await this.backend.release(lock.grant);
-    } finally {
-      this.emit({ type: 'released', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt });
+    } catch (error) {
+      if (error instanceof GrantGoneError) {
+        // Someone deleted our node and another owner took the lock: the backend deleted nothing, and
+        // whoever held this lock may have overlapped with that owner. Say so; the release itself succeeded.
+        this.reportLost(lock, `at release, its node was no longer ours (${error.message})`, true);
+        return;
+      }
+      if (this.listener) this.emitReleased(lock);
+      throw error;
     }
+    if (this.listener) this.emitReleased(lock);
+  }
+
+  private emitReleased(lock: HeldLock): void {
+    this.emit({ type: 'released', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt });
   }
 
   private async readFencingToken(lock: HeldLock): Promise<bigint> {
@@ -190,18 +291,22 @@ export class LockService implements BeforeApplicationShutdown {
 
   private loseLock(lock: HeldLock, reason: string): void {
     this.held.delete(lock);
-    if (lock.lost || lock.released) return;
+    this.reportLost(lock, reason, false);
+    this.checkIdle();
+  }
+
+  private reportLost(lock: HeldLock, reason: string, evenIfReleased: boolean): void {
+    if (!lock.lose(reason, evenIfReleased)) return;
     this.logger.warn(`${describeLock(lock.ids, lock.scope)} lost: ${reason}`);
-    lock.lose(reason);
     if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt, reason });
   }
 }
 
-
+/** 0 fails fast; above the longest timer delay it is Infinity (a longer timer would fire after 1 ms). */
 function normalizeWait(wait: unknown): number {
   if (wait === undefined) return 0;
   if (typeof wait !== 'number' || Number.isNaN(wait) || wait < 0) {
     throw new InvalidLockOptionsError(`Lock option \`wait\` must be a number of ms >= 0 (or Infinity), got ${String(wait)}`);
   }
-  return wait;
+  return wait > MAX_TIMER_DELAY ? Infinity : wait;
 }

@@ -45,4 +45,10 @@ export interface ZookeeperLockModuleOptions {
    * cheap. Exceptions it throws are logged and ignored.
    */
   onLockEvent?: LockEventListener;
+  /**
+   * Grace period in ms at application shutdown. Once `app.close()` begins, new and waiting acquires fail
+   * with LockUnavailableError (503); locks already held are left to finish and release as usual for up to
+   * this long; whatever is still held after it is aborted as lost. Default 10000.
+   */
+  shutdownTimeout?: number;
 }

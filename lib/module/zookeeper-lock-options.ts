@@ -13,7 +13,11 @@ export const DEFAULT_OPTIONS = {
   operationTimeout: 5_000,
   acl: 'open',
   retryDelay: 1_000,
+  shutdownTimeout: 10_000,
 } as const;
+
+/** Longest delay Node's timers take (2^31-1 ms); anything above fires after 1 ms. */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 const PERMISSIONS = new Set(['read', 'write', 'create', 'delete', 'admin', 'all']);
 // `host` or `[ipv6]`, then an optional `:port`.
@@ -34,6 +38,13 @@ function positiveInteger(name: string, value: unknown, fallback: number, min = 1
     fail(name, `must be an integer of at least ${min} (ms), got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/** `shutdownTimeout`: ms >= 0 that a timer can wait for. Shared with LockService (the testing module has no resolveOptions). */
+export function validShutdownTimeout(value: unknown): number {
+  const ms = positiveInteger('shutdownTimeout', value, DEFAULT_OPTIONS.shutdownTimeout, 0);
+  if (ms > MAX_TIMER_DELAY) fail('shutdownTimeout', `must be at most ${MAX_TIMER_DELAY} (ms), got ${ms}`);
+  return ms;
 }
 
 function validPath(name: string, value: string): void {
@@ -153,5 +164,6 @@ export function resolveOptions(options: ZookeeperLockModuleOptions | undefined):
     acl: validAcl(options.acl, auth),
     retryDelay: positiveInteger('retryDelay', options.retryDelay, DEFAULT_OPTIONS.retryDelay, 0),
     onLockEvent: validListener(options.onLockEvent),
+    shutdownTimeout: validShutdownTimeout(options.shutdownTimeout),
   };
 }

@@ -9,13 +9,16 @@ export interface OwnedNodes {
   /** The holder nodes, one per id. */
   holders: string[];
   sessionId: string;
+  /** Queues where a stray waiter node of ours may still appear (a lost create reply): swept at release. */
+  sweep?: string[];
 }
 
 /**
  * Fail-fast acquire (`wait: 0`): the lock is one ephemeral node; creating it takes the lock, NODE_EXISTS
  * means it is held. One round trip, also for several ids at once (a MULTI: all or none).
  * A create whose outcome is unknown is resolved by looking for our token, and tried once more if it
- * did not happen.
+ * was not found; a NODE_EXISTS on that second try is resolved by reading the node (our first create may
+ * have landed after we looked), so our own node is never reported as someone else's and never orphaned.
  */
 export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], token: string): Promise<OwnedNodes> {
   const { zk } = ctx;
@@ -26,6 +29,7 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
   // The acquire's answer (taken, held, or unavailable) comes within one operation timeout, even when the
   // create's reply is lost and its outcome must be looked for.
   const deadline = Date.now() + zk.options.operationTimeout;
+  let doubtful: string | undefined; // session of an earlier create whose outcome we never learned
   for (let attempt = 0; ; attempt++) {
     const sessionId = zk.sessionId;
     try {
@@ -38,11 +42,20 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
       if (error.outcomeUnknown && sessionId) {
+        doubtful = sessionId;
         // The MULTI is atomic, so the first holder tells for all of them.
         const outcome = await ctx.resolveCreate(holders[0], token, sessionId, error, deadline);
         if (outcome === 'ours') return { nodes: holders, holders, sessionId };
         if (outcome === 'taken') throw new LockConflictError(targets.map((t) => t.id), targets[0].scope, 0);
-        if (attempt === 0 && Date.now() < deadline) continue; // it did not happen: one more try
+        // Not found when we looked: it did not happen, or not yet (a read served before the create
+        // landed). One more try; a NODE_EXISTS then is looked at again, never taken as final.
+        if (attempt === 0 && Date.now() < deadline) continue;
+        // Giving up while the first create may still land: the janitor removes it if it does.
+        void ctx.janitor.removeOwned(holders, token, sessionId);
+      } else if (error.code === 'NODE_EXISTS' && doubtful !== undefined && doubtful === zk.sessionId) {
+        // Our earlier create may be the node in the way: it is ours if it carries our token and session.
+        const outcome = await ctx.resolveCreate(holders[0], token, doubtful, error, deadline);
+        if (outcome === 'ours') return { nodes: holders, holders, sessionId: doubtful };
       } else if (error.code === 'NO_NODE' && attempt === 0) {
         // A scope directory we made earlier was deleted by someone: make it again.
         ctx.forgetDir(scopeDir);

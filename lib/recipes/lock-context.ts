@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { settleWithin } from '../zookeeper/settle-within';
@@ -11,9 +12,13 @@ export class LockContext {
   private readonly knownDirs = new Map<string, Promise<void>>();
   private readonly madeDirs = new Set<string>();
 
+  /** False once the server answered that it has no container nodes. */
+  private containers = true;
+
   constructor(
     readonly zk: ZookeeperService,
     readonly janitor: NodeJanitor,
+    private readonly logger: Pick<Logger, 'warn'> = new Logger('ZookeeperLock'),
   ) {}
 
   /** Makes sure `dir` exists: one mkdirp per directory for the life of the process (or until forgotten). */
@@ -43,13 +48,37 @@ export class LockContext {
     this.madeDirs.delete(dir);
   }
 
+  /**
+   * Creates a lock's queue as a CONTAINER node (ZooKeeper 3.5+): the server deletes it once its last
+   * waiter is gone, within `znode.container.checkIntervalMs` (60 s by default), so queues left behind by
+   * crashed waiters or an interrupted clean-up never accumulate. A server that does not know containers
+   * (UNIMPLEMENTED, ZooKeeper < 3.5) gets persistent queues instead, removed eagerly as before, with a
+   * warning once.
+   */
+  async createQueue(path: string): Promise<void> {
+    if (this.containers) {
+      try {
+        await this.zk.create(path, { mode: 'container' });
+        return;
+      } catch (error) {
+        if (!(error instanceof ZookeeperError && error.code === 'UNIMPLEMENTED')) throw error;
+        this.containers = false;
+        this.logger.warn(
+          'ZooKeeper does not support container nodes (3.5+ needed): lock queues are persistent nodes, removed ' +
+            'only when a release or a waiter finds them empty; queues left by crashed waiters stay until then',
+        );
+      }
+    }
+    await this.zk.create(path);
+  }
+
   /** Best effort: removes a lock's queue once nobody waits in it (ZooKeeper refuses while not empty). */
   async removeQueueIfEmpty(target: LockTarget): Promise<void> {
     try {
       await this.zk.remove(target.queue);
     } catch {
       // NOT_EMPTY (someone waits), NO_NODE (already gone) or a connection problem: all fine to ignore;
-      // the next waiter of this id removes it then.
+      // the server reaps an empty container queue on its own (see createQueue).
     }
   }
 

@@ -4,7 +4,8 @@ import { encodeNodeName } from '../lock/lock-id';
  * Where one lock lives in ZooKeeper:
  *
  *   <namespace>/<scope>/<id>          holder: ephemeral; exists exactly while the lock is held
- *   <namespace>/<scope>/<id>%q/       queue: persistent, only while someone waits; removed when empty
+ *   <namespace>/<scope>/<id>%q/       queue: a container node (the server deletes it once empty; persistent
+ *                                     on ZooKeeper < 3.5), removed eagerly too when a release finds it empty
  *   <namespace>/<scope>/<id>%q/w-<token>-<seq>   one waiter: ephemeral sequential
  *
  * (`<scope>` and `<id>` are encodeNodeName'd; an encoded name never contains `%q`, so a queue can

@@ -32,8 +32,12 @@ export type QueuePosition =
   /** Our node is not there: our session ended, or someone removed it. */
   | { kind: 'missing' };
 
-export function queuePosition(children: string[], own: string): QueuePosition {
-  const waiters = sortWaiters(children);
+/**
+ * `token`: our acquisition's token. Other waiter nodes carrying it are our own strays (a create that
+ * landed after we looked for it, or one of an ended session of ours) and never stand in our way.
+ */
+export function queuePosition(children: string[], own: string, token?: string): QueuePosition {
+  const waiters = sortWaiters(children).filter((w) => w.name === own || token === undefined || w.token !== token);
   const index = waiters.findIndex((w) => w.name === own);
   if (index < 0) return { kind: 'missing' };
   if (index === 0) return { kind: 'head' };
@@ -43,4 +47,11 @@ export function queuePosition(children: string[], own: string): QueuePosition {
 /** Our waiter node among the children, by token (after a create whose reply was lost). */
 export function findOwnWaiter(children: string[], token: string): string | undefined {
   return sortWaiters(children).find((w) => w.token === token)?.name;
+}
+
+/** Our waiter nodes other than `own` (same token): strays from creates whose replies were lost. */
+export function strayWaiters(children: string[], token: string, own: string): string[] {
+  return sortWaiters(children)
+    .filter((w) => w.token === token && w.name !== own)
+    .map((w) => w.name);
 }

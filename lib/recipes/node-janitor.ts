@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import { readOwnership, removeRead } from './node-ownership';
+import { backoffDelay } from './backoff';
 
 /**
  * Removes nodes we own when a plain remove could not be trusted to have happened: a release that hit a
@@ -46,7 +48,7 @@ export class NodeJanitor {
   }
 
   private async untilDone(sessionId: string, attempt: () => Promise<void>): Promise<void> {
-    for (;;) {
+    for (let failures = 0; ; ) {
       if (this.zk.sessionId !== sessionId) return; // session over: its ephemeral nodes are gone with it
       if (this.zk.state !== 'connected') {
         await this.zk.waitForConnection(this.zk.sessionTimeout);
@@ -56,7 +58,12 @@ export class NodeJanitor {
         await attempt();
         return;
       } catch (error) {
-        if (error instanceof ZookeeperError && error.isConnectivity) continue;
+        if (error instanceof ZookeeperError && error.isConnectivity) {
+          // Failed while connected (e.g. THROTTLED_OP, or no answer in time): back off before the next
+          // try, so that a struggling server is not hammered by a retry loop.
+          await pause(backoffDelay(failures++));
+          continue;
+        }
         this.logger.error(`Could not clean up lock nodes: ${(error as Error).message}`);
         return;
       }
@@ -64,14 +71,13 @@ export class NodeJanitor {
   }
 
   private async removeIfOwned(path: string, token: string, sessionId: string): Promise<void> {
-    try {
-      const { data, stat } = await this.zk.getData(path);
-      if (data.toString() !== token || stat.ephemeralOwner !== sessionId) return; // not ours: leave it
-      await this.zk.remove(path);
-    } catch (error) {
-      if (!isCode(error, 'NO_NODE')) throw error;
-    }
+    const [reading] = await readOwnership(this.zk, [path], token, sessionId);
+    if (reading.kind === 'ours') await removeRead(this.zk, [reading]); // not ours (or gone): leave it
   }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function isCode(error: unknown, code: ZookeeperError['code']): boolean {

@@ -4,7 +4,9 @@ import { LockConflictError, LockUnavailableError } from '../lock/lock.errors';
 import { LockContext, unavailable } from './lock-context';
 import type { LockTarget } from './lock-paths';
 import { waiterPrefix } from './lock-paths';
-import { findOwnWaiter, queuePosition } from './lock-queue';
+import { findOwnWaiter, queuePosition, strayWaiters } from './lock-queue';
+import { readOwnership, removeRead } from './node-ownership';
+import { setLongTimeout } from './long-timeout';
 import type { OwnedNodes } from './fail-fast.recipe';
 
 export interface WaitLimits {
@@ -33,19 +35,38 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
     return undefined;
   };
   checkCancelled(cancelled);
-  if (!ctx.hasDir(target.scopeDir)) await retrying(ctx, limits, () => ctx.ensureDir(target.scopeDir));
-  const waiter = await enqueue(ctx, target, token, limits);
-  const ownName = waiter.path.slice(target.queue.length + 1);
+  let waiter: { path: string; sessionId: string; strayPossible: boolean } | undefined;
   let holding = false;
   const doubt = { holder: false }; // a holder create whose reply was lost: it may exist, with our token
   try {
     for (;;) {
       checkCancelled(cancelled);
-      if (zk.sessionId !== waiter.sessionId) throw new LockUnavailableError('ZooKeeper session lost while waiting for the lock');
+      if (waiter === undefined || zk.sessionId !== waiter.sessionId) {
+        // First time, or our session ended while we waited (its nodes went with it): join the queue on
+        // the live session and wait on, as Curator and Kazoo do. Only our deadline, our signal, or having
+        // no session at all ends the wait.
+        if (waiter !== undefined) await waitForSession(ctx, limits, cancelled);
+        if (!ctx.hasDir(target.scopeDir)) await retrying(ctx, limits, () => ctx.ensureDir(target.scopeDir));
+        waiter = await enqueue(ctx, target, token, limits);
+        doubt.holder = false;
+        continue;
+      }
       try {
-        const position = queuePosition(await zk.getChildren(target.queue), ownName);
+        const ownName = waiter.path.slice(target.queue.length + 1);
+        const children = await zk.getChildren(target.queue).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
+        const strays = strayWaiters(children, token, ownName);
+        if (strays.length > 0) {
+          // Our own earlier waiter node, from a create that landed after we looked for it: remove it, or it
+          // would sit ahead of us (and of everyone behind it) until our session ends.
+          await removeIfOurs(ctx, strays.map((name) => `${target.queue}/${name}`), token, waiter.sessionId);
+        }
+        const position = queuePosition(children, ownName, token);
         if (position.kind === 'missing') {
-          throw new LockUnavailableError('Our place in the lock queue vanished (ZooKeeper session ended)');
+          // Someone deleted our waiter node (our session lives: see above). Leave what we may hold, and
+          // queue again at the tail.
+          if (doubt.holder) await removeIfOurs(ctx, [target.holder], token, waiter.sessionId);
+          waiter = undefined;
+          continue;
         }
         if (position.kind === 'behind') {
           await waitForRemoval(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits);
@@ -57,7 +78,8 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
           (await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token)) === 'ours'
         ) {
           holding = true;
-          return { nodes: [target.holder, waiter.path], holders: [target.holder], sessionId: waiter.sessionId };
+          const sweep = waiter.strayPossible ? [target.queue] : [];
+          return { nodes: [target.holder, waiter.path], holders: [target.holder], sessionId: waiter.sessionId, sweep };
         }
       } catch (error) {
         // Connection trouble (e.g. a leader election): our place in the queue lives as long as the session.
@@ -68,11 +90,43 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
   } catch (error) {
     throw error instanceof ZookeeperError ? unavailable(error) : error;
   } finally {
-    if (!holding) {
+    if (!holding && waiter !== undefined) {
       if (doubt.holder) void ctx.janitor.removeOwned([target.holder], token, waiter.sessionId);
+      if (waiter.strayPossible) void ctx.janitor.removeOwnedChildren(target.queue, token, waiter.sessionId);
       await leaveQueue(ctx, target, waiter.path, token, waiter.sessionId);
     }
   }
+}
+
+/**
+ * After our session ended: waits for the next one (the service opens it at once) within our deadline,
+ * and not past an abort. Throws LockUnavailableError when none comes within the connect timeout.
+ */
+async function waitForSession(ctx: LockContext, limits: WaitLimits, cancelled: () => unknown): Promise<void> {
+  const left = Math.min(limits.deadline - Date.now(), ctx.zk.options.connectTimeout);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<boolean>((resolve) => {
+    onAbort = () => resolve(false);
+    limits.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    const connected = await Promise.race([ctx.zk.waitForConnection(left), aborted]);
+    checkCancelled(cancelled);
+    if (!connected) throw new LockUnavailableError('ZooKeeper session lost while waiting for the lock, and no new one could be had');
+  } finally {
+    if (onAbort) limits.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Removes those of `paths` that are ours (token and session), at the version read. */
+async function removeIfOurs(ctx: LockContext, paths: string[], token: string, sessionId: string): Promise<void> {
+  const readings = await readOwnership(ctx.zk, paths, token, sessionId);
+  const ours = readings.flatMap((r) => (r.kind === 'ours' ? [{ path: r.path, version: r.version }] : []));
+  if (ours.length > 0) await removeRead(ctx.zk, ours);
+}
+
+function isCode(error: unknown, code: ZookeeperError['code']): boolean {
+  return error instanceof ZookeeperError && error.code === code;
 }
 
 /** Failures worth waiting out while the deadline allows: no answer, or no connection for a moment. */
@@ -94,20 +148,25 @@ async function enqueue(ctx: LockContext, target: LockTarget, token: string, limi
   const { zk } = ctx;
   const data = Buffer.from(token);
   let doubtful: string | undefined; // session of a create whose outcome we do not know
+  // A doubtful create not found by the read-back may still land later (a read served before it was
+  // applied): then a stray waiter node of ours may appear in the queue at any time.
+  let strayPossible = false;
   for (;;) {
     const sessionId = zk.sessionId;
     try {
       if (doubtful !== undefined && doubtful === sessionId) {
         const own = findOwnWaiter(await zk.getChildren(target.queue), token);
-        if (own) return { path: `${target.queue}/${own}`, sessionId };
+        if (own) return { path: `${target.queue}/${own}`, sessionId, strayPossible };
+        strayPossible = true;
       }
       doubtful = undefined;
-      return await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
+      const created = await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
+      return { ...created, strayPossible };
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') {
         // No queue yet (nobody waits), or the scope itself was deleted: make them, then try again.
         await retrying(ctx, limits, () =>
-          zk.create(target.queue).catch(async (e) => {
+          ctx.createQueue(target.queue).catch(async (e) => {
             if (e instanceof ZookeeperError && e.code === 'NODE_EXISTS') return;
             if (!(e instanceof ZookeeperError && e.code === 'NO_NODE')) throw e;
             ctx.forgetDir(target.scopeDir);
@@ -192,29 +251,36 @@ async function waitForRemoval(
 ): Promise<'changed' | 'ours'> {
   let wake!: () => void;
   const woken = new Promise<void>((resolve) => (wake = resolve));
+  const watch = () => wake();
   try {
-    const { data, stat } = await ctx.zk.getData(path, () => wake());
-    // Our own holder node, from a create whose reply was lost: the lock is ours.
-    if (ownToken !== undefined && data.toString() === ownToken && stat.ephemeralOwner === sessionId) return 'ours';
-  } catch (error) {
-    if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'changed';
-    throw error;
-  }
-  const remaining = limits.deadline - Date.now();
-  const timer = Number.isFinite(remaining) ? setTimeout(wake, Math.max(0, remaining)) : undefined;
-  limits.signal?.addEventListener('abort', wake, { once: true });
-  if (limits.signal?.aborted) wake(); // aborted while the watch was being set: the event is gone
-  const session: Subscription = ctx.zk.state$.subscribe((event) => {
-    if (event.state !== 'connected' && event.state !== 'suspended') wake();
-    else if (event.sessionId !== sessionId) wake();
-  });
-  try {
-    await woken;
-    return 'changed';
+    try {
+      const { data, stat } = await ctx.zk.getData(path, watch);
+      // Our own holder node, from a create whose reply was lost: the lock is ours.
+      if (ownToken !== undefined && data.toString() === ownToken && stat.ephemeralOwner === sessionId) return 'ours';
+    } catch (error) {
+      if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'changed';
+      throw error;
+    }
+    const remaining = limits.deadline - Date.now();
+    const timer = setLongTimeout(wake, remaining); // a `wait` past 2^31-1 ms must not become a 1 ms busy loop
+    limits.signal?.addEventListener('abort', wake, { once: true });
+    if (limits.signal?.aborted) wake(); // aborted while the watch was being set: the event is gone
+    const session: Subscription = ctx.zk.state$.subscribe((event) => {
+      if (event.state !== 'connected' && event.state !== 'suspended') wake();
+      else if (event.sessionId !== sessionId) wake();
+    });
+    try {
+      await woken;
+      return 'changed';
+    } finally {
+      timer.clear();
+      limits.signal?.removeEventListener('abort', wake);
+      session.unsubscribe();
+    }
   } finally {
-    clearTimeout(timer);
-    limits.signal?.removeEventListener('abort', wake);
-    session.unsubscribe();
+    // A wait that ends without the node changing (timeout, abort, session end, our own node) takes its
+    // watch back, so that abandoned waits pile up no listeners on a long-held lock.
+    ctx.zk.unwatch(path, watch);
   }
 }
 

@@ -11,6 +11,9 @@ import { acquireQueued } from './queued.recipe';
 import { LockContext, unavailable } from './lock-context';
 import { LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
+import { readOwnership, removeRead } from './node-ownership';
+
+const SESSION_ENDS: ReadonlySet<string> = new Set(['expired', 'lost', 'auth-failed']);
 
 /** One acquisition in ZooKeeper: the nodes it made on one session, all carrying one token. */
 export interface ZookeeperGrant extends LockGrant {
@@ -40,9 +43,11 @@ export class ZookeeperLockBackend implements LockBackend {
 
   constructor(private readonly zk: ZookeeperService) {
     this.janitor = new NodeJanitor(zk, this.logger);
-    this.context = new LockContext(zk, this.janitor);
+    this.context = new LockContext(zk, this.janitor, this.logger);
+    // A session that ended (expired, given up as lost, or refused by the server after an auth failure: the
+    // service abandons it and will not reconnect) takes its grants with it; a close takes every grant.
     this.losses = zk.state$.pipe(
-      filter((event) => ((event.state === 'expired' || event.state === 'lost') && !!event.sessionId) || event.state === 'closed'),
+      filter((event) => (SESSION_ENDS.has(event.state) && !!event.sessionId) || event.state === 'closed'),
       map((event) =>
         event.state === 'closed'
           ? { reason: 'the ZooKeeper connection was closed' }
@@ -101,46 +106,71 @@ export class ZookeeperLockBackend implements LockBackend {
     return this.tokenPrefix + this.tokenCounter.toString(16);
   }
 
-  /** Queued acquire of each id in the global order (no deadlock); all or none. */
+  /**
+   * Queued acquire of each id in the global order (no deadlock); all or none. If the session that holds
+   * the first ids ends while we wait for the others, those are gone: start over on the live session.
+   */
   private async acquireQueued(targets: LockTarget[], token: string, wait: number, signal?: AbortSignal): Promise<OwnedNodes> {
     const limits = { deadline: Date.now() + wait, wait, signal };
-    const taken: OwnedNodes[] = [];
-    try {
-      for (const target of targets) {
-        const owned = await acquireQueued(this.context, target, token, limits);
-        taken.push(owned);
-        if (owned.sessionId !== taken[0].sessionId) throw new LockUnavailableError('ZooKeeper session ended while taking the locks');
+    for (;;) {
+      const taken: OwnedNodes[] = [];
+      try {
+        for (const target of targets) {
+          const owned = await acquireQueued(this.context, target, token, limits);
+          taken.push(owned);
+          if (owned.sessionId !== taken[0].sessionId) break;
+        }
+      } catch (error) {
+        await this.releaseQuietly(taken, token, targets);
+        throw error;
       }
-    } catch (error) {
-      await Promise.all(taken.map((owned, i) => this.releaseNodes(owned, token, [targets[i]])));
-      throw error;
+      if (taken.every((owned) => owned.sessionId === taken[0].sessionId)) {
+        return {
+          nodes: taken.flatMap((o) => o.nodes),
+          holders: taken.flatMap((o) => o.holders),
+          sessionId: taken[0].sessionId,
+          sweep: taken.flatMap((o) => o.sweep ?? []),
+        };
+      }
+      await this.releaseQuietly(taken, token, targets);
     }
-    return {
-      nodes: taken.flatMap((o) => o.nodes),
-      holders: taken.flatMap((o) => o.holders),
-      sessionId: taken[0].sessionId,
-    };
+  }
+
+  /** Frees what a failed multi-id acquire took (only nodes still ours; the session check is in releaseNodes). */
+  private async releaseQuietly(taken: OwnedNodes[], token: string, targets: LockTarget[]): Promise<void> {
+    await Promise.all(taken.map((owned, i) => this.releaseNodes(owned, token, [targets[i]]).catch(() => undefined)));
   }
 
   /**
-   * Deletes an acquisition's nodes in one round trip. Only while the session that made them lives:
-   * after that they are gone, and a node of the same name is someone else's. If the outcome is in
-   * doubt (connection lost), the janitor checks each node's token before deleting it.
+   * Deletes an acquisition's nodes, only those still provably ours: one pipelined read of every node (token
+   * and ephemeral owner), then versioned deletes of the ones that are ours (one round trip each way).
+   * Only while the session that made them lives: after that they are gone, and a node of the same name is
+   * someone else's. When a holder node is gone or someone else's, the lock was lost before this release:
+   * nothing of it is deleted, and the release rejects with GrantGoneError (the service marks the lock lost).
+   * If the connection fails midway, the janitor finishes the job with the same checks.
    */
   private async releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
     if (this.zk.sessionId !== owned.sessionId) return;
+    let notOurs: string[] = [];
     try {
-      if (owned.nodes.length === 1) await this.zk.remove(owned.nodes[0]);
-      else await this.zk.multi(owned.nodes.map((path) => ({ op: 'remove' as const, path })));
+      const readings = await readOwnership(this.zk, owned.nodes, token, owned.sessionId);
+      const ours = readings.flatMap((r) => (r.kind === 'ours' ? [{ path: r.path, version: r.version }] : []));
+      // A waiter node that vanished does not matter (the holder node is the lock); a holder node does.
+      const holders = new Set(owned.holders);
+      notOurs = readings.filter((r) => r.kind !== 'ours' && holders.has(r.path)).map((r) => r.path);
+      if (ours.length > 0) await removeRead(this.zk, ours);
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
-      if (!(error.code === 'NO_NODE' && owned.nodes.length === 1)) {
-        if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
-        // Wait for the janitor for at most one more operation timeout, so that a release (and the HTTP
-        // answer behind it) never hangs through an outage; the janitor goes on in the background.
-        await this.atMostOperationTimeout(this.janitor.removeOwned(owned.nodes, token, owned.sessionId));
-      }
+      if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
+      // Wait for the janitor for at most one more operation timeout, so that a release (and the HTTP
+      // answer behind it) never hangs through an outage; the janitor goes on in the background.
+      await this.atMostOperationTimeout(this.janitor.removeOwned(owned.nodes, token, owned.sessionId));
     }
+    // Our own waiter nodes from creates whose replies were lost and that landed late (rare): by token.
+    for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
     if (queues.length > 0) await Promise.all(queues.map((target) => this.context.removeQueueIfEmpty(target)));
+    if (notOurs.length > 0) {
+      throw new GrantGoneError(`its node ${notOurs.join(', ')} was deleted or now belongs to someone else; it was left alone`);
+    }
   }
 }

@@ -190,3 +190,18 @@ export async function listTree(service: ZookeeperService, path: string): Promise
   }
   return out;
 }
+
+/** Resolves once `path` does not exist (event-driven: an exists watch per change). */
+export async function waitForGone(service: ZookeeperService, path: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let changed!: () => void;
+    const change = new Promise<void>((resolve) => (changed = resolve));
+    if (!(await service.exists(path, () => changed()))) return;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`${path} still exists after ${timeoutMs} ms`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([change, new Promise((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+  }
+}

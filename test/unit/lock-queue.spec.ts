@@ -1,4 +1,4 @@
-import { findOwnWaiter, queuePosition, sortWaiters } from '../../lib/recipes/lock-queue';
+import { findOwnWaiter, queuePosition, sortWaiters, strayWaiters } from '../../lib/recipes/lock-queue';
 
 const w = (token: string, seq: number) => `w-${token}-${String(seq).padStart(10, '0')}`;
 
@@ -25,5 +25,13 @@ describe('queue decisions (pure)', () => {
   it('finds our node by token after a lost create reply', () => {
     expect(findOwnWaiter(children, 'bb')).toBe(w('bb', 7));
     expect(findOwnWaiter(children, 'zz')).toBeUndefined();
+  });
+
+  it('never lets our own stray waiter nodes (same token) stand in our way, and names them for removal', () => {
+    const withStray = [w('aa', 3), w('bb', 5), w('bb', 7), w('cc', 12)];
+    expect(queuePosition(withStray, w('bb', 7), 'bb')).toEqual({ kind: 'behind', predecessor: w('aa', 3), ahead: 1 });
+    expect(strayWaiters(withStray, 'bb', w('bb', 7))).toEqual([w('bb', 5)]);
+    expect(queuePosition([w('bb', 5), w('bb', 7)], w('bb', 7), 'bb')).toEqual({ kind: 'head' });
+    expect(strayWaiters(withStray, 'aa', w('aa', 3))).toEqual([]);
   });
 });

@@ -1,0 +1,69 @@
+import { ZookeeperService, NodeStat } from '../zookeeper/zookeeper.service';
+import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import { removeBatches } from './remove-batches';
+
+/**
+ * A node is ours only when it carries our acquisition's token AND is owned by our session. The name alone
+ * proves nothing: an operator (or a bug elsewhere) may have deleted our node, and someone else may have
+ * made a node of the same name since.
+ */
+export function isOurs(data: Buffer, stat: NodeStat, token: string, sessionId: string): boolean {
+  return stat.ephemeralOwner === sessionId && data.toString() === token;
+}
+
+export type NodeReading =
+  | { path: string; kind: 'ours'; version: number }
+  /** Someone else's node under our name now (ours was deleted and the name taken again). */
+  | { path: string; kind: 'foreign' }
+  | { path: string; kind: 'gone' };
+
+/** Reads every node at once (pipelined: one round trip) and says which are still ours. */
+export function readOwnership(zk: ZookeeperService, paths: string[], token: string, sessionId: string): Promise<NodeReading[]> {
+  return Promise.all(
+    paths.map((path) =>
+      zk.getData(path).then(
+        ({ data, stat }): NodeReading =>
+          isOurs(data, stat, token, sessionId) ? { path, kind: 'ours', version: stat.version } : { path, kind: 'foreign' },
+        (error): NodeReading => {
+          if (error instanceof ZookeeperError && error.code === 'NO_NODE') return { path, kind: 'gone' };
+          throw error;
+        },
+      ),
+    ),
+  );
+}
+
+/**
+ * Deletes nodes just read as ours, each at the version read, so that a node changed since is left alone.
+ * One node: a plain versioned delete. Several: MULTIs of versioned removes, each well under the server's
+ * 1 MiB packet limit (one oversized request makes the server drop the whole connection); the removes need
+ * not be atomic. A node that vanished or changed meanwhile (NO_NODE, BAD_VERSION) is skipped, not an error.
+ */
+export async function removeRead(zk: ZookeeperService, nodes: Array<{ path: string; version: number }>): Promise<void> {
+  if (nodes.length === 1) return removeOne(zk, nodes[0]);
+  await Promise.all(
+    removeBatches(nodes).map(async (batch) => {
+      if (batch.length === 1) return removeOne(zk, batch[0]);
+      try {
+        await zk.multi(batch.map(({ path, version }) => ({ op: 'remove' as const, path, version })));
+      } catch (error) {
+        if (!isNodeAnswer(error)) throw error;
+        // One of them changed or vanished, so the batch did nothing: remove the others one by one.
+        await Promise.all(batch.map((node) => removeOne(zk, node)));
+      }
+    }),
+  );
+}
+
+async function removeOne(zk: ZookeeperService, { path, version }: { path: string; version: number }): Promise<void> {
+  try {
+    await zk.remove(path, version);
+  } catch (error) {
+    if (!isNodeAnswer(error)) throw error;
+  }
+}
+
+/** NO_NODE or BAD_VERSION: the node is not the one we read any more, so it is not ours to delete. */
+function isNodeAnswer(error: unknown): boolean {
+  return error instanceof ZookeeperError && (error.code === 'NO_NODE' || error.code === 'BAD_VERSION');
+}
