@@ -114,3 +114,29 @@ describe('waits longer than a Node timer can wait (2^31-1 ms)', () => {
     free();
   });
 });
+
+describe('InMemoryLockBackend.expireSession, as ZooKeeper does it', () => {
+  it("re-queues the expired owner's waiter at the back under the new session: it gets the lock after the others, live", async () => {
+    const store = new InMemoryLockStore();
+    const backendA = new InMemoryLockBackend(store);
+    const a = new LockService(backendA);
+    const b = new LockService(new InMemoryLockBackend(store));
+    const held = await a.acquire('x');
+    const order: string[] = [];
+    const mine = a.acquire('x', { wait: 10_000 }).then((h) => (order.push('a'), h));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const theirs = b.acquire('x', { wait: 10_000 }).then((h) => (order.push('b'), h));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(store.queues.get('["default","x"]')).toHaveLength(2);
+    backendA.expireSession();
+    expect(held.signal.aborted).toBe(true);
+    const successor = await theirs;
+    expect(store.queues.get('["default","x"]')).toHaveLength(1); // a's waiter, queued again behind b
+    await successor.release();
+    const requeued = await mine;
+    expect(order).toEqual(['b', 'a']);
+    expect(requeued.signal.aborted).toBe(false);
+    backendA.expireSession(); // its grant is on the new session, which this ends: now it is lost
+    expect(requeued.signal.aborted).toBe(true);
+  });
+});
