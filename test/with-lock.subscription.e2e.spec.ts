@@ -45,7 +45,7 @@ class TimeoutInterceptor implements NestInterceptor {
   }
 }
 
-const runs = { flaky: new Map<string, number>(), slow: 0, stream: 0 };
+const runs = { flaky: new Map<string, number>(), slow: 0, stream: 0, plain: 0 };
 
 function controllers(gates: Gates) {
   @Controller('retry')
@@ -85,7 +85,16 @@ function controllers(gates: Gates) {
       );
     }
   }
-  return [RetryController, TimeoutController, EventsController];
+  @Controller('plain')
+  class PlainController {
+    @Post(':id')
+    @WithLock('params.id', { scope: 'jobs', wait: 30_000 })
+    run() {
+      runs.plain += 1;
+      return { ran: true };
+    }
+  }
+  return [RetryController, TimeoutController, EventsController, PlainController];
 }
 
 /** Resolves once `path` has no children (a child watch per change). */
@@ -180,6 +189,22 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock per subscription (
     await holder.release();
     await (await other.acquire(id, { scope: 'jobs' })).release();
     expect(runs.stream).toBe(before);
+    expect(await lockNodes(observer, namespace, id)).toEqual([]);
+  });
+
+  it('cancels the wait when a plain HTTP client disconnects while queued: the handler never runs', async () => {
+    const id = `p-${adapter}`;
+    const holder = await other.acquire(id, { scope: 'jobs' });
+    const before = runs.plain;
+    const client = http.request(`${url}/plain/${id}`, { method: 'POST' });
+    client.on('error', () => undefined); // destroyed on purpose
+    client.end();
+    await waitForChildren(observer, `${namespace}/jobs/${id}%q`, 1); // queued
+    client.destroy();
+    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`);
+    await holder.release();
+    await (await other.acquire(id, { scope: 'jobs' })).release();
+    expect(runs.plain).toBe(before);
     expect(await lockNodes(observer, namespace, id)).toEqual([]);
   });
 });

@@ -60,10 +60,15 @@ export class WithLockInterceptor implements NestInterceptor {
       const release = (handle: LockHandle) =>
         handle.release().catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
 
+      // Nest unsubscribes when an SSE client leaves, but not for a plain HTTP request: watch its socket.
+      const stopWatching = onClientGone(context, () =>
+        waiting.abort(new LockUnavailableError('The client went away while waiting for the lock')),
+      );
       inCallContext(() => {
         this.acquireFor(context, metadata, waiting.signal).then(
           (handle) => {
-            if (left) return void release(handle); // granted after the caller went away
+            stopWatching();
+            if (left || waiting.signal.aborted) return void release(handle); // granted after the caller went away
             lock = handle;
             inner = this.lockService
               .runHolding(handle, () => next.handle())
@@ -80,6 +85,7 @@ export class WithLockInterceptor implements NestInterceptor {
               });
           },
           (error) => {
+            stopWatching();
             if (left) return; // the wait was cancelled because nobody listens any more
             try {
               this.throwLockError(context, error, metadata);
@@ -92,6 +98,7 @@ export class WithLockInterceptor implements NestInterceptor {
 
       return () => {
         left = true;
+        stopWatching();
         if (!lock) waiting.abort(new Error('The caller went away while waiting for the lock'));
         inner?.unsubscribe();
         if (lock && !settled) void release(lock); // the subscriber left early (client disconnected mid-stream)
@@ -178,6 +185,26 @@ export class WithLockInterceptor implements NestInterceptor {
     throw error;
   }
 }
+
+/**
+ * Calls `onGone` when the HTTP client disconnects before its response was sent (Express's response, or
+ * the raw one under a Fastify reply); returns the function that stops watching. Not HTTP: nothing to watch.
+ */
+function onClientGone(context: ExecutionContext, onGone: () => void): () => void {
+  if (context.getType<string>() !== 'http') return noop;
+  const response = context.switchToHttp().getResponse<{ raw?: unknown } | undefined>();
+  const raw = (response?.raw ?? response) as
+    | { writableFinished?: boolean; once?: (e: string, l: () => void) => void; removeListener?: (e: string, l: () => void) => void }
+    | undefined;
+  if (typeof raw?.once !== 'function' || typeof raw.removeListener !== 'function') return noop;
+  const listener = () => {
+    if (!raw.writableFinished) onGone();
+  };
+  raw.once('close', listener);
+  return () => raw.removeListener!('close', listener);
+}
+
+function noop(): void {}
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
