@@ -64,11 +64,22 @@ export class WithLockInterceptor implements NestInterceptor {
       const stopWatching = onClientGone(context, () =>
         waiting.abort(new LockUnavailableError('The client went away while waiting for the lock')),
       );
+      const answerLockError = (error: unknown) => {
+        try {
+          this.throwLockError(context, error, metadata);
+        } catch (answer) {
+          subscriber.error(answer);
+        }
+      };
       inCallContext(() => {
         this.acquireFor(context, metadata, waiting.signal).then(
           (handle) => {
             stopWatching();
-            if (left || waiting.signal.aborted) return void release(handle); // granted after the caller went away
+            if (left) return void release(handle); // granted after the caller went away
+            if (waiting.signal.aborted) {
+              // Granted (fail-fast, not abortable) after the HTTP client left: give it back, answer 503.
+              return void release(handle).finally(() => answerLockError(waiting.signal.reason));
+            }
             lock = handle;
             inner = this.lockService
               .runHolding(handle, () => next.handle())
@@ -87,11 +98,7 @@ export class WithLockInterceptor implements NestInterceptor {
           (error) => {
             stopWatching();
             if (left) return; // the wait was cancelled because nobody listens any more
-            try {
-              this.throwLockError(context, error, metadata);
-            } catch (answer) {
-              subscriber.error(answer);
-            }
+            answerLockError(error);
           },
         );
       });
@@ -111,7 +118,7 @@ export class WithLockInterceptor implements NestInterceptor {
     return this.lockService.acquire(ids, { scope: metadata.options.scope, wait: metadata.options.wait, signal });
   }
 
-/**
+  /**
    * The ids to lock for this call: `idFrom` applied to the request (HTTP) or the message data (RPC,
    * WebSocket). Throws InvalidLockIdError when they cannot be produced.
    */
