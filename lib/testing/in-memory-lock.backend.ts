@@ -60,14 +60,12 @@ export class InMemoryLockBackend implements LockBackend {
   private owner = newOwner();
   /** Set to make every acquire fail with LockUnavailableError, as when ZooKeeper is down. */
   unavailable = false;
-  /** After shutdown: no session any more. */
-  private closed = false;
 
   constructor(@Optional() readonly store: InMemoryLockStore = new InMemoryLockStore()) {}
 
   async acquire({ ids, scope, wait, signal }: LockRequest): Promise<MemoryGrant> {
     await Promise.resolve(); // never synchronous, like a round trip
-    if (this.unavailable || this.closed) throw new LockUnavailableError('ZooKeeper unavailable (simulated by InMemoryLockBackend)');
+    if (this.unavailable) throw new LockUnavailableError('ZooKeeper unavailable (simulated by InMemoryLockBackend)');
     signal?.throwIfAborted();
     const keys = ids.map((id) => lockKey(scope, id)).sort();
     if (wait === 0) return this.grantAllAtOnce({ owner: this.owner, keys, tokens: new Map() });
@@ -82,7 +80,6 @@ export class InMemoryLockBackend implements LockBackend {
       } catch (error) {
         for (const key of grant.tokens.keys()) this.store.free(key, grant);
         if (!(error instanceof Requeue)) throw error;
-        if (this.closed) throw new LockUnavailableError('ZooKeeper session closed while waiting for the lock');
       }
     }
   }
@@ -102,14 +99,14 @@ export class InMemoryLockBackend implements LockBackend {
   }
 
   /**
-   * The end of this instance's "session" at application shutdown, as ZooKeeperService's close is for the
-   * real backend: its locks are freed for the other instances on the store, and reported lost here.
+   * The end of this instance's "session" at application shutdown, as ZookeeperService's close is for the
+   * real backend: its locks are freed for the other instances on the store, and reported lost here. The
+   * backend then goes on with a new session, so a test may start another application on it.
    */
   async shutdown(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.endSession(this.owner, 'the in-memory session was closed');
-    this.lossSubject.complete();
+    const ended = this.owner;
+    this.owner = newOwner();
+    this.endSession(ended, 'the in-memory session was closed at shutdown');
   }
 
   // ---------------------------------------------------------------- test helpers
