@@ -62,7 +62,7 @@ describe('LockService shutdown', () => {
 
   it('lets held locks finish and release normally during the grace period, then aborts what is still held', async () => {
     const zk = await newService({ namespace: uniqueNamespace('shutdown-grace') });
-    const lock = new LockService(new ZookeeperLockBackend(zk), { shutdownTimeout: 2_000 });
+    const lock = new LockService(new ZookeeperLockBackend(zk), { shutdownTimeout: 5_000 });
     const finishing = await lock.acquire('finishing');
     const stuck = await lock.acquire('stuck');
     let closed = false;
@@ -76,7 +76,7 @@ describe('LockService shutdown', () => {
     expect(closed).toBe(false); // still waiting for 'stuck'
     await within(whenLost(stuck), 20_000);
     expect(stuck.signal.reason).toBeInstanceOf(LockLostError);
-    expect((stuck.signal.reason as Error).message).toMatch(/shutdown grace period of 2000 ms/);
+    expect((stuck.signal.reason as Error).message).toMatch(/shutdown grace period of 5000 ms/);
     await within(closing, 10_000);
     expect(lock.heldCount).toBe(0);
   });
