@@ -7,7 +7,7 @@ import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespac
 describeLockContract('ZooKeeper', async () => {
   const namespace = uniqueNamespace('contract');
   const eventsOfA: LockEvent[] = [];
-  const zkA = await newService({ namespace, onLockEvent: (event) => eventsOfA.push(event), shutdownTimeout: 300 });
+  const zkA = await newService({ namespace, onLockEvent: (event) => eventsOfA.push(event), shutdownTimeout: 1_000 });
   const zkB = await newService({ namespace });
   return {
     a: newLockService(zkA),
@@ -18,7 +18,7 @@ describeLockContract('ZooKeeper', async () => {
       await waitForState(zkA, 'connected');
     },
     closeA: () => zkA.close(),
-    shutdownTimeoutOfA: 300,
+    shutdownTimeoutOfA: 1_000,
     async queued(id, count) {
       await waitForChildren(zkA, `${namespace}/default/${id}%q`, count);
     },
@@ -31,14 +31,14 @@ describeLockContract('in-memory (ZookeeperLockTestingModule)', async () => {
   const backendA = new InMemoryLockBackend(store);
   const eventsOfA: LockEvent[] = [];
   return {
-    a: new LockService(backendA, { onLockEvent: (event) => eventsOfA.push(event), shutdownTimeout: 300 }),
+    a: new LockService(backendA, { onLockEvent: (event) => eventsOfA.push(event), shutdownTimeout: 1_000 }),
     b: new LockService(new InMemoryLockBackend(store)),
     eventsOfA,
     async expireA() {
       backendA.expireSession();
     },
     async closeA() {}, // the backend's shutdown (called by a.beforeApplicationShutdown) ended its session
-    shutdownTimeoutOfA: 300,
+    shutdownTimeoutOfA: 1_000,
     async queued(id, count) {
       const key = lockKey('default', id);
       for (let polls = 0; (store.queues.get(key)?.length ?? 0) < count; polls++) {
