@@ -18,7 +18,6 @@ describeLockContract('ZooKeeper', async () => {
       await waitForState(zkA, 'connected');
     },
     closeA: () => zkA.close(),
-    shutdownTimeoutOfA: 1_000,
     async queued(id, count) {
       await waitForChildren(zkA, `${namespace}/default/${id}%q`, count);
     },
@@ -38,7 +37,6 @@ describeLockContract('in-memory (ZookeeperLockTestingModule)', async () => {
       backendA.expireSession();
     },
     async closeA() {}, // the backend's shutdown (called by a.beforeApplicationShutdown) ended its session
-    shutdownTimeoutOfA: 1_000,
     async queued(id, count) {
       const key = lockKey('default', id);
       for (let polls = 0; (store.queues.get(key)?.length ?? 0) < count; polls++) {

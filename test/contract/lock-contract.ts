@@ -24,8 +24,6 @@ export interface ContractWorld {
   expireA(): Promise<void>;
   /** Ends `a`'s session for good, as the end of an application shutdown does (after `a.beforeApplicationShutdown()`). */
   closeA(): Promise<void>;
-  /** `a`'s shutdown grace period (ms): short, for the shutdown test. */
-  shutdownTimeoutOfA: number;
   /** Resolves once `count` callers wait in the queue of `id` (scope `default`). */
   queued(id: string, count: number): Promise<void>;
   dispose(): Promise<void>;
