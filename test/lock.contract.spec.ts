@@ -7,7 +7,7 @@ import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespac
 describeLockContract('ZooKeeper', async () => {
   const namespace = uniqueNamespace('contract');
   const eventsOfA: LockEvent[] = [];
-  const zkA = await newService({ namespace, onLockEvent: (event) => eventsOfA.push(event) });
+  const zkA = await newService({ namespace, onLockEvent: (event) => eventsOfA.push(event), shutdownTimeout: 1_000 });
   const zkB = await newService({ namespace });
   return {
     a: newLockService(zkA),
@@ -17,6 +17,7 @@ describeLockContract('ZooKeeper', async () => {
       await expireSession(sharedConnectString(), zkA);
       await waitForState(zkA, 'connected');
     },
+    closeA: () => zkA.close(),
     async queued(id, count) {
       await waitForChildren(zkA, `${namespace}/default/${id}%q`, count);
     },
@@ -29,12 +30,13 @@ describeLockContract('in-memory (ZookeeperLockTestingModule)', async () => {
   const backendA = new InMemoryLockBackend(store);
   const eventsOfA: LockEvent[] = [];
   return {
-    a: new LockService(backendA, { onLockEvent: (event) => eventsOfA.push(event) }),
+    a: new LockService(backendA, { onLockEvent: (event) => eventsOfA.push(event), shutdownTimeout: 1_000 }),
     b: new LockService(new InMemoryLockBackend(store)),
     eventsOfA,
     async expireA() {
       backendA.expireSession();
     },
+    async closeA() {}, // the backend's shutdown (called by a.beforeApplicationShutdown) ended its session
     async queued(id, count) {
       const key = lockKey('default', id);
       for (let polls = 0; (store.queues.get(key)?.length ?? 0) < count; polls++) {

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import {
+  currentLock,
   InvalidLockIdError,
   InvalidLockOptionsError,
   LockConflictError,
+  LockHandle,
   LockLostError,
   LockService,
   LockUnavailableError,
@@ -386,14 +388,74 @@ describe('LockService: fencing, reentrancy, ids, leaks', () => {
     }
   });
 
-  it('does not join across unrelated concurrent calls', async () => {
+  it('does not join across unrelated concurrent calls, and keeps the lock for joined work that outlives the owner', async () => {
     const { lock } = await locks();
+    const other = await locks();
     let release!: () => void;
     const holding = lock.withLock('solo', () => new Promise<void>((r) => (release = r)));
     await waitForChildren(await newService(), scopeDir(), 1);
     await expect(lock.withLock('solo', () => undefined)).rejects.toBeInstanceOf(LockConflictError);
     release();
     await holding;
+
+    // Work spawned inside the critical section (not awaited) that joins the lock and outlives the owner.
+    let finishSpawned!: () => void;
+    let spawned!: Promise<LockHandle | undefined>;
+    let ownerReleased!: () => void;
+    const afterOwner = new Promise<void>((r) => (ownerReleased = r));
+    let unjoined!: Promise<LockHandle | undefined>;
+    await lock.withLock('solo', () => {
+      spawned = lock.withLock('solo', async () => {
+        await new Promise<void>((r) => (finishSpawned = r));
+        return currentLock();
+      });
+      unjoined = afterOwner.then(() => currentLock()); // spawned too, but never joined
+    });
+    ownerReleased();
+    // The owner released: the node stays while the joined work runs, so no one else gets the lock.
+    await expect(other.lock.acquire('solo')).rejects.toBeInstanceOf(LockConflictError);
+    await expect(lock.acquire('solo')).rejects.toBeInstanceOf(LockConflictError); // unrelated call: no join
+    expect(lock.heldCount).toBe(1);
+    expect(await unjoined).toBeUndefined(); // its lock was released: it holds nothing
+    finishSpawned();
+    const seenBySpawned = await spawned;
+    expect(seenBySpawned?.signal.aborted).toBe(false); // it held a live lock to the end
+    expect(lock.heldCount).toBe(0);
+    await (await other.lock.acquire('solo')).release(); // the last holder freed it
+    expect(await listTree(other.zk, namespace)).toEqual([scopeDir()]);
+  });
+
+  it('aborts the signal of every handle that joined a lock when it is lost (Promise.all siblings, spawned work)', async () => {
+    const { lock, zk } = await locks();
+    const handles: LockHandle[] = [];
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    let spawned!: Promise<unknown>;
+    await lock.withLock('shared', async (outer) => {
+      handles.push(outer);
+      await Promise.all([1, 2].map(() => lock.withLock('shared', (inner) => void handles.push(inner))));
+      spawned = lock.withLock('shared', async (late) => {
+        handles.push(late);
+        await finished;
+      });
+      await Promise.all(
+        [1, 2].map(() =>
+          lock.acquire('shared').then((joined) => {
+            handles.push(joined); // kept, released only after the loss
+            return joined;
+          }),
+        ),
+      );
+    });
+    expect(handles).toHaveLength(6);
+    expect(handles.every((h) => !h.signal.aborted)).toBe(true);
+    await expireSession(sharedConnectString(), zk);
+    await Promise.all(handles.map(whenLost));
+    for (const handle of handles) expect(handle.signal.reason).toBeInstanceOf(LockLostError);
+    done();
+    await spawned;
+    await Promise.all(handles.map((h) => h.release()));
+    expect(lock.heldCount).toBe(0);
   });
 
   it('refuses bad ids and options, and gives every hostile id a lock of its own inside the namespace', async () => {

@@ -12,6 +12,7 @@ import {
   LockConflictError,
   LockEvent,
   LockHandle,
+  LockLostError,
   Locked,
   LockService,
   WithLock,
@@ -150,6 +151,32 @@ describe('ZookeeperLockTestingModule.forRoot in a test module of its own', () =>
       expect(events.map((e) => e.type)).toEqual(['conflict', 'acquired', 'released', 'acquired', 'released']);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('ZookeeperLockTestingModule at application shutdown', () => {
+  it("frees a closed application's locks in the store (lost after the grace period), and serves the next application", async () => {
+    const backend = new InMemoryLockBackend();
+    const start = async () => {
+      const moduleRef = await Test.createTestingModule({ imports: [ZookeeperLockTestingModule.forRoot({ shutdownTimeout: 100 })] })
+        .overrideProvider(InMemoryLockBackend)
+        .useValue(backend)
+        .compile();
+      const app = moduleRef.createNestApplication();
+      await app.init();
+      return app;
+    };
+    const first = await start();
+    const kept = await first.get(LockService).acquire('kept'); // never released by its holder
+    await first.close();
+    expect(kept.signal.reason).toBeInstanceOf(LockLostError);
+    expect(backend.isHeld('kept')).toBe(false); // freed, as ZooKeeper frees a closed session's nodes
+    const second = await start();
+    try {
+      await (await second.get(LockService).acquire('kept')).release();
+    } finally {
+      await second.close();
     }
   });
 });

@@ -107,7 +107,9 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock over HTTP (%s)', (
     [{}, /missing: the request has no body.orderId/],
     [{ orderId: 42 }, /must be a string, got number/],
     [{ orderId: '' }, /must not be empty/],
-    [{ orderId: ['a', {}] }, /must be a string, got object/],
+    [{ orderId: ['a', {}] }, /body.orderId must be one string, got an array/],
+    [{ orderId: ['a', 'b'] }, /body.orderId must be one string, got an array/],
+    [{ orderId: { id: 'a' } }, /body.orderId must be one string, got an object/],
     [{ orderId: 'x'.repeat(2000) }, /limit is 1024/],
   ])('answers 400 for a body %j and does not run the handler', async (body, message) => {
     const before = calls.byBody;
@@ -117,8 +119,10 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock over HTTP (%s)', (
     expect(calls.byBody).toBe(before);
   });
 
-  it('accepts an array of ids from the body and unusual but valid ids', async () => {
-    expect((await request(url).post('/accounts/by-body').send({ orderId: ['a/b', '..', 'ü'] })).status).toBe(201);
+  it('accepts an array of ids from an idFrom function, and unusual but valid ids', async () => {
+    const several = await request(url).post('/accounts/by-body-list').send({ orderIds: ['a/b', '..', 'ü'] });
+    expect(several.status).toBe(201);
+    expect(several.body).toEqual({ lockedIds: ['a/b', '..', 'ü'] });
     expect((await request(url).post('/accounts/%2E%2E/withdraw')).status).toBe(201);
   });
 
@@ -140,6 +144,16 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock over HTTP (%s)', (
     gate.open();
     expect((await paying).status).toBe(201);
     expect((await request(url).post('/orders/o-1/note')).status).toBe(400); // no ?key
+  });
+
+  it('answers 400 when a dotted path gives a repeated query parameter, and runs nothing', async () => {
+    const gate = gates.close('note:o-2'); // would hang the request if the handler ran
+    const repeated = await request(url).post('/orders/o-2/note?key=k-1&key=k-2');
+    expect(repeated.status).toBe(400);
+    expect(repeated.body.message).toMatch(/query.key must be one string, got an array/);
+    gate.open();
+    const nested = await request(url).post('/orders/o-2/note?key[a]=k-1');
+    expect(nested.status).toBe(400);
   });
 
   it('holds the lock while an SSE stream runs and releases it at the end', async () => {

@@ -6,7 +6,9 @@ import type { LockOptions } from '../lock/lock.service';
  * - a dotted path into the request: `'params.id'`, `'body.orderId'`, `'query.key'`, `'headers.idempotency-key'`
  *   (for RPC and WebSocket handlers, into the message data: `'orderId'`, `'order.id'`);
  * - or a function of the request (the message data for RPC/WebSocket) and the execution context.
- * It must produce a non-empty string, or an array of them to lock several ids at once (all or none).
+ * A dotted path must produce one non-empty string: an array (a repeated query parameter such as
+ * `?id=a&id=b`) or an object is refused with 400, since the input is the client's. A function may return an
+ * array on purpose, to lock several ids at once (all or none).
  */
 export type LockIdSource =
   | string

@@ -10,7 +10,8 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Observable } from 'rxjs';
+import { AsyncResource } from 'node:async_hooks';
+import { Observable, Subscription } from 'rxjs';
 import { InvalidLockIdError, LockConflictError, LockError, LockUnavailableError } from '../lock/lock.errors';
 import type { LockHandle } from '../lock/lock-handle';
 import { normalizeIds } from '../lock/lock-id';
@@ -18,14 +19,16 @@ import { LockService } from '../lock/lock.service';
 import { WITH_LOCK_METADATA } from './with-lock.constants';
 import type { WithLockMetadata } from './with-lock-options.interface';
 
-/** Requests already locked by a WithLockInterceptor (@WithLock on both a class and its method). */
-const locked = new WeakSet<object>();
-
 /**
- * Applied by @WithLock. Takes the lock before the handler runs and holds it until the handler's result
- * is complete (a value, a promise, or an observable that emits over time); releases it on completion,
- * on error, and when the subscriber goes away (client disconnect). The response is sent after the
- * release, so the client's next request finds the lock free.
+ * Applied by @WithLock. Every subscription to what `intercept` returns takes its own lock (an outer
+ * interceptor that re-subscribes, with retry/repeat/catchError, gets the lock again for the new run),
+ * or joins one that its async context holds (@WithLock on a class and on its method: the inner one
+ * joins the outer's lock). The lock is taken on subscribe, not before: a caller that goes away while
+ * the acquire is pending (client disconnect, an outer timeout()) unsubscribes, which aborts the wait,
+ * and a grant that lands after that is released at once. It is held until the handler's result is
+ * complete (a value, a promise, or an observable that emits over time), and released on completion, on
+ * error, and when the subscriber goes away. The response is sent after the release, so the client's
+ * next request finds the lock free.
  *
  * Extension points, in the manner of @nestjs/throttler's guard: override `getLockIds` to take ids from
  * elsewhere, and `throwLockError` to answer failures differently.
@@ -39,23 +42,80 @@ export class WithLockInterceptor implements NestInterceptor {
     protected readonly reflector: Reflector,
   ) {}
 
-  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const metadata = this.reflector.getAllAndOverride<WithLockMetadata | undefined>(WITH_LOCK_METADATA, [
       context.getHandler(),
       context.getClass(),
     ]);
-    const args = context.getArgs();
-    if (!metadata || locked.has(args)) return next.handle();
-    locked.add(args);
+    if (!metadata) return next.handle();
+    // The async context of this call (it may hold the lock of an outer @WithLock, to be joined), for
+    // whenever the subscription comes.
+    const inCallContext = AsyncResource.bind((run: () => void) => run());
+    return new Observable((subscriber) => {
+      const waiting = new AbortController();
+      let left = false;
+      let lock: LockHandle | undefined;
+      let inner: Subscription | undefined;
+      let settled = false;
+      const release = (handle: LockHandle) =>
+        handle.release().catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
 
-    let lock: LockHandle;
-    try {
-      const ids = await this.getLockIds(context, metadata);
-      lock = await this.lockService.acquire(ids, { scope: metadata.options.scope, wait: metadata.options.wait });
-    } catch (error) {
-      this.throwLockError(context, error, metadata);
-    }
-    return this.holdUntilDone(lock, next);
+      // Nest unsubscribes when an SSE client leaves, but not for a plain HTTP request: watch its socket.
+      const stopWatching = onClientGone(context, () =>
+        waiting.abort(new LockUnavailableError('The client went away while waiting for the lock')),
+      );
+      const answerLockError = (error: unknown) => {
+        try {
+          this.throwLockError(context, error, metadata);
+        } catch (answer) {
+          subscriber.error(answer);
+        }
+      };
+      inCallContext(() => {
+        this.acquireFor(context, metadata, waiting.signal).then(
+          (handle) => {
+            stopWatching();
+            if (left) return void release(handle); // granted after the caller went away
+            if (waiting.signal.aborted) {
+              // Granted (fail-fast, not abortable) after the HTTP client left: give it back, answer 503.
+              return void release(handle).finally(() => answerLockError(waiting.signal.reason));
+            }
+            lock = handle;
+            inner = this.lockService
+              .runHolding(handle, () => next.handle())
+              .subscribe({
+                next: (value) => subscriber.next(value),
+                error: (error) => {
+                  settled = true;
+                  void release(handle).finally(() => subscriber.error(error));
+                },
+                complete: () => {
+                  settled = true;
+                  void release(handle).finally(() => subscriber.complete());
+                },
+              });
+          },
+          (error) => {
+            stopWatching();
+            if (left) return; // the wait was cancelled because nobody listens any more
+            answerLockError(error);
+          },
+        );
+      });
+
+      return () => {
+        left = true;
+        stopWatching();
+        if (!lock) waiting.abort(new Error('The caller went away while waiting for the lock'));
+        inner?.unsubscribe();
+        if (lock && !settled) void release(lock); // the subscriber left early (client disconnected mid-stream)
+      };
+    });
+  }
+
+  private async acquireFor(context: ExecutionContext, metadata: WithLockMetadata, signal: AbortSignal): Promise<LockHandle> {
+    const ids = await this.getLockIds(context, metadata);
+    return this.lockService.acquire(ids, { scope: metadata.options.scope, wait: metadata.options.wait, signal });
   }
 
   /**
@@ -75,6 +135,14 @@ export class WithLockInterceptor implements NestInterceptor {
       }
     } else {
       value = readPath(source, metadata.idFrom);
+      // Untrusted input can repeat a field (`?id=a&id=b`) or nest one: a path names exactly one id.
+      // (An idFrom function may return an array on purpose, to lock several ids.)
+      if (value !== null && typeof value === 'object') {
+        throw new InvalidLockIdError(
+          `Lock id from ${metadata.idFrom} must be one string, got ${Array.isArray(value) ? 'an array (a repeated field?)' : 'an object'}; ` +
+            'use an idFrom function to lock several ids',
+        );
+      }
     }
     if (value === undefined || value === null) {
       throw new InvalidLockIdError(
@@ -123,32 +191,27 @@ export class WithLockInterceptor implements NestInterceptor {
     if (type === 'ws') throw new (optionalClass('@nestjs/websockets', 'WsException'))(body);
     throw error;
   }
-
-  /** Subscribes to the handler inside the lock's context and releases once, when the result is done. */
-  private holdUntilDone(lock: LockHandle, next: CallHandler): Observable<unknown> {
-    return new Observable((subscriber) => {
-      let settled = false;
-      const release = () => lock.release().catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
-      const inner = this.lockService
-        .runHolding(lock, () => next.handle())
-        .subscribe({
-          next: (value) => subscriber.next(value),
-          error: (error) => {
-            settled = true;
-            void release().finally(() => subscriber.error(error));
-          },
-          complete: () => {
-            settled = true;
-            void release().finally(() => subscriber.complete());
-          },
-        });
-      return () => {
-        inner.unsubscribe();
-        if (!settled) void release(); // the subscriber left early (client disconnected mid-stream)
-      };
-    });
-  }
 }
+
+/**
+ * Calls `onGone` when the HTTP client disconnects before its response was sent (Express's response, or
+ * the raw one under a Fastify reply); returns the function that stops watching. Not HTTP: nothing to watch.
+ */
+function onClientGone(context: ExecutionContext, onGone: () => void): () => void {
+  if (context.getType<string>() !== 'http') return noop;
+  const response = context.switchToHttp().getResponse<{ raw?: unknown } | undefined>();
+  const raw = (response?.raw ?? response) as
+    | { writableFinished?: boolean; once?: (e: string, l: () => void) => void; removeListener?: (e: string, l: () => void) => void }
+    | undefined;
+  if (typeof raw?.once !== 'function' || typeof raw.removeListener !== 'function') return noop;
+  const listener = () => {
+    if (!raw.writableFinished) onGone();
+  };
+  raw.once('close', listener);
+  return () => raw.removeListener!('close', listener);
+}
+
+function noop(): void {}
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 

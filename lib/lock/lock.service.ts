@@ -54,6 +54,8 @@ export class LockService implements BeforeApplicationShutdown {
   /** Backend releases under way (shutdown waits for them). */
   private readonly freeing = new Set<Promise<void>>();
   private readonly gate = new ShutdownGate();
+  /** Backend acquires under way (shutdown waits for them to end, refused, before the session closes). */
+  private taking = 0;
   /** Set while shutdown waits for held locks to be given up. */
   private onIdle?: () => void;
   private readonly listener?: LockEventListener;
@@ -191,7 +193,7 @@ export class LockService implements BeforeApplicationShutdown {
   // ---------------------------------------------------------------- machinery
 
   private get idle(): boolean {
-    return this.held.size === 0 && this.freeing.size === 0;
+    return this.held.size === 0 && this.freeing.size === 0 && this.taking === 0;
   }
 
   private checkIdle(): void {
@@ -203,10 +205,14 @@ export class LockService implements BeforeApplicationShutdown {
     // Queued acquires get a signal the shutdown can abort; a fail-fast one is refused when it lands.
     const tracked = wait > 0 && !this.gate.closed ? this.gate.track(signal) : undefined;
     let grant;
+    this.taking += 1;
     try {
       if (this.gate.closed) throw this.gate.error;
       grant = await this.backend.acquire({ ids, scope, wait, signal: tracked?.signal ?? signal });
     } catch (error) {
+      tracked?.done();
+      this.taking -= 1;
+      this.checkIdle();
       const waitedMs = performance.now() - started;
       if (error instanceof LockConflictError) {
         this.logger.debug(`${error.message}`);
@@ -215,9 +221,9 @@ export class LockService implements BeforeApplicationShutdown {
         if (this.listener) this.emit({ type: 'unavailable', ids, scope, waitedMs, message: error.message });
       }
       throw error;
-    } finally {
-      tracked?.done();
     }
+    tracked?.done();
+    this.taking -= 1;
     if (this.gate.closed) {
       // Granted after the shutdown began: never handed out (its session is about to close under it).
       this.track(this.backend.release(grant)).catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));

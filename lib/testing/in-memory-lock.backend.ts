@@ -4,12 +4,16 @@ import { Subject } from 'rxjs';
 import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
 import { LockConflictError, LockUnavailableError } from '../lock/lock.errors';
 import { lockKey, normalizeIds, normalizeScope, parseLockKey } from '../lock/lock-id';
+import { MAX_TIMER_DELAY } from '../module/zookeeper-lock-options';
 
 interface MemoryGrant extends LockGrant {
   readonly keys: string[];
   /** Fencing token of each key, taken from the store's counter when the key was granted. */
   readonly tokens: Map<string, bigint>;
 }
+
+/** Why a waiter was taken out of its queue when its owner's "session" ended: it queues again. */
+class Requeue extends Error {}
 
 interface Waiter {
   readonly owner: string;
@@ -64,16 +68,20 @@ export class InMemoryLockBackend implements LockBackend {
     if (this.unavailable) throw new LockUnavailableError('ZooKeeper unavailable (simulated by InMemoryLockBackend)');
     signal?.throwIfAborted();
     const keys = ids.map((id) => lockKey(scope, id)).sort();
-    const grant: MemoryGrant = { owner: this.owner, keys, tokens: new Map() };
-    if (wait === 0) return this.grantAllAtOnce(grant);
+    if (wait === 0) return this.grantAllAtOnce({ owner: this.owner, keys, tokens: new Map() });
     const deadline = performance.now() + wait;
-    try {
-      for (const key of keys) await this.queueFor(key, grant, deadline, wait, signal);
-    } catch (error) {
-      for (const key of grant.tokens.keys()) this.store.free(key, grant);
-      throw error;
+    for (;;) {
+      // A fresh grant per round: a waiter whose session ended queues again under the new one, as the
+      // ZooKeeper recipe re-creates its queue node on the new session, within its own deadline.
+      const grant: MemoryGrant = { owner: this.owner, keys, tokens: new Map() };
+      try {
+        for (const key of keys) await this.queueFor(key, grant, deadline, wait, signal);
+        return grant;
+      } catch (error) {
+        for (const key of grant.tokens.keys()) this.store.free(key, grant);
+        if (!(error instanceof Requeue)) throw error;
+      }
     }
-    return grant;
   }
 
   async release(grant: MemoryGrant): Promise<void> {
@@ -90,7 +98,16 @@ export class InMemoryLockBackend implements LockBackend {
     return token;
   }
 
-  async shutdown(): Promise<void> {}
+  /**
+   * The end of this instance's "session" at application shutdown, as ZookeeperService's close is for the
+   * real backend: its locks are freed for the other instances on the store, and reported lost here. The
+   * backend then goes on with a new session, so a test may start another application on it.
+   */
+  async shutdown(): Promise<void> {
+    const ended = this.owner;
+    this.owner = newOwner();
+    this.endSession(ended, 'the in-memory session was closed at shutdown');
+  }
 
   // ---------------------------------------------------------------- test helpers
 
@@ -105,18 +122,15 @@ export class InMemoryLockBackend implements LockBackend {
     return () => keys.forEach((key) => this.store.free(key, grant));
   }
 
-  /** Ends this instance's "session": every lock it holds is lost (signals abort) and freed for others. */
+  /**
+   * Ends this instance's "session": every lock it holds is lost (signals abort) and handed to the next
+   * waiter of another session (or freed). Its own waiters lose their place, as ZooKeeper drops their
+   * ephemeral queue nodes, and queue again at the back under the new session, within their deadline.
+   */
   expireSession(): void {
     const ended = this.owner;
     this.owner = newOwner();
-    for (const [key, grant] of [...this.store.holders]) if (grant.owner === ended) this.store.free(key, grant);
-    // Its waiters lose their place, as ZooKeeper drops their ephemeral queue nodes.
-    for (const queue of [...this.store.queues.values()]) {
-      for (const waiter of queue.filter((w) => w.owner === ended)) {
-        waiter.leave(new LockUnavailableError('ZooKeeper session lost while waiting for the lock'));
-      }
-    }
-    this.lossSubject.next({ owner: ended, reason: `session ${ended} expired (simulated by InMemoryLockBackend)` });
+    this.endSession(ended, `session ${ended} expired (simulated by InMemoryLockBackend)`);
   }
 
   /** True while someone (here or "elsewhere") holds `id`. */
@@ -125,6 +139,15 @@ export class InMemoryLockBackend implements LockBackend {
   }
 
   // ---------------------------------------------------------------- machinery
+
+  private endSession(ended: string, reason: string): void {
+    // Waiters first, so that no lock freed below is handed to a waiter of the ended session.
+    for (const queue of [...this.store.queues.values()]) {
+      for (const waiter of queue.filter((w) => w.owner === ended)) waiter.leave(new Requeue());
+    }
+    for (const [key, grant] of [...this.store.holders]) if (grant.owner === ended) this.store.free(key, grant);
+    this.lossSubject.next({ owner: ended, reason });
+  }
 
   /** Fail-fast: every key of the grant, or LockConflictError naming the first one held. */
   private grantAllAtOnce(grant: MemoryGrant): MemoryGrant {
@@ -171,7 +194,8 @@ export class InMemoryLockBackend implements LockBackend {
       const onAbort = () => leave(signal!.reason);
       const remaining = deadline - performance.now();
       const { id, scope } = parseLockKey(key);
-      const timer = Number.isFinite(remaining)
+      // Beyond the longest timer delay (about 24.8 days) a Node timer would fire after 1 ms: no timer.
+      const timer = remaining <= MAX_TIMER_DELAY
         ? setTimeout(() => leave(new LockConflictError([id], scope, wait)), Math.max(0, remaining))
         : undefined;
       const settle = () => {

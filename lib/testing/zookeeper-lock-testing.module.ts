@@ -13,6 +13,8 @@ export interface ZookeeperLockTestingOptions {
   /** Default true, like a typical `ZookeeperLockModule.forRoot({ ..., isGlobal: true })`. */
   isGlobal?: boolean;
   onLockEvent?: LockEventListener;
+  /** As ZookeeperLockModule's: grace period (ms) for held locks at application shutdown. Default 10000. */
+  shutdownTimeout?: number;
 }
 
 /** What `override` needs of @nestjs/testing's TestingModuleBuilder (so the library does not import it). */
@@ -47,7 +49,7 @@ export class ZookeeperLockTestingModule {
       global: options.isGlobal ?? true,
       imports: [DiscoveryModule],
       providers: [
-        { provide: ZOOKEEPER_LOCK_OPTIONS, useValue: { onLockEvent: options.onLockEvent } },
+        { provide: ZOOKEEPER_LOCK_OPTIONS, useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout } },
         InMemoryLockBackend,
         { provide: LOCK_BACKEND, useExisting: InMemoryLockBackend },
         LockService,

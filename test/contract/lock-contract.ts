@@ -11,6 +11,7 @@ import {
   LockHandle,
   LockLostError,
   LockService,
+  LockUnavailableError,
 } from 'nestjs-zookeeper-lock';
 
 /** Two application instances that share one lock store (a ZooKeeper ensemble, or an in-memory store). */
@@ -21,6 +22,8 @@ export interface ContractWorld {
   eventsOfA: LockEvent[];
   /** Ends `a`'s session: what it holds is lost. Resolves once `a` has noticed and has a new session. */
   expireA(): Promise<void>;
+  /** Ends `a`'s session for good, as the end of an application shutdown does (after `a.beforeApplicationShutdown()`). */
+  closeA(): Promise<void>;
   /** Resolves once `count` callers wait in the queue of `id` (scope `default`). */
   queued(id: string, count: number): Promise<void>;
   dispose(): Promise<void>;
@@ -153,6 +156,49 @@ export function describeLockContract(backend: string, makeWorld: () => Promise<C
       await successor.release();
     });
 
+    it("never hands an expired owner's lock to a waiter of that same owner", async () => {
+      const id = uniqueId();
+      const held = await a.acquire(id);
+      const mine = a.acquire(id, { wait: 20_000 }).then(
+        (handle) => ({ handle }),
+        (error: unknown) => ({ error }),
+      );
+      await world.queued(id, 1);
+      const theirs = b.acquire(id, { wait: 20_000 });
+      await world.queued(id, 2);
+      await world.expireA();
+      await whenLost(held);
+      // The next in line that is not the expired owner gets it; the expired owner's waiter does not.
+      const successor = await theirs;
+      expect(successor.signal.aborted).toBe(false);
+      await expect(a.acquire(id)).rejects.toBeInstanceOf(LockConflictError);
+      await successor.release();
+      // The waiter queued again on the new session and gets it now, with a live signal (a backend whose
+      // waiters cannot re-queue may answer LockUnavailableError instead, but never a lock on the old session).
+      const outcome = await mine;
+      if ('handle' in outcome) {
+        expect(outcome.handle.signal.aborted).toBe(false);
+        await expect(b.acquire(id)).rejects.toBeInstanceOf(LockConflictError);
+        await outcome.handle.release();
+      } else {
+        expect(outcome.error).toBeInstanceOf(LockUnavailableError);
+      }
+      await (await b.acquire(id)).release();
+    });
+
+    it('at shutdown refuses new locks, aborts what is held after the grace period, and frees it for others', async () => {
+      const id = uniqueId();
+      const held = await a.acquire(id);
+      const closing = a.beforeApplicationShutdown();
+      await expect(a.acquire(`${id}-new`)).rejects.toBeInstanceOf(LockUnavailableError);
+      expect(held.signal.aborted).toBe(false); // held locks get the grace period
+      await closing;
+      expect(held.signal.reason).toBeInstanceOf(LockLostError);
+      await world.closeA();
+      const next = await b.acquire(id, { wait: 20_000 }); // freed with the session, not orphaned
+      await next.release();
+    });
+
     it('reports acquired, conflict, waited, released and lost through onLockEvent', async () => {
       const id = uniqueId();
       const events = world.eventsOfA;
@@ -189,6 +235,11 @@ export function describeLockContract(backend: string, makeWorld: () => Promise<C
       ]);
     });
   });
+}
+
+function whenLost(handle: { signal: AbortSignal }): Promise<void> {
+  if (handle.signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => handle.signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 export function uniqueId(): string {

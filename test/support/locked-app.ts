@@ -90,6 +90,12 @@ export function buildController(gates: Gates) {
       return { orderId };
     }
 
+    @Post('by-body-list')
+    @WithLock((req: { body: { orderIds: string[] } }) => req.body.orderIds)
+    byBodyList(@CurrentLock() lock: LockHandle) {
+      return { lockedIds: lock.ids };
+    }
+
     @Post(':id/nested')
     @WithLock('params.id', { scope: 'accounts' })
     nested(@Param('id') id: string) {
