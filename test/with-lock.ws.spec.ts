@@ -5,9 +5,9 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import { BaseWsExceptionFilter, MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
 import { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { CurrentLock, LockHandle, WithLock, ZookeeperLockModule } from 'nestjs-zookeeper-lock';
+import { CurrentLock, LockHandle, WithLock, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { Gates } from './support/locked-app';
-import { cleanup, sharedConnectString, uniqueNamespace } from './support/zookeeper';
+import { cleanup, sharedConnectString, uniqueNamespace, waitForGone } from './support/zookeeper';
 
 /** One WebSocket connection that sends `{ event, data }` frames and hands back the frames it receives. */
 class Socket {
@@ -72,9 +72,11 @@ describe('@WithLock on a WebSocket gateway', () => {
     }
   }
 
+  const namespace = uniqueNamespace('ws');
+
   beforeAll(async () => {
     @Module({
-      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), namespace: uniqueNamespace('ws') })],
+      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), namespace })],
       providers: [OrdersGateway],
     })
     class GatewayModule {}
@@ -110,7 +112,10 @@ describe('@WithLock on a WebSocket gateway', () => {
     expect((conflict.data as { message: string }).message).toContain('"o-1"');
     gate.open();
     expect(await a.next()).toEqual({ event: 'shipped', data: { orderId: 'o-1', locked: ['o-1'] } });
-    b.send('ship', { orderId: 'o-1' }); // released: free again
+    // A gateway sends each value the handler emits at once; the release follows the handler's completion
+    // (unlike an HTTP response, which Nest sends after it). Once released, the lock is free again.
+    await waitForGone(app.get(ZookeeperService), `${namespace}/ws-orders/o-1`);
+    b.send('ship', { orderId: 'o-1' });
     expect(await b.next()).toEqual({ event: 'shipped', data: { orderId: 'o-1', locked: ['o-1'] } });
   });
 
