@@ -72,6 +72,22 @@ describe('sample app end to end', () => {
     expect(noIds.status).toBe(400);
   });
 
+  it('treats __proto__ and constructor as plain account ids (no prototype pollution)', async () => {
+    try {
+      const deposit = await request(urls[0]).post('/accounts/__proto__/deposit').send({ amount: 7 });
+      expect(deposit.status).toBe(201);
+      expect(deposit.body).toMatchObject({ id: '__proto__', balance: 7 });
+      expect(({} as { balance?: unknown }).balance).toBeUndefined();
+      expect((await request(urls[1]).get('/accounts/__proto__')).body).toMatchObject({ id: '__proto__', balance: 7 });
+      expect((await request(urls[1]).get('/accounts/constructor')).body).toEqual({ id: 'constructor', balance: 0, fencingToken: '0' });
+      // Other accounts still read and write through the file that now holds a `__proto__` key.
+      expect((await request(urls[0]).post('/accounts/erin/deposit').send({ amount: 2 })).body).toMatchObject({ balance: 2 });
+    } finally {
+      delete (Object.prototype as { balance?: unknown }).balance;
+      delete (Object.prototype as { fencingToken?: unknown }).fencingToken;
+    }
+  });
+
   it('streams a statement while holding the account, then frees it', async () => {
     const statement = await request(urls[0]).get('/accounts/dave/statement').buffer(true).parse((res, done) => {
       let text = '';

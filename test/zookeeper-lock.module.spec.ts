@@ -122,4 +122,35 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions(options as never)).toThrow(InvalidZookeeperLockOptionsError);
     expect(() => resolveOptions(options as never)).toThrow(message);
   });
+
+  // Start-up errors land in logs and crash reports: they must not repeat a password or a digest hash.
+  it.each([
+    ['user:s3cret@zk1:2181', 's3cret'],
+    ['user:s3/cret@zk1:2181/chroot', 's3'],
+    ['zk0:2181,admin:hunter2@zk1:2181', 'hunter2'],
+  ])('refuses credentials in the connection string %s without echoing them', (connectionString, secret) => {
+    const error = catchError(() => resolveOptions({ connectionString }));
+    expect(error).toBeInstanceOf(InvalidZookeeperLockOptionsError);
+    expect(error.message).toMatch(/`connectionString` must not carry credentials .*`auth` option/);
+    expect(error.message).toContain('<redacted>@zk1:2181');
+    expect(error.message).not.toContain(secret);
+  });
+
+  it('names an invalid digest ACL entry without its hash', () => {
+    const hash = 'uXJd1Bg0Z0Jd+7fK3Np9sQ1yqXo=';
+    const error = catchError(() =>
+      resolveOptions({ ...ok, auth: 'app:pw', acl: [{ scheme: 'digest', id: `app:${hash}`, permissions: ['fly'] }] } as never),
+    );
+    expect(error.message).toMatch(/`acl` has an invalid entry .*"app:<redacted>"/);
+    expect(error.message).not.toContain(hash);
+  });
 });
+
+function catchError(run: () => unknown): Error {
+  try {
+    run();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}

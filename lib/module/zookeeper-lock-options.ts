@@ -60,6 +60,23 @@ function validPath(name: string, value: string): void {
   }
 }
 
+/**
+ * Start-up errors end up in logs and crash reports, so they never repeat a secret: `user:pw@host` (a
+ * URL habit ZooKeeper does not support) loses everything before the `@`.
+ */
+function redactCredentials(entry: string): string {
+  const at = entry.lastIndexOf('@');
+  return at >= 0 ? `<redacted>@${entry.slice(at + 1)}` : entry;
+}
+
+/** A digest ACL id is `user:base64(sha1(user:password))`; the hash is as good as a password offline. */
+function redactAclEntry(entry: unknown): unknown {
+  if (!entry || typeof entry !== 'object') return entry;
+  const { id } = entry as { id?: unknown };
+  if (typeof id !== 'string' || !id.includes(':')) return entry;
+  return { ...entry, id: `${id.slice(0, id.indexOf(':'))}:<redacted>` };
+}
+
 /** One server of a connection string; `host` without the brackets of an IPv6 literal. */
 export interface ZookeeperServerAddress {
   host: string;
@@ -77,6 +94,9 @@ export function parseConnectionString(value: unknown): { servers: ZookeeperServe
     fail('connectionString', 'is required: a `host:port` list such as `localhost:2181`, optionally with a /chroot');
   }
   const trimmed = value.trim();
+  if (trimmed.includes('@')) {
+    fail('connectionString', `must not carry credentials (\`${redactCredentials(trimmed)}\`); pass them in the \`auth\` option`);
+  }
   const slash = trimmed.indexOf('/');
   const hosts = slash >= 0 ? trimmed.slice(0, slash) : trimmed;
   const chroot = slash >= 0 && slash < trimmed.length - 1 ? trimmed.slice(slash) : '';
@@ -133,7 +153,7 @@ function validAcl(value: unknown, auth: string[]): ResolvedZookeeperLockOptions[
       entry.permissions.length > 0 &&
       entry.permissions.every((p) => PERMISSIONS.has(p));
     if (!ok) {
-      fail('acl', `has an invalid entry ${JSON.stringify(entry)}; permissions are read, write, create, delete, admin, all`);
+      fail('acl', `has an invalid entry ${JSON.stringify(redactAclEntry(entry))}; permissions are read, write, create, delete, admin, all`);
     }
   }
   return value as ZookeeperAclEntry[];
