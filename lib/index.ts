@@ -31,6 +31,7 @@ export type {
 } from './lock/lock-events';
 export { ZookeeperLockBackend } from './recipes/zookeeper-lock.backend';
 export type { LockOptions } from './lock/lock.service';
+export type { LockIdNormalizer } from './lock/lock-id';
 export type { LockHandle } from './lock/lock-handle';
 export {
   LockError,

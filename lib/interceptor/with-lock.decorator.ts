@@ -23,7 +23,7 @@ export function WithLock(idFrom: LockIdSource, options: WithLockOptions = {}): C
   if (typeof idFrom !== 'function' && (typeof idFrom !== 'string' || idFrom.trim() === '')) {
     throw new TypeError('@WithLock(idFrom): idFrom must be a dotted path such as "params.id" or a function');
   }
-  const { wait, scope, retryAfter } = options;
+  const { wait, scope, retryAfter, normalizeId } = options;
   if (wait !== undefined && (typeof wait !== 'number' || Number.isNaN(wait) || wait < 0)) {
     throw new TypeError(`@WithLock: option wait must be a number of ms >= 0 (or Infinity), got ${String(wait)}`);
   }
@@ -32,6 +32,9 @@ export function WithLock(idFrom: LockIdSource, options: WithLockOptions = {}): C
   }
   if (retryAfter !== undefined && retryAfter !== false && !(Number.isInteger(retryAfter) && retryAfter >= 0)) {
     throw new TypeError('@WithLock: option retryAfter must be a whole number of seconds or false');
+  }
+  if (normalizeId !== undefined && normalizeId !== false && typeof normalizeId !== 'function') {
+    throw new TypeError('@WithLock: option normalizeId must be a function (id, scope) => string, or false');
   }
   const metadata: WithLockMetadata = { idFrom, options };
   return applyDecorators(SetMetadata(WITH_LOCK_METADATA, metadata), UseInterceptors(WithLockInterceptor));

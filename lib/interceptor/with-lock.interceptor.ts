@@ -115,7 +115,8 @@ export class WithLockInterceptor implements NestInterceptor {
 
   private async acquireFor(context: ExecutionContext, metadata: WithLockMetadata, signal: AbortSignal): Promise<LockHandle> {
     const ids = await this.getLockIds(context, metadata);
-    return this.lockService.acquire(ids, { scope: metadata.options.scope, wait: metadata.options.wait, signal });
+    const { scope, wait, normalizeId } = metadata.options;
+    return this.lockService.acquire(ids, { scope, wait, normalizeId, signal });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { InvalidLockIdError } from './lock.errors';
+import { InvalidLockIdError, InvalidLockOptionsError } from './lock.errors';
 
 /** Longest id (and scope) in UTF-16 code units. */
 export const MAX_ID_LENGTH = 1024;
@@ -49,14 +49,31 @@ function checkName(what: 'id' | 'scope', value: unknown): string {
   return value;
 }
 
-/** Validates one id or a list of them; returns the distinct ids. Throws InvalidLockIdError. */
-export function normalizeIds(id: unknown): string[] {
+/**
+ * Maps an id to the one that names its lock, for stores whose comparison is looser than exact strings: a
+ * case-insensitive collation, Unicode normalization, trimmed input. Ids that map to the same string share
+ * one lock. Called with the validated id and the scope; what it returns is validated again.
+ */
+export type LockIdNormalizer = (id: string, scope: string) => string;
+
+/**
+ * Validates one id or a list of them, maps each through `normalize` (if any), and returns the distinct
+ * results. Throws InvalidLockIdError; an error thrown by `normalize` itself propagates as it is.
+ */
+export function normalizeIds(id: unknown, scope = DEFAULT_SCOPE, normalize?: LockIdNormalizer): string[] {
   const list = Array.isArray(id) ? id : [id];
   if (list.length === 0) throw new InvalidLockIdError('Lock id list must not be empty');
   if (list.length > MAX_IDS_PER_LOCK) {
     throw new InvalidLockIdError(`At most ${MAX_IDS_PER_LOCK} ids can be locked together, got ${list.length}`);
   }
-  return [...new Set(list.map((each) => checkName('id', each)))];
+  const ids = list.map((each) => checkName('id', each));
+  return [...new Set(normalize ? ids.map((each) => checkName('id', normalize(each, scope))) : ids)];
+}
+
+/** A normalizer option is a function, or `false` (none, overriding a module default). */
+export function checkNormalizer(option: string, value: unknown): LockIdNormalizer | false | undefined {
+  if (value === undefined || value === false || typeof value === 'function') return value as LockIdNormalizer | false | undefined;
+  throw new InvalidLockOptionsError(`Lock option \`${option}\` must be a function (id, scope) => string, or false`);
 }
 
 export function normalizeScope(scope: unknown): string {

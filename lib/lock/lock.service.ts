@@ -5,7 +5,7 @@ import { GrantGoneError, LOCK_BACKEND, LockBackend } from './lock-backend';
 import { LockEvent, LockEventListener, notifyListener } from './lock-events';
 import { HeldLock, LockDriver, LockHandle, LockHold } from './lock-handle';
 import { describeLock, InvalidLockOptionsError, LockConflictError, LockLostError, LockUnavailableError } from './lock.errors';
-import { lockKey, normalizeIds, normalizeScope } from './lock-id';
+import { checkNormalizer, LockIdNormalizer, lockKey, normalizeIds, normalizeScope } from './lock-id';
 import { lockScope } from './lock-scope';
 import { ShutdownGate } from './shutdown-gate';
 
@@ -20,6 +20,11 @@ export interface LockOptions {
   scope?: string;
   /** Cancels a waiting acquire; it then rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Maps each id before it names a lock (see the module option of that name, which this overrides for the
+   * call; `false` turns the module's off).
+   */
+  normalizeId?: LockIdNormalizer | false;
 }
 
 /** Code of the process warning emitted when `withLock`'s function finished after its lock was lost. */
@@ -29,6 +34,7 @@ export const LOCK_LOST_WARNING = 'NZL_LOCK_LOST';
 export interface LockServiceOptions {
   onLockEvent?: LockEventListener;
   shutdownTimeout?: number;
+  normalizeId?: LockIdNormalizer;
 }
 
 /**
@@ -60,6 +66,7 @@ export class LockService implements BeforeApplicationShutdown {
   private onIdle?: () => void;
   private readonly listener?: LockEventListener;
   private readonly shutdownTimeout: number;
+  private readonly normalizeId?: LockIdNormalizer;
   private readonly driver: LockDriver = {
     release: (lock) => this.releaseLock(lock),
     fencingToken: (lock) => this.readFencingToken(lock),
@@ -71,6 +78,7 @@ export class LockService implements BeforeApplicationShutdown {
   ) {
     this.listener = options?.onLockEvent;
     this.shutdownTimeout = validShutdownTimeout(options?.shutdownTimeout);
+    this.normalizeId = checkNormalizer('normalizeId', options?.normalizeId) || undefined;
     // Never unsubscribed: a loss must be reported up to the end of the session (the backend completes
     // the stream when it closes), or a lock granted late in a shutdown would outlive its session unnoticed.
     backend.losses.subscribe(({ owner, reason }) => this.loseHeld(owner, reason));
@@ -123,8 +131,9 @@ export class LockService implements BeforeApplicationShutdown {
    * keep it: they join with a nested `withLock` on the id.
    */
   async acquire(id: string | string[], options: LockOptions = {}): Promise<LockHandle> {
-    const ids = normalizeIds(id);
     const scope = normalizeScope(options.scope);
+    const normalize = checkNormalizer('normalizeId', options.normalizeId);
+    const ids = normalizeIds(id, scope, normalize === undefined ? this.normalizeId : normalize || undefined);
     const wait = normalizeWait(options.wait);
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw new InvalidLockOptionsError('Lock option `signal` must be an AbortSignal');

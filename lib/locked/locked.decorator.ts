@@ -43,7 +43,7 @@ export function Locked<TArgs extends unknown[]>(idFrom: LockedIdSource<TArgs>, o
       const ids = typeof idFrom === 'function' ? idFrom.apply(this, args as TArgs) : idFrom;
       let lock;
       try {
-        lock = await locks.acquire(ids, { wait: options.wait, scope: options.scope });
+        lock = await locks.acquire(ids, { wait: options.wait, scope: options.scope, normalizeId: options.normalizeId });
       } catch (error) {
         if (options.onConflict === 'skip' && error instanceof LockConflictError) {
           logger.debug(`@Locked ${name} skipped: ${error.message}`);
@@ -71,12 +71,15 @@ function validate(idFrom: unknown, options: LockedOptions): void {
     (typeof idFrom === 'string' && idFrom !== '') ||
     (Array.isArray(idFrom) && idFrom.length > 0 && idFrom.every((id) => typeof id === 'string' && id !== ''));
   if (!idOk) throw new TypeError('@Locked(idFrom): idFrom must be a lock id, an array of ids, or a function of the arguments');
-  const { wait, scope, onConflict } = options;
+  const { wait, scope, onConflict, normalizeId } = options;
   if (wait !== undefined && (typeof wait !== 'number' || Number.isNaN(wait) || wait < 0)) {
     throw new TypeError(`@Locked: option wait must be a number of ms >= 0 (or Infinity), got ${String(wait)}`);
   }
   if (scope !== undefined && (typeof scope !== 'string' || scope === '')) {
     throw new TypeError('@Locked: option scope must be a non-empty string');
+  }
+  if (normalizeId !== undefined && normalizeId !== false && typeof normalizeId !== 'function') {
+    throw new TypeError('@Locked: option normalizeId must be a function (id, scope) => string, or false');
   }
   if (onConflict !== undefined && onConflict !== 'throw' && onConflict !== 'skip') {
     throw new TypeError(`@Locked: option onConflict must be 'throw' or 'skip', got ${String(onConflict)}`);

@@ -1,4 +1,5 @@
 import type { LockEventListener } from '../lock/lock-events';
+import type { LockIdNormalizer } from '../lock/lock-id';
 
 /** One ACL entry for the nodes the library creates. */
 export interface ZookeeperAclEntry {
@@ -51,4 +52,11 @@ export interface ZookeeperLockModuleOptions {
    * this long; whatever is still held after it is aborted as lost. Default 10000.
    */
   shutdownTimeout?: number;
+  /**
+   * Maps every lock id before it names a lock, for stores that compare ids more loosely than exact
+   * strings: `(id) => id.normalize('NFC').toLowerCase()` makes `ACCT-1`/`acct-1` and NFC/NFD `café` one lock
+   * each. Must be deterministic and the same on every instance, or two instances lock different names for
+   * one row. Per call, `LockOptions.normalizeId` (and the decorators' option) overrides it. Default none.
+   */
+  normalizeId?: LockIdNormalizer;
 }

@@ -1,9 +1,11 @@
 import type { LockEventListener } from '../lock/lock-events';
+import type { LockIdNormalizer } from '../lock/lock-id';
 import type { ZookeeperAclEntry, ZookeeperLockModuleOptions } from './zookeeper-lock-options.interface';
 
-export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent'>> & {
+export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent' | 'normalizeId'>> & {
   auth: string[];
   onLockEvent?: LockEventListener;
+  normalizeId?: LockIdNormalizer;
 };
 
 export const DEFAULT_OPTIONS = {
@@ -122,6 +124,11 @@ function validListener(value: unknown): LockEventListener | undefined {
   return value as LockEventListener | undefined;
 }
 
+function validNormalizer(value: unknown): LockIdNormalizer {
+  if (typeof value !== 'function') fail('normalizeId', 'must be a function (id, scope) => string');
+  return value as LockIdNormalizer;
+}
+
 function validAuth(value: unknown): string[] {
   if (value === undefined) return [];
   const list = Array.isArray(value) ? value : [value];
@@ -185,5 +192,6 @@ export function resolveOptions(options: ZookeeperLockModuleOptions | undefined):
     retryDelay: positiveInteger('retryDelay', options.retryDelay, DEFAULT_OPTIONS.retryDelay, 0),
     onLockEvent: validListener(options.onLockEvent),
     shutdownTimeout: validShutdownTimeout(options.shutdownTimeout),
+    ...(options.normalizeId !== undefined && { normalizeId: validNormalizer(options.normalizeId) }),
   };
 }

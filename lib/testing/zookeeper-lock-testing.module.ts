@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { LOCK_BACKEND } from '../lock/lock-backend';
 import type { LockEventListener } from '../lock/lock-events';
+import type { LockIdNormalizer } from '../lock/lock-id';
 import { LockService } from '../lock/lock.service';
 import { LockedMethodsExplorer } from '../locked/locked.explorer';
 import { ZOOKEEPER_LOCK_OPTIONS } from '../module/zookeeper-lock.module-definition';
@@ -15,6 +16,8 @@ export interface ZookeeperLockTestingOptions {
   onLockEvent?: LockEventListener;
   /** As ZookeeperLockModule's: grace period (ms) for held locks at application shutdown. Default 10000. */
   shutdownTimeout?: number;
+  /** As ZookeeperLockModule's: maps every lock id before it names a lock. */
+  normalizeId?: LockIdNormalizer;
 }
 
 /** What `override` needs of @nestjs/testing's TestingModuleBuilder (so the library does not import it). */
@@ -49,7 +52,10 @@ export class ZookeeperLockTestingModule {
       global: options.isGlobal ?? true,
       imports: [DiscoveryModule],
       providers: [
-        { provide: ZOOKEEPER_LOCK_OPTIONS, useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout } },
+        {
+          provide: ZOOKEEPER_LOCK_OPTIONS,
+          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId },
+        },
         InMemoryLockBackend,
         { provide: LOCK_BACKEND, useExisting: InMemoryLockBackend },
         LockService,
