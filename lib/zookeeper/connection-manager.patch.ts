@@ -54,6 +54,8 @@ export interface PatchableManager {
   sessionId: Buffer;
   sessionPassword: Buffer;
   zxid: Buffer;
+  /** Number of the next request (the patch wraps it at MAX_XID). */
+  xid: number;
   chrootPath?: string;
   credentials: Array<{ scheme: string; auth: Buffer }>;
   pendingBuffer: Buffer | null;
@@ -97,6 +99,28 @@ export interface HardenedConnection {
   abandon(): void;
 }
 
+/** Largest request xid: jute writes it as a signed 32-bit int. */
+export const MAX_XID = 0x7fffffff;
+
+/**
+ * The client numbers requests with a counter that only grows and never resets while the session lives.
+ * At 2^31 (8 days at 3,000 requests/s) serializing a request throws after it was queued as pending, so
+ * every later request, the heartbeat and even the close of the session fail, and the session keeps its
+ * locks while nothing can reach it. As the Java client does, the counter wraps to 1 (negative xids are
+ * the protocol's reserved ones; 0 is never used). Replies are matched in order, so reuse is safe.
+ */
+function wrapXid(manager: PatchableManager): void {
+  let xid = typeof manager.xid === 'number' && manager.xid > 0 ? manager.xid : 1;
+  Object.defineProperty(manager, 'xid', {
+    configurable: true,
+    enumerable: true,
+    get: () => xid,
+    set: (value: number) => {
+      xid = Number.isInteger(value) && value >= 1 && value <= MAX_XID ? value : 1;
+    },
+  });
+}
+
 export function hardenConnectionManager(manager: PatchableManager, hooks: ConnectionHooks): HardenedConnection {
   let abandoned = false;
   let spinTimer: NodeJS.Timeout | undefined;
@@ -104,6 +128,7 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
   const closeAsClient = manager.onSocketClosed;
 
   manager.pendingBuffer = null; // never read again: buffers live per socket
+  wrapXid(manager);
 
   // As the client's, but the timer is ours to cancel, and nothing runs once abandoned.
   manager.findNextServer = (callback) => {

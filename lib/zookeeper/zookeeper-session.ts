@@ -158,18 +158,24 @@ export class ZookeeperSession {
     this.destroyed = true;
     const manager = this.client.connectionManager;
     const socket = manager.socket;
-    if (closeSession && this.connected && socket && !socket.destroyed) {
-      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      this.client.close();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-      clearTimeout(timer);
+    try {
+      if (closeSession && this.connected && socket && !socket.destroyed) {
+        const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          this.client.close(); // may throw (a request that cannot be serialized); we abandon below anyway
+          await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+    } finally {
+      clearTimeout(this.unavailableTimer);
+      this.client.removeAllListeners();
+      // No reconnect timer, spin-delay timer or connect in progress may ever send another ConnectRequest:
+      // that would revalidate a session we have given up and keep its lock nodes alive. Whatever failed above.
+      this.connection.abandon();
+      this.connected = false;
     }
-    clearTimeout(this.unavailableTimer);
-    this.client.removeAllListeners();
-    // No reconnect timer, spin-delay timer or connect in progress may ever send another ConnectRequest:
-    // that would revalidate a session we have given up and keep its lock nodes alive.
-    this.connection.abandon();
-    this.connected = false;
   }
 }
