@@ -388,15 +388,28 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
         if (manager.chrootPath) created.setChrootPath(manager.chrootPath);
         offset += created.deserialize(frame, offset);
         const stat = new jute.data.Stat();
-        stat.deserialize(frame, offset);
+        expectEnd(frame, offset + stat.deserialize(frame, offset));
         return { path: created.path, stat };
       }
       default:
         throw new WireProtocolError(`no decoder for the answer to op ${type}`);
     }
+    if (type === OP.GET_DATA) {
+      // jute allocates a declared data length before it checks it: refuse one past the frame first.
+      const declared = frame.readInt32BE(offset);
+      if (declared > frame.length - offset - 4) throw new WireProtocolError(`data length ${declared} runs past the reply`);
+    }
     if (manager.chrootPath) record.setChrootPath(manager.chrootPath);
-    record.deserialize(frame, offset);
+    expectEnd(frame, offset + record.deserialize(frame, offset));
     return record;
+  }
+
+  /**
+   * jute counts the lengths a reply declares, but reads strings only up to the end of the buffer: a
+   * reply whose declared lengths do not add up to its frame exactly is corrupt, never a short answer.
+   */
+  function expectEnd(frame: Buffer, end: number): void {
+    if (end !== frame.length) throw new WireProtocolError(`reply of ${frame.length} bytes declares ${end}`);
   }
 
   function safely(call: () => void): void {
