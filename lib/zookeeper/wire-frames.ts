@@ -30,7 +30,9 @@ export class FrameReader {
     }
     const frames: Buffer[] = [];
     while (this.buffered >= 4) {
-      const head = this.chunks.length === 1 ? this.chunks[0] : this.concat();
+      // Only the length prefix is read until the frame is complete: joining every chunk on every push
+      // would copy a large reply (a long children list) once per chunk, quadratic in its size.
+      const head = this.chunks[0].length >= 4 ? this.chunks[0] : this.concat();
       const size = head.readInt32BE(0);
       if (size < 0 || size > MAX_FRAME_BYTES) {
         throw new WireProtocolError(`frame length ${size} is not ZooKeeper's`);

@@ -84,3 +84,27 @@ describe('SetWatches batches', () => {
     expect(batchWatches({ data: [], exist: [], child: [] })).toEqual([]);
   });
 });
+
+describe('FrameReader on a large reply', () => {
+  it('joins its chunks once, when the frame is complete (copying is linear in the reply, not quadratic)', () => {
+    const size = 8 * 1024 * 1024;
+    const frame = Buffer.alloc(size + 4, 7);
+    frame.writeInt32BE(size, 0);
+    const reader = new FrameReader();
+    const concat = jest.spyOn(Buffer, 'concat');
+    try {
+      const frames: Buffer[] = [];
+      // 4-byte length split over two chunks, then 64 KiB chunks
+      frames.push(...reader.push(frame.subarray(0, 2)));
+      for (let offset = 2; offset < frame.length; offset += 64 * 1024) {
+        frames.push(...reader.push(frame.subarray(offset, offset + 64 * 1024)));
+      }
+      expect(frames).toHaveLength(1);
+      expect(frames[0].length).toBe(size);
+      expect(frames[0].equals(frame.subarray(4))).toBe(true);
+      expect(concat.mock.calls.length).toBeLessThanOrEqual(2); // 128 chunks: one join for the prefix, one for the frame
+    } finally {
+      concat.mockRestore();
+    }
+  });
+});
