@@ -2,15 +2,16 @@ import { Controller, INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ClientProxy, ClientProxyFactory, MessagePattern, Payload, Transport } from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
-import { CurrentLock, LockHandle, WithLock, ZookeeperLockModule } from 'nestjs-zookeeper-lock';
+import { CurrentLock, LockHandle, WithLock, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { Gates } from './support/locked-app';
-import { cleanup, harness, sharedConnectString, uniqueNamespace } from './support/zookeeper';
+import { cleanup, harness, sharedConnectString, uniqueNamespace, waitForGone } from './support/zookeeper';
 
 /** @WithLock on a TCP microservice handler: the lock id comes from the message data. */
 describe('@WithLock in a microservice (TCP transport)', () => {
   const gates = new Gates();
   let service: INestMicroservice;
   let client: ClientProxy;
+  const namespace = uniqueNamespace('rpc');
 
   @Controller()
   class OrdersHandler {
@@ -24,7 +25,7 @@ describe('@WithLock in a microservice (TCP transport)', () => {
 
   beforeAll(async () => {
     @Module({
-      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), namespace: uniqueNamespace('rpc') })],
+      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), namespace })],
       controllers: [OrdersHandler],
     })
     class OrdersModule {}
@@ -55,6 +56,9 @@ describe('@WithLock in a microservice (TCP transport)', () => {
     expect(conflict.message).toContain('"o-1"');
     gate.open();
     expect(await first).toEqual({ shipped: 'o-1', locked: ['o-1'] });
+    // An RPC reply is sent as the handler emits it; the release follows the handler's completion (unlike
+    // an HTTP response, sent after it). Once released, the lock is free again.
+    await waitForGone(service.get(ZookeeperService), `${namespace}/default/o-1`);
     expect(await firstValueFrom(client.send('ship', { orderId: 'o-1' }))).toEqual({ shipped: 'o-1', locked: ['o-1'] });
   });
 
