@@ -40,6 +40,7 @@ export {
   InvalidLockIdError,
   InvalidLockOptionsError,
   LockLostError,
+  LockHoldExpiredError,
 } from './lock/lock.errors';
 export { WithLock } from './interceptor/with-lock.decorator';
 export { WithLockInterceptor } from './interceptor/with-lock.interceptor';

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { AppModule } from '../sample-app/src/app.module';
 import { SettlementJob } from '../sample-app/src/settlement.job';
-import { cleanup, sharedConnectString, uniqueNamespace } from './support/zookeeper';
+import { ZookeeperService } from 'nestjs-zookeeper-lock';
+import { cleanup, listTree, sharedConnectString, uniqueNamespace } from './support/zookeeper';
 
 /** The sample app, twice (two instances, two ZooKeeper sessions), sharing one accounts file. */
 describe('sample app end to end', () => {
@@ -70,6 +71,18 @@ describe('sample app end to end', () => {
     expect(bad.body.message).toBe('amount must be a positive whole number');
     const noIds = await request(urls[0]).post('/accounts/transfer').send({ amount: 1 });
     expect(noIds.status).toBe(400);
+  });
+
+  it('authorises account ids in a guard, before anything locks them (403, no node made)', async () => {
+    const zk = instances[0].get(ZookeeperService);
+    const before = await listTree(zk, process.env.LOCK_NAMESPACE!);
+    for (const id of ['a b', 'x'.repeat(65), 'caf\u00e9']) {
+      const refused = await request(urls[0]).post(`/accounts/${encodeURIComponent(id)}/deposit`).send({ amount: 1 });
+      expect(refused.status).toBe(403);
+    }
+    const transfer = await request(urls[0]).post('/accounts/transfer').send({ from: 'bob', to: { $ne: 1 }, amount: 1 });
+    expect(transfer.status).toBe(403);
+    expect(await listTree(zk, process.env.LOCK_NAMESPACE!)).toEqual(before);
   });
 
   it('treats __proto__ and constructor as plain account ids (no prototype pollution)', async () => {

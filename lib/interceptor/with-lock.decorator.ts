@@ -1,4 +1,5 @@
 import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
+import { maxHoldProblem } from '../lock/hold-limit';
 import { WITH_LOCK_METADATA } from './with-lock.constants';
 import type { LockIdSource, WithLockMetadata, WithLockOptions } from './with-lock-options.interface';
 import { WithLockInterceptor } from './with-lock.interceptor';
@@ -23,7 +24,7 @@ export function WithLock(idFrom: LockIdSource, options: WithLockOptions = {}): C
   if (typeof idFrom !== 'function' && (typeof idFrom !== 'string' || idFrom.trim() === '')) {
     throw new TypeError('@WithLock(idFrom): idFrom must be a dotted path such as "params.id" or a function');
   }
-  const { wait, scope, retryAfter, normalizeId } = options;
+  const { wait, scope, retryAfter, normalizeId, maxHold } = options;
   if (wait !== undefined && (typeof wait !== 'number' || Number.isNaN(wait) || wait < 0)) {
     throw new TypeError(`@WithLock: option wait must be a number of ms >= 0 (or Infinity), got ${String(wait)}`);
   }
@@ -36,6 +37,8 @@ export function WithLock(idFrom: LockIdSource, options: WithLockOptions = {}): C
   if (normalizeId !== undefined && normalizeId !== false && typeof normalizeId !== 'function') {
     throw new TypeError('@WithLock: option normalizeId must be a function (id, scope) => string, or false');
   }
+  const maxHoldIssue = maxHold === undefined ? undefined : maxHoldProblem(maxHold);
+  if (maxHoldIssue) throw new TypeError(`@WithLock: option maxHold ${maxHoldIssue}`);
   const metadata: WithLockMetadata = { idFrom, options };
   return applyDecorators(SetMetadata(WITH_LOCK_METADATA, metadata), UseInterceptors(WithLockInterceptor));
 }

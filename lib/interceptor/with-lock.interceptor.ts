@@ -12,8 +12,15 @@ import {
 import { Reflector } from '@nestjs/core';
 import { AsyncResource } from 'node:async_hooks';
 import { Observable, Subscription } from 'rxjs';
-import { InvalidLockIdError, LockConflictError, LockError, LockUnavailableError } from '../lock/lock.errors';
-import type { LockHandle } from '../lock/lock-handle';
+import {
+  InvalidLockIdError,
+  LockConflictError,
+  LockError,
+  LockHoldExpiredError,
+  LockLostError,
+  LockUnavailableError,
+} from '../lock/lock.errors';
+import { LockHandle, LockHold } from '../lock/lock-handle';
 import { normalizeIds } from '../lock/lock-id';
 import { LockService } from '../lock/lock.service';
 import { WITH_LOCK_METADATA } from './with-lock.constants';
@@ -57,6 +64,7 @@ export class WithLockInterceptor implements NestInterceptor {
       let lock: LockHandle | undefined;
       let inner: Subscription | undefined;
       let settled = false;
+      let stopExpiry = noop;
       const release = (handle: LockHandle) =>
         handle.release().catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
 
@@ -81,16 +89,26 @@ export class WithLockInterceptor implements NestInterceptor {
               return void release(handle).finally(() => answerLockError(waiting.signal.reason));
             }
             lock = handle;
+            stopExpiry = onHoldExpired(handle, (reason) => {
+              // maxHold passed: end the handler's stream, and answer 503 once the lock is free (as every
+              // answer, so the client's next request finds it free).
+              if (settled || left) return;
+              settled = true;
+              inner?.unsubscribe();
+              void release(handle).finally(() => answerLockError(reason));
+            });
             inner = this.lockService
               .runHolding(handle, () => next.handle())
               .subscribe({
                 next: (value) => subscriber.next(value),
                 error: (error) => {
                   settled = true;
+                  stopExpiry();
                   void release(handle).finally(() => subscriber.error(error));
                 },
                 complete: () => {
                   settled = true;
+                  stopExpiry();
                   void release(handle).finally(() => subscriber.complete());
                 },
               });
@@ -106,6 +124,7 @@ export class WithLockInterceptor implements NestInterceptor {
       return () => {
         left = true;
         stopWatching();
+        stopExpiry();
         if (!lock) waiting.abort(new Error('The caller went away while waiting for the lock'));
         inner?.unsubscribe();
         if (lock && !settled) void release(lock); // the subscriber left early (client disconnected mid-stream)
@@ -115,8 +134,8 @@ export class WithLockInterceptor implements NestInterceptor {
 
   private async acquireFor(context: ExecutionContext, metadata: WithLockMetadata, signal: AbortSignal): Promise<LockHandle> {
     const ids = await this.getLockIds(context, metadata);
-    const { scope, wait, normalizeId } = metadata.options;
-    return this.lockService.acquire(ids, { scope, wait, normalizeId, signal });
+    const { scope, wait, normalizeId, maxHold } = metadata.options;
+    return this.lockService.acquire(ids, { scope, wait, normalizeId, maxHold, signal });
   }
 
   /**
@@ -184,7 +203,7 @@ export class WithLockInterceptor implements NestInterceptor {
       }
       const options = { cause: error, description: status.text };
       if (error instanceof LockConflictError) throw new ConflictException(error.message, options);
-      if (error instanceof LockUnavailableError) throw new ServiceUnavailableException(error.message, options);
+      if (error instanceof LockUnavailableError || error instanceof LockLostError) throw new ServiceUnavailableException(error.message, options);
       throw new BadRequestException(error.message, options);
     }
     const body = { statusCode: status.code, error: status.text, code: error.code, message: error.message };
@@ -214,6 +233,22 @@ function onClientGone(context: ExecutionContext, onGone: () => void): () => void
 
 function noop(): void {}
 
+/**
+ * Calls `onExpired` when a lock `handle` holds passes its maxHold; returns the function that stops
+ * listening. Locks without a limit are not watched (no signal is made for them).
+ */
+function onHoldExpired(handle: LockHandle, onExpired: (reason: LockHoldExpiredError) => void): () => void {
+  if (!(handle instanceof LockHold) || !handle.parts.some((part) => part.limited)) return noop;
+  const signal = handle.signal;
+  // Called from the abort, before the revocation has started the release: act a microtask later, when
+  // a release joins the one under way.
+  const listener = () => {
+    if (signal.reason instanceof LockHoldExpiredError) queueMicrotask(() => onExpired(signal.reason));
+  };
+  signal.addEventListener('abort', listener, { once: true });
+  return () => signal.removeEventListener('abort', listener);
+}
+
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
@@ -232,7 +267,7 @@ function readPath(source: unknown, path: string): unknown {
 
 function statusOf(error: LockError): { code: number; text: string } {
   if (error instanceof LockConflictError) return { code: 409, text: 'Conflict' };
-  if (error instanceof LockUnavailableError) return { code: 503, text: 'Service Unavailable' };
+  if (error instanceof LockUnavailableError || error instanceof LockLostError) return { code: 503, text: 'Service Unavailable' };
   return { code: 400, text: 'Bad Request' };
 }
 

@@ -47,6 +47,10 @@ export class HeldLock {
   private token?: Promise<bigint>;
   /** Handles holding it. Starts at 1: the handle that took it. */
   private holds = 1;
+  /** Fires when it has been held for `maxHold` (only when a limit was asked for). */
+  private expiry?: NodeJS.Timeout;
+  /** Freed by this process while still held (maxHold): the release must still delete its nodes. */
+  private revokedFlag = false;
 
   /** `performance.now()` when it was granted (for held-time figures). */
   readonly acquiredAt = performance.now();
@@ -75,6 +79,16 @@ export class HeldLock {
     return this.freeing !== undefined;
   }
 
+  /** Taken away from its holders by this process (maxHold passed): freed although lost. */
+  get revoked(): boolean {
+    return this.revokedFlag;
+  }
+
+  /** Has a maxHold timer: someone may want to learn when it passes (the interceptor ends the stream). */
+  get limited(): boolean {
+    return this.expiry !== undefined;
+  }
+
   /** Still held by some handle and trusted: a nested acquire may join it. */
   get live(): boolean {
     return !this.released && !this.lost;
@@ -90,7 +104,26 @@ export class HeldLock {
     if (this.freeing) return this.freeing;
     this.holds -= 1;
     if (this.holds > 0) return Promise.resolve();
+    clearTimeout(this.expiry);
     this.freeing = this.driver.release(this);
+    return this.freeing;
+  }
+
+  /** Calls `onExpired` once it has been held `ms` (unless freed or lost first). */
+  limitHold(ms: number, onExpired: (lock: HeldLock) => void): void {
+    this.expiry = setTimeout(() => onExpired(this), ms);
+  }
+
+  /**
+   * Frees it now, whoever still holds it. `announce` aborts its signal first, so that its holders learn
+   * it before another owner can take it; a holder that releases from its abort listener already frees
+   * it for real (it is marked revoked before). Later releases resolve with this one.
+   */
+  revoke(announce: () => void): Promise<void> {
+    if (this.freeing) return this.freeing;
+    this.revokedFlag = true;
+    announce();
+    this.freeing ??= this.driver.release(this);
     return this.freeing;
   }
 
@@ -107,10 +140,11 @@ export class HeldLock {
    * Marks the lock lost: aborts the signal with a LockLostError. `evenIfReleased`: the release itself found
    * the lock gone (its node was someone else's), which its holders must still learn.
    */
-  lose(reason: string, evenIfReleased = false): boolean {
+  lose(reason: string | LockLostError, evenIfReleased = false): boolean {
     if (this.lost || (this.released && !evenIfReleased)) return false;
+    clearTimeout(this.expiry);
     this.controller ??= new AbortController();
-    this.controller.abort(new LockLostError(this.ids, this.scope, reason));
+    this.controller.abort(typeof reason === 'string' ? new LockLostError(this.ids, this.scope, reason) : reason);
     return true;
   }
 }

@@ -49,7 +49,7 @@ export class InvalidLockOptionsError extends LockError {
  * expired or was given up, or the application is shutting down.
  */
 export class LockLostError extends LockError {
-  override readonly name = 'LockLostError';
+  override readonly name: string = 'LockLostError';
   readonly code = 'LOCK_LOST';
   constructor(
     readonly ids: string[],
@@ -57,5 +57,18 @@ export class LockLostError extends LockError {
     reason: string,
   ) {
     super(`${describeLock(ids, scope)} was lost: ${reason}`);
+  }
+}
+
+/** The signal's reason when a lock was held longer than its `maxHold`: this process freed it. */
+export class LockHoldExpiredError extends LockLostError {
+  override readonly name = 'LockHoldExpiredError';
+  constructor(
+    ids: string[],
+    scope: string,
+    /** The limit that passed (ms). */
+    readonly maxHold: number,
+  ) {
+    super(ids, scope, `held longer than maxHold (${maxHold} ms), so it was released`);
   }
 }

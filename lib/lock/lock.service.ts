@@ -4,7 +4,15 @@ import { MAX_TIMER_DELAY, validShutdownTimeout } from '../module/zookeeper-lock-
 import { GrantGoneError, LOCK_BACKEND, LockBackend } from './lock-backend';
 import { LockEvent, LockEventListener, notifyListener } from './lock-events';
 import { HeldLock, LockDriver, LockHandle, LockHold } from './lock-handle';
-import { describeLock, InvalidLockOptionsError, LockConflictError, LockLostError, LockUnavailableError } from './lock.errors';
+import { maxHoldProblem } from './hold-limit';
+import {
+  describeLock,
+  InvalidLockOptionsError,
+  LockConflictError,
+  LockHoldExpiredError,
+  LockLostError,
+  LockUnavailableError,
+} from './lock.errors';
 import { checkNormalizer, LockIdNormalizer, lockKey, normalizeIds, normalizeScope } from './lock-id';
 import { lockScope } from './lock-scope';
 import { ShutdownGate } from './shutdown-gate';
@@ -25,6 +33,12 @@ export interface LockOptions {
    * call; `false` turns the module's off).
    */
   normalizeId?: LockIdNormalizer | false;
+  /**
+   * Longest time (ms) the lock may be held. When it passes, the handle's signal aborts with a
+   * LockHoldExpiredError and the lock is released, whatever its holder is doing (a stream under
+   * @WithLock is ended). Overrides the module's `maxHold` for this call; Infinity: no limit.
+   */
+  maxHold?: number;
 }
 
 /** Code of the process warning emitted when `withLock`'s function finished after its lock was lost. */
@@ -35,6 +49,7 @@ export interface LockServiceOptions {
   onLockEvent?: LockEventListener;
   shutdownTimeout?: number;
   normalizeId?: LockIdNormalizer;
+  maxHold?: number;
 }
 
 /**
@@ -67,6 +82,7 @@ export class LockService implements BeforeApplicationShutdown {
   private readonly listener?: LockEventListener;
   private readonly shutdownTimeout: number;
   private readonly normalizeId?: LockIdNormalizer;
+  private readonly maxHold: number;
   private readonly driver: LockDriver = {
     release: (lock) => this.releaseLock(lock),
     fencingToken: (lock) => this.readFencingToken(lock),
@@ -79,6 +95,7 @@ export class LockService implements BeforeApplicationShutdown {
     this.listener = options?.onLockEvent;
     this.shutdownTimeout = validShutdownTimeout(options?.shutdownTimeout);
     this.normalizeId = checkNormalizer('normalizeId', options?.normalizeId) || undefined;
+    this.maxHold = validMaxHold(options?.maxHold) ?? Infinity;
     // Never unsubscribed: a loss must be reported up to the end of the session (the backend completes
     // the stream when it closes), or a lock granted late in a shutdown would outlive its session unnoticed.
     backend.losses.subscribe(({ owner, reason }) => this.loseHeld(owner, reason));
@@ -138,12 +155,13 @@ export class LockService implements BeforeApplicationShutdown {
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw new InvalidLockOptionsError('Lock option `signal` must be an AbortSignal');
     }
+    const maxHold = validMaxHold(options.maxHold) ?? this.maxHold;
     options.signal?.throwIfAborted();
 
     const store = lockScope.getStore();
     const inherited = store?.owner === this ? store.held : undefined;
     if (!inherited) {
-      const lock = await this.take(ids, scope, wait, options.signal);
+      const lock = await this.take(ids, scope, wait, maxHold, options.signal);
       return new LockHold(ids, scope, [lock], lock);
     }
     const joined: HeldLock[] = [];
@@ -158,7 +176,7 @@ export class LockService implements BeforeApplicationShutdown {
     let own: HeldLock | undefined;
     if (missing.length > 0) {
       try {
-        own = await this.take(missing, scope, wait, options.signal);
+        own = await this.take(missing, scope, wait, maxHold, options.signal);
       } catch (error) {
         await Promise.all(joined.map((part) => part.unhold())).catch(() => undefined);
         throw error;
@@ -209,7 +227,7 @@ export class LockService implements BeforeApplicationShutdown {
     if (this.onIdle && this.idle) this.onIdle();
   }
 
-  private async take(ids: string[], scope: string, wait: number, signal?: AbortSignal): Promise<HeldLock> {
+  private async take(ids: string[], scope: string, wait: number, maxHold: number, signal?: AbortSignal): Promise<HeldLock> {
     const started = performance.now();
     // Queued acquires get a signal the shutdown can abort; a fail-fast one is refused when it lands.
     const tracked = wait > 0 && !this.gate.closed ? this.gate.track(signal) : undefined;
@@ -240,10 +258,21 @@ export class LockService implements BeforeApplicationShutdown {
     }
     const lock = new HeldLock(ids, scope, ids.map((each) => lockKey(scope, each)), grant, this.driver);
     this.held.add(lock);
+    if (maxHold !== Infinity) lock.limitHold(maxHold, (expired) => this.expire(expired, maxHold));
     const waitedMs = lock.acquiredAt - started;
     if (wait > 0) this.logger.verbose(`${describeLock(ids, scope)} acquired after ${Math.round(waitedMs)} ms`);
     if (this.listener) this.emit({ type: 'acquired', ids, scope, queued: wait > 0, waitedMs });
     return lock;
+  }
+
+  /**
+   * maxHold passed: abort every holder's signal first (they must learn it before anyone else can take
+   * the lock), then free it as a release would.
+   */
+  private expire(lock: HeldLock, maxHold: number): void {
+    if (!lock.live) return;
+    this.held.delete(lock);
+    lock.revoke(() => this.reportLost(lock, new LockHoldExpiredError(lock.ids, lock.scope, maxHold), false)).catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
   }
 
   /** Keeps `release` in `freeing` until it settles (shutdown waits for releases under way). */
@@ -260,7 +289,7 @@ export class LockService implements BeforeApplicationShutdown {
   /** The driver's release: the last hold of `lock` was given up. */
   private releaseLock(lock: HeldLock): Promise<void> {
     this.held.delete(lock);
-    if (lock.lost) {
+    if (lock.lost && !lock.revoked) {
       this.checkIdle();
       return Promise.resolve(); // lost: its session, and so its nodes, are gone
     }
@@ -310,11 +339,20 @@ export class LockService implements BeforeApplicationShutdown {
     this.checkIdle();
   }
 
-  private reportLost(lock: HeldLock, reason: string, evenIfReleased: boolean): void {
+  private reportLost(lock: HeldLock, reason: string | LockLostError, evenIfReleased: boolean): void {
     if (!lock.lose(reason, evenIfReleased)) return;
-    this.logger.warn(`${describeLock(lock.ids, lock.scope)} lost: ${reason}`);
-    if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt, reason });
+    const why = typeof reason === 'string' ? reason : reason.message;
+    this.logger.warn(typeof reason === 'string' ? `${describeLock(lock.ids, lock.scope)} lost: ${reason}` : why);
+    if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt, reason: why });
   }
+}
+
+/** A maxHold option, checked (undefined when not given). */
+function validMaxHold(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const problem = maxHoldProblem(value);
+  if (problem) throw new InvalidLockOptionsError(`Lock option \`maxHold\` ${problem}`);
+  return value as number;
 }
 
 /** 0 fails fast; above the longest timer delay it is Infinity (a longer timer would fire after 1 ms). */

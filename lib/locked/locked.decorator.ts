@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { LockConflictError } from '../lock/lock.errors';
 import type { LockService } from '../lock/lock.service';
 import { LOCKED_CLASS_METADATA, LOCKED_LOCK_SERVICE, LOCKED_METADATA } from './locked.constants';
+import { maxHoldProblem } from '../lock/hold-limit';
 import type { LockedIdSource, LockedMetadata, LockedOptions } from './locked-options.interface';
 
 const logger = new Logger('ZookeeperLock');
@@ -43,7 +44,7 @@ export function Locked<TArgs extends unknown[]>(idFrom: LockedIdSource<TArgs>, o
       const ids = typeof idFrom === 'function' ? idFrom.apply(this, args as TArgs) : idFrom;
       let lock;
       try {
-        lock = await locks.acquire(ids, { wait: options.wait, scope: options.scope, normalizeId: options.normalizeId });
+        lock = await locks.acquire(ids, { wait: options.wait, scope: options.scope, normalizeId: options.normalizeId, maxHold: options.maxHold });
       } catch (error) {
         if (options.onConflict === 'skip' && error instanceof LockConflictError) {
           logger.debug(`@Locked ${name} skipped: ${error.message}`);
@@ -71,7 +72,9 @@ function validate(idFrom: unknown, options: LockedOptions): void {
     (typeof idFrom === 'string' && idFrom !== '') ||
     (Array.isArray(idFrom) && idFrom.length > 0 && idFrom.every((id) => typeof id === 'string' && id !== ''));
   if (!idOk) throw new TypeError('@Locked(idFrom): idFrom must be a lock id, an array of ids, or a function of the arguments');
-  const { wait, scope, onConflict, normalizeId } = options;
+  const { wait, scope, onConflict, normalizeId, maxHold } = options;
+  const maxHoldIssue = maxHold === undefined ? undefined : maxHoldProblem(maxHold);
+  if (maxHoldIssue) throw new TypeError(`@Locked: option maxHold ${maxHoldIssue}`);
   if (wait !== undefined && (typeof wait !== 'number' || Number.isNaN(wait) || wait < 0)) {
     throw new TypeError(`@Locked: option wait must be a number of ms >= 0 (or Infinity), got ${String(wait)}`);
   }

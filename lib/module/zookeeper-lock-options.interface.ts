@@ -59,4 +59,11 @@ export interface ZookeeperLockModuleOptions {
    * one row. Per call, `LockOptions.normalizeId` (and the decorators' option) overrides it. Default none.
    */
   normalizeId?: LockIdNormalizer;
+  /**
+   * Longest time in ms any lock may be held, unless a call or decorator says otherwise. When it passes,
+   * the handle's signal aborts with LockHoldExpiredError and the lock is released: a handler that hangs,
+   * a slow client body or a stream a client keeps open cannot keep an id locked for longer. Default
+   * Infinity (no limit); set it whenever clients choose the ids.
+   */
+  maxHold?: number;
 }

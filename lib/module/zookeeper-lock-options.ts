@@ -1,5 +1,6 @@
 import type { LockEventListener } from '../lock/lock-events';
 import type { LockIdNormalizer } from '../lock/lock-id';
+import { maxHoldProblem } from '../lock/hold-limit';
 import type { ZookeeperAclEntry, ZookeeperLockModuleOptions } from './zookeeper-lock-options.interface';
 
 export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent' | 'normalizeId'>> & {
@@ -16,6 +17,7 @@ export const DEFAULT_OPTIONS = {
   acl: 'open',
   retryDelay: 1_000,
   shutdownTimeout: 10_000,
+  maxHold: Infinity,
 } as const;
 
 /** Longest delay Node's timers take (2^31-1 ms); anything above fires after 1 ms. */
@@ -47,6 +49,13 @@ export function validShutdownTimeout(value: unknown): number {
   const ms = positiveInteger('shutdownTimeout', value, DEFAULT_OPTIONS.shutdownTimeout, 0);
   if (ms > MAX_TIMER_DELAY) fail('shutdownTimeout', `must be at most ${MAX_TIMER_DELAY} (ms), got ${ms}`);
   return ms;
+}
+
+function validMaxHold(value: unknown): number {
+  if (value === undefined) return DEFAULT_OPTIONS.maxHold;
+  const problem = maxHoldProblem(value);
+  if (problem) fail('maxHold', problem);
+  return value as number;
 }
 
 function validPath(name: string, value: string): void {
@@ -192,6 +201,7 @@ export function resolveOptions(options: ZookeeperLockModuleOptions | undefined):
     retryDelay: positiveInteger('retryDelay', options.retryDelay, DEFAULT_OPTIONS.retryDelay, 0),
     onLockEvent: validListener(options.onLockEvent),
     shutdownTimeout: validShutdownTimeout(options.shutdownTimeout),
+    maxHold: validMaxHold(options.maxHold),
     ...(options.normalizeId !== undefined && { normalizeId: validNormalizer(options.normalizeId) }),
   };
 }

@@ -18,6 +18,8 @@ export interface ZookeeperLockTestingOptions {
   shutdownTimeout?: number;
   /** As ZookeeperLockModule's: maps every lock id before it names a lock. */
   normalizeId?: LockIdNormalizer;
+  /** As ZookeeperLockModule's: longest time (ms) a lock may be held. Default Infinity. */
+  maxHold?: number;
 }
 
 /** What `override` needs of @nestjs/testing's TestingModuleBuilder (so the library does not import it). */
@@ -54,7 +56,7 @@ export class ZookeeperLockTestingModule {
       providers: [
         {
           provide: ZOOKEEPER_LOCK_OPTIONS,
-          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId },
+          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold },
         },
         InMemoryLockBackend,
         { provide: LOCK_BACKEND, useExisting: InMemoryLockBackend },

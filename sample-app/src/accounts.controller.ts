@@ -1,6 +1,7 @@
-import { BadRequestException, Body, Controller, Get, MessageEvent, Param, Post, Sse } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, MessageEvent, Param, Post, Sse, UseGuards } from '@nestjs/common';
 import { CurrentLock, LockHandle, WithLock } from 'nestjs-zookeeper-lock';
 import { Observable } from 'rxjs';
+import { AccountAccessGuard } from './account-access.guard';
 import { AccountsStore } from './accounts.store';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -14,6 +15,7 @@ function amountOf(body: unknown): number {
 }
 
 @Controller('accounts')
+@UseGuards(AccountAccessGuard) // authorise the ids before anything locks them
 export class AccountsController {
   constructor(private readonly store: AccountsStore) {}
 
@@ -64,9 +66,12 @@ export class AccountsController {
     return { from: await this.store.put(from, token), to: await this.store.put(to, token) };
   }
 
-  /** Server-sent events: the account stays locked while the statement streams (and is freed if you leave). */
+  /**
+   * Server-sent events: the account stays locked while the statement streams (and is freed if you leave).
+   * A stream a client holds open must not keep the account locked: maxHold ends it after 3 s whatever.
+   */
   @Sse(':id/statement')
-  @WithLock('params.id', { scope: 'accounts' })
+  @WithLock('params.id', { scope: 'accounts', maxHold: 3_000 })
   statement(@Param('id') id: string): Observable<MessageEvent> {
     return new Observable((subscriber) => {
       let step = 0;

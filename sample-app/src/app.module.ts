@@ -13,6 +13,8 @@ import { SettlementJob } from './settlement.job';
         connectionString: process.env.ZOOKEEPER_CONNECT || 'localhost:2181',
         namespace: process.env.LOCK_NAMESPACE || '/sample-app/locks',
         sessionTimeout: Number(process.env.ZOOKEEPER_SESSION_TIMEOUT || 15_000),
+        // Clients choose the ids: no lock outlives 10 s, whatever a handler or a client does.
+        maxHold: 10_000,
       }),
       isGlobal: true,
     }),

@@ -1,0 +1,15 @@
+/** Longest delay Node's timers take (2^31-1 ms, about 24.8 days); anything above fires after 1 ms. */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * What is wrong with a `maxHold` value, or undefined when it is fine: a whole number of ms from 1 to
+ * 2^31-1, or Infinity (no limit). Shared by the module option, LockOptions and the decorators, which
+ * each throw their own error type with it.
+ */
+export function maxHoldProblem(value: unknown): string | undefined {
+  if (value === Infinity) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMER_DELAY) {
+    return `must be a whole number of ms from 1 to ${MAX_TIMER_DELAY}, or Infinity (no limit), got ${String(value)}`;
+  }
+  return undefined;
+}
