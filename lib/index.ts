@@ -41,6 +41,7 @@ export {
   InvalidLockOptionsError,
   LockLostError,
   LockHoldExpiredError,
+  LockQueueFullError,
 } from './lock/lock.errors';
 export { WithLock } from './interceptor/with-lock.decorator';
 export { WithLockInterceptor } from './interceptor/with-lock.interceptor';

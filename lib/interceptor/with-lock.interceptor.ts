@@ -18,6 +18,7 @@ import {
   LockError,
   LockHoldExpiredError,
   LockLostError,
+  LockQueueFullError,
   LockUnavailableError,
 } from '../lock/lock.errors';
 import { LockHandle, LockHold } from '../lock/lock-handle';
@@ -198,7 +199,8 @@ export class WithLockInterceptor implements NestInterceptor {
     const status = statusOf(error);
     const type = context.getType<string>();
     if (type === 'http') {
-      if (error instanceof LockConflictError && !metadata.options.wait && metadata.options.retryAfter !== false) {
+      const refusedAtOnce = !metadata.options.wait || error instanceof LockQueueFullError;
+      if (error instanceof LockConflictError && refusedAtOnce && metadata.options.retryAfter !== false) {
         setHeader(context.switchToHttp().getResponse(), 'Retry-After', String(metadata.options.retryAfter ?? 1));
       }
       const options = { cause: error, description: status.text };

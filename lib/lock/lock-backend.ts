@@ -32,6 +32,11 @@ export interface LockRequest {
   /** 0: fail at once when held; > 0 (or Infinity): queue, first come first served, this many ms. */
   readonly wait: number;
   readonly signal?: AbortSignal;
+  /**
+   * Waiting acquires only: refuse with LockQueueFullError when more than this many callers already wait
+   * in the id's queue (all processes), when the backend can see that at no extra cost.
+   */
+  readonly maxQueue?: number;
 }
 
 /** What a backend hands back for one acquisition; backends extend it with their own bookkeeping. */

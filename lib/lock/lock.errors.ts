@@ -10,8 +10,8 @@ export abstract class LockError extends Error {
 
 /** The lock is held by someone else (and, with `wait`, was not freed in time). */
 export class LockConflictError extends LockError {
-  override readonly name = 'LockConflictError';
-  readonly code = 'LOCK_CONFLICT';
+  override readonly name: string = 'LockConflictError';
+  readonly code: string = 'LOCK_CONFLICT';
   constructor(
     /** The ids that were found held (for a multi-id lock, the ones that were in the way). */
     readonly ids: string[],
@@ -20,6 +20,27 @@ export class LockConflictError extends LockError {
     readonly waited: number,
   ) {
     super(`${describeLock(ids, scope)} is held by another owner` + (waited > 0 ? ` and was not released within ${waited} ms` : ''));
+  }
+}
+
+/**
+ * A waiting acquire refused at once because too many callers already wait for the id (or for any id in
+ * this process): see the `maxWaiters` option. A LockConflictError, so it is answered 409 like one.
+ */
+export class LockQueueFullError extends LockConflictError {
+  override readonly name = 'LockQueueFullError';
+  override readonly code = 'LOCK_QUEUE_FULL';
+  constructor(
+    ids: string[],
+    scope: string,
+    /** Which bound was reached, and its value. */
+    readonly limit: { perId: number } | { perProcess: number },
+  ) {
+    super(ids, scope, 0);
+    this.message =
+      'perId' in limit
+        ? `${describeLock(ids, scope)} has too many waiters (maxWaiters.perId is ${limit.perId}); try again later`
+        : `Too many callers wait for locks in this process (maxWaiters.perProcess is ${limit.perProcess}); try again later`;
   }
 }
 

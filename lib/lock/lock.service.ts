@@ -16,6 +16,7 @@ import {
 import { checkNormalizer, LockIdNormalizer, lockKey, normalizeIds, normalizeScope } from './lock-id';
 import { lockScope } from './lock-scope';
 import { ShutdownGate } from './shutdown-gate';
+import { maxWaitersProblem, WaiterLimits, waiterLimits, WaitingRoom } from './waiting-room';
 
 export interface LockOptions {
   /**
@@ -50,6 +51,7 @@ export interface LockServiceOptions {
   shutdownTimeout?: number;
   normalizeId?: LockIdNormalizer;
   maxHold?: number;
+  maxWaiters?: Partial<WaiterLimits>;
 }
 
 /**
@@ -83,6 +85,8 @@ export class LockService implements BeforeApplicationShutdown {
   private readonly shutdownTimeout: number;
   private readonly normalizeId?: LockIdNormalizer;
   private readonly maxHold: number;
+  /** Waiting acquires of this process, bounded by `maxWaiters`. */
+  private readonly room: WaitingRoom;
   private readonly driver: LockDriver = {
     release: (lock) => this.releaseLock(lock),
     fencingToken: (lock) => this.readFencingToken(lock),
@@ -96,6 +100,9 @@ export class LockService implements BeforeApplicationShutdown {
     this.shutdownTimeout = validShutdownTimeout(options?.shutdownTimeout);
     this.normalizeId = checkNormalizer('normalizeId', options?.normalizeId) || undefined;
     this.maxHold = validMaxHold(options?.maxHold) ?? Infinity;
+    const waitersProblem = options?.maxWaiters === undefined ? undefined : maxWaitersProblem(options.maxWaiters);
+    if (waitersProblem) throw new InvalidLockOptionsError(`Option \`maxWaiters\` ${waitersProblem}`);
+    this.room = new WaitingRoom(waiterLimits(options?.maxWaiters));
     // Never unsubscribed: a loss must be reported up to the end of the session (the backend completes
     // the stream when it closes), or a lock granted late in a shutdown would outlive its session unnoticed.
     backend.losses.subscribe(({ owner, reason }) => this.loseHeld(owner, reason));
@@ -190,6 +197,11 @@ export class LockService implements BeforeApplicationShutdown {
     return this.held.size;
   }
 
+  /** Number of acquires of this process waiting for a lock right now (see `maxWaiters`). */
+  get waitingCount(): number {
+    return this.room.size;
+  }
+
   /**
    * Shutdown, phase one (Nest runs it before closing the HTTP server and the ZooKeeper session): refuse
    * new and queued acquires, let held locks finish for up to `shutdownTimeout`, then abort what is left.
@@ -232,11 +244,16 @@ export class LockService implements BeforeApplicationShutdown {
     // Queued acquires get a signal the shutdown can abort; a fail-fast one is refused when it lands.
     const tracked = wait > 0 && !this.gate.closed ? this.gate.track(signal) : undefined;
     let grant;
+    let leave: (() => void) | undefined;
     this.taking += 1;
     try {
       if (this.gate.closed) throw this.gate.error;
-      grant = await this.backend.acquire({ ids, scope, wait, signal: tracked?.signal ?? signal });
+      // A waiting acquire takes a place in the waiting room (refused at once when it is full).
+      if (wait > 0) leave = this.room.enter(ids, scope);
+      const maxQueue = wait > 0 ? this.room.limits.perId : undefined;
+      grant = await this.backend.acquire({ ids, scope, wait, signal: tracked?.signal ?? signal, maxQueue });
     } catch (error) {
+      leave?.();
       tracked?.done();
       this.taking -= 1;
       this.checkIdle();
@@ -249,6 +266,7 @@ export class LockService implements BeforeApplicationShutdown {
       }
       throw error;
     }
+    leave?.();
     tracked?.done();
     this.taking -= 1;
     if (this.gate.closed) {

@@ -66,4 +66,11 @@ export interface ZookeeperLockModuleOptions {
    * Infinity (no limit); set it whenever clients choose the ids.
    */
   maxHold?: number;
+  /**
+   * Bounds on waiting acquires (`wait` > 0). `perId`: most callers waiting for one id, counted in this
+   * process and in the id's queue in ZooKeeper (all instances); default 100. `perProcess`: most waiting
+   * acquires of this process for any ids; default 5000. Beyond them an acquire is refused at once with
+   * LockQueueFullError (a LockConflictError: 409). Infinity lifts a bound.
+   */
+  maxWaiters?: { perId?: number; perProcess?: number };
 }

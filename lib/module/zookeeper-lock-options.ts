@@ -1,6 +1,7 @@
 import type { LockEventListener } from '../lock/lock-events';
 import type { LockIdNormalizer } from '../lock/lock-id';
 import { maxHoldProblem } from '../lock/hold-limit';
+import { maxWaitersProblem, WaiterLimits, waiterLimits } from '../lock/waiting-room';
 import type { ZookeeperAclEntry, ZookeeperLockModuleOptions } from './zookeeper-lock-options.interface';
 
 export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent' | 'normalizeId'>> & {
@@ -56,6 +57,13 @@ function validMaxHold(value: unknown): number {
   const problem = maxHoldProblem(value);
   if (problem) fail('maxHold', problem);
   return value as number;
+}
+
+function validMaxWaiters(value: unknown): WaiterLimits {
+  if (value === undefined) return waiterLimits(undefined);
+  const problem = maxWaitersProblem(value);
+  if (problem) fail('maxWaiters', problem);
+  return waiterLimits(value as Partial<WaiterLimits>);
 }
 
 function validPath(name: string, value: string): void {
@@ -202,6 +210,7 @@ export function resolveOptions(options: ZookeeperLockModuleOptions | undefined):
     onLockEvent: validListener(options.onLockEvent),
     shutdownTimeout: validShutdownTimeout(options.shutdownTimeout),
     maxHold: validMaxHold(options.maxHold),
+    maxWaiters: validMaxWaiters(options.maxWaiters),
     ...(options.normalizeId !== undefined && { normalizeId: validNormalizer(options.normalizeId) }),
   };
 }

@@ -1,10 +1,10 @@
 import { Subscription } from 'rxjs';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
-import { LockConflictError, LockUnavailableError } from '../lock/lock.errors';
+import { LockConflictError, LockQueueFullError, LockUnavailableError } from '../lock/lock.errors';
 import { LockContext, unavailable } from './lock-context';
 import type { LockTarget } from './lock-paths';
 import { waiterPrefix } from './lock-paths';
-import { findOwnWaiter, queuePosition, strayWaiters } from './lock-queue';
+import { findOwnWaiter, QueuePosition, queuePosition, strayWaiters } from './lock-queue';
 import { readOwnership, removeRead } from './node-ownership';
 import { setLongTimeout } from './long-timeout';
 import type { OwnedNodes } from './fail-fast.recipe';
@@ -15,6 +15,8 @@ export interface WaitLimits {
   /** How long the caller asked to wait (for the conflict message). */
   wait: number;
   signal?: AbortSignal;
+  /** Refuse (LockQueueFullError) when more than this many are ahead of us in the queue. */
+  maxQueue?: number;
 }
 
 /**
@@ -52,15 +54,7 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
         continue;
       }
       try {
-        const ownName = waiter.path.slice(target.queue.length + 1);
-        const children = await zk.getChildren(target.queue).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
-        const strays = strayWaiters(children, token, ownName);
-        if (strays.length > 0) {
-          // Our own earlier waiter node, from a create that landed after we looked for it: remove it, or it
-          // would sit ahead of us (and of everyone behind it) until our session ends.
-          await removeIfOurs(ctx, strays.map((name) => `${target.queue}/${name}`), token, waiter.sessionId);
-        }
-        const position = queuePosition(children, ownName, token);
+        const position = await readPosition(ctx, target, waiter, token);
         if (position.kind === 'missing') {
           // Someone deleted our waiter node (our session lives: see above). Leave what we may hold, and
           // queue again at the tail.
@@ -69,6 +63,11 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
           continue;
         }
         if (position.kind === 'behind') {
+          if (limits.maxQueue !== undefined && position.ahead > limits.maxQueue) {
+            // Too long a queue (all processes together): leave it at once (see finally) instead of
+            // adding one more watcher and one more listing to every wake-up behind us.
+            throw new LockQueueFullError([target.id], target.scope, { perId: limits.maxQueue });
+          }
           await waitForRemoval(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits);
           continue;
         }
@@ -96,6 +95,25 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
       await leaveQueue(ctx, target, waiter.path, token, waiter.sessionId);
     }
   }
+}
+
+/**
+ * Lists the queue and says where our waiter stands. Our own stray waiter nodes (creates that landed
+ * after we looked for them) are removed first, or they would sit ahead of us, and of everyone behind
+ * it, until our session ends. A function of its own so that the listing (the whole queue) is garbage
+ * once it returns: a waiter keeps only its predecessor's name while it waits, not N names.
+ */
+async function readPosition(
+  ctx: LockContext,
+  target: LockTarget,
+  waiter: { path: string; sessionId: string },
+  token: string,
+): Promise<QueuePosition> {
+  const ownName = waiter.path.slice(target.queue.length + 1);
+  const children = await ctx.zk.getChildren(target.queue).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
+  const strays = strayWaiters(children, token, ownName);
+  if (strays.length > 0) await removeIfOurs(ctx, strays.map((name) => `${target.queue}/${name}`), token, waiter.sessionId);
+  return queuePosition(children, ownName, token);
 }
 
 /**

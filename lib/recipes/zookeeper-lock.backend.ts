@@ -56,11 +56,11 @@ export class ZookeeperLockBackend implements LockBackend {
     );
   }
 
-  async acquire({ ids, scope, wait, signal }: LockRequest): Promise<ZookeeperGrant> {
+  async acquire({ ids, scope, wait, signal, maxQueue }: LockRequest): Promise<ZookeeperGrant> {
     const targets = lockTargets(this.zk.options.namespace, scope, ids);
     const token = this.nextToken();
     const owned =
-      wait === 0 ? await acquireFailFast(this.context, targets, token) : await this.acquireQueued(targets, token, wait, signal);
+      wait === 0 ? await acquireFailFast(this.context, targets, token) : await this.acquireQueued(targets, token, wait, signal, maxQueue);
     if (this.zk.sessionId !== owned.sessionId) {
       // The session ended between our create and now: ZooKeeper has dropped the nodes already.
       throw new LockUnavailableError('ZooKeeper session ended while taking the lock');
@@ -110,8 +110,8 @@ export class ZookeeperLockBackend implements LockBackend {
    * Queued acquire of each id in the global order (no deadlock); all or none. If the session that holds
    * the first ids ends while we wait for the others, those are gone: start over on the live session.
    */
-  private async acquireQueued(targets: LockTarget[], token: string, wait: number, signal?: AbortSignal): Promise<OwnedNodes> {
-    const limits = { deadline: Date.now() + wait, wait, signal };
+  private async acquireQueued(targets: LockTarget[], token: string, wait: number, signal?: AbortSignal, maxQueue?: number): Promise<OwnedNodes> {
+    const limits = { deadline: Date.now() + wait, wait, signal, maxQueue };
     for (;;) {
       const taken: OwnedNodes[] = [];
       try {

@@ -20,6 +20,8 @@ export interface ZookeeperLockTestingOptions {
   normalizeId?: LockIdNormalizer;
   /** As ZookeeperLockModule's: longest time (ms) a lock may be held. Default Infinity. */
   maxHold?: number;
+  /** As ZookeeperLockModule's: bounds on waiting acquires (counted in this process). */
+  maxWaiters?: { perId?: number; perProcess?: number };
 }
 
 /** What `override` needs of @nestjs/testing's TestingModuleBuilder (so the library does not import it). */
@@ -56,7 +58,7 @@ export class ZookeeperLockTestingModule {
       providers: [
         {
           provide: ZOOKEEPER_LOCK_OPTIONS,
-          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold },
+          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters },
         },
         InMemoryLockBackend,
         { provide: LOCK_BACKEND, useExisting: InMemoryLockBackend },
