@@ -73,4 +73,12 @@ export interface ZookeeperLockModuleOptions {
    * LockQueueFullError (a LockConflictError: 409). Infinity lifts a bound.
    */
   maxWaiters?: { perId?: number; perProcess?: number };
+  /**
+   * Names lock nodes by a keyed hash of the id (HMAC-SHA256 with `secret`, at least 16 bytes) instead of
+   * the id itself, so that nobody who can reach ZooKeeper learns which ids are locked (ZooKeeper checks no
+   * ACL on `exists`, and `dump` lists every path). Every instance sharing a namespace must use the same
+   * secret; changing it moves every lock to new names, so change it only with all instances stopped.
+   * Default: plain names (readable in zkCli).
+   */
+  hashIds?: { secret: string | Buffer };
 }

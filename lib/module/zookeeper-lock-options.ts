@@ -2,9 +2,11 @@ import type { LockEventListener } from '../lock/lock-events';
 import type { LockIdNormalizer } from '../lock/lock-id';
 import { maxHoldProblem } from '../lock/hold-limit';
 import { maxWaitersProblem, WaiterLimits, waiterLimits } from '../lock/waiting-room';
+import { MIN_SECRET_BYTES } from '../recipes/hashed-names';
 import type { ZookeeperAclEntry, ZookeeperLockModuleOptions } from './zookeeper-lock-options.interface';
 
-export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent' | 'normalizeId'>> & {
+export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent' | 'normalizeId' | 'hashIds'>> & {
+  hashIds?: { secret: string | Buffer };
   auth: string[];
   onLockEvent?: LockEventListener;
   normalizeId?: LockIdNormalizer;
@@ -64,6 +66,15 @@ function validMaxWaiters(value: unknown): WaiterLimits {
   const problem = maxWaitersProblem(value);
   if (problem) fail('maxWaiters', problem);
   return waiterLimits(value as Partial<WaiterLimits>);
+}
+
+/** Never echoes the secret: only its type and length. */
+function validHashIds(value: unknown): { secret: string | Buffer } {
+  const secret = (value as { secret?: unknown } | null)?.secret;
+  if (typeof secret !== 'string' && !Buffer.isBuffer(secret)) fail('hashIds', 'must be { secret: string | Buffer }');
+  const bytes = typeof secret === 'string' ? Buffer.byteLength(secret, 'utf8') : secret.length;
+  if (bytes < MIN_SECRET_BYTES) fail('hashIds', `secret must be at least ${MIN_SECRET_BYTES} bytes, got ${bytes}`);
+  return { secret };
 }
 
 function validPath(name: string, value: string): void {
@@ -211,6 +222,7 @@ export function resolveOptions(options: ZookeeperLockModuleOptions | undefined):
     shutdownTimeout: validShutdownTimeout(options.shutdownTimeout),
     maxHold: validMaxHold(options.maxHold),
     maxWaiters: validMaxWaiters(options.maxWaiters),
+    ...(options.hashIds !== undefined && { hashIds: validHashIds(options.hashIds) }),
     ...(options.normalizeId !== undefined && { normalizeId: validNormalizer(options.normalizeId) }),
   };
 }

@@ -9,7 +9,8 @@ import { LockUnavailableError } from '../lock/lock.errors';
 import { acquireFailFast, OwnedNodes } from './fail-fast.recipe';
 import { acquireQueued } from './queued.recipe';
 import { LockContext, unavailable } from './lock-context';
-import { LockTarget, lockTargets } from './lock-paths';
+import { HashedNames } from './hashed-names';
+import { IdNamer, LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
 import { readOwnership, removeRead } from './node-ownership';
 
@@ -38,12 +39,18 @@ export class ZookeeperLockBackend implements LockBackend {
   /** Acquisition tokens: a random per-process prefix and a counter (unique, and cheaper than 16 random bytes each). */
   private readonly tokenPrefix = randomBytes(8).toString('hex');
   private tokenCounter = 0;
+  /** Hashed node names (the `hashIds` option), or undefined for plain ones. */
+  private readonly nameOf?: IdNamer;
 
   readonly losses: Observable<GrantLoss>;
 
   constructor(private readonly zk: ZookeeperService) {
     this.janitor = new NodeJanitor(zk, this.logger);
     this.context = new LockContext(zk, this.janitor, this.logger);
+    if (zk.options.hashIds) {
+      const names = new HashedNames(zk.options.hashIds.secret);
+      this.nameOf = (scope, id) => names.nameOf(scope, id);
+    }
     // A session that ended (expired, given up as lost, or refused by the server after an auth failure: the
     // service abandons it and will not reconnect) takes its grants with it; a close takes every grant.
     this.losses = zk.state$.pipe(
@@ -57,7 +64,7 @@ export class ZookeeperLockBackend implements LockBackend {
   }
 
   async acquire({ ids, scope, wait, signal, maxQueue }: LockRequest): Promise<ZookeeperGrant> {
-    const targets = lockTargets(this.zk.options.namespace, scope, ids);
+    const targets = lockTargets(this.zk.options.namespace, scope, ids, this.nameOf);
     const token = this.nextToken();
     const owned =
       wait === 0 ? await acquireFailFast(this.context, targets, token) : await this.acquireQueued(targets, token, wait, signal, maxQueue);
