@@ -93,6 +93,8 @@ describe('resolveOptions', () => {
       acl: 'open',
       retryDelay: 1_000,
       shutdownTimeout: 10_000,
+      maxHold: Infinity,
+      maxWaiters: { perId: 100, perProcess: 5000 },
     });
   });
 

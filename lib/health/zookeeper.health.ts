@@ -28,7 +28,7 @@ export interface ZookeeperHealthOptions {
  * check() { return this.health.check([() => this.zookeeper.isHealthy('zookeeper')]); }
  * ```
  * Up when the session is connected, a read round trip to the server completes within the timeout, and the
- * connection string's chroot (if any) exists.
+ * connection string's chroot (if any) exists, and no lock directory was found with a foreign ACL.
  * A down result is returned, not thrown, as terminus 11+ expects of indicators (HealthIndicatorService).
  */
 @Injectable()
@@ -55,6 +55,8 @@ export class ZookeeperHealthIndicator {
         const chroot = this.zk.chroot;
         return result({ status: 'down', roundTripMs, message: `ZooKeeper chroot ${chroot} does not exist: create it (and its parents)` });
       }
+      const [problem] = this.zk.healthProblems;
+      if (problem) return result({ status: 'down', roundTripMs, message: problem });
       return result({ status: 'up', roundTripMs });
     } catch (error) {
       return result({ status: 'down', roundTripMs: round(performance.now() - started), message: `ZooKeeper: ${(error as Error).message}` });

@@ -16,6 +16,12 @@ export interface LockBackend {
   release(grant: LockGrant): Promise<void>;
   /** The grant's fencing token; rejects with GrantGoneError when the grant is no longer held. */
   fencingToken(grant: LockGrant): Promise<bigint>;
+  /**
+   * Optional: watch a grant, and call `onGone` once when it is taken away by someone else (its node
+   * deleted or overwritten) while held. Returns the function that stops watching (called before every
+   * release). Set only when a holder looks at the lock's signal, so that unwatched locks cost nothing.
+   */
+  watch?(grant: LockGrant, onGone: (reason: string) => void): () => void;
   /** Emits when grants stop being trustworthy: those of one owner (session), or all of them. */
   readonly losses: Observable<GrantLoss>;
   /** At application shutdown, after every grant was given up: finishes pending clean-up, bounded in time. */

@@ -34,6 +34,8 @@ export interface LockDriver {
   /** Frees the grant in the backend; called once, when its last hold is given up. */
   release(lock: HeldLock): Promise<void>;
   fencingToken(lock: HeldLock): Promise<bigint>;
+  /** Starts watching for the lock being taken away; returns the function that stops it. */
+  watch(lock: HeldLock): () => void;
 }
 
 /**
@@ -47,6 +49,8 @@ export class HeldLock {
   private token?: Promise<bigint>;
   /** Handles holding it. Starts at 1: the handle that took it. */
   private holds = 1;
+  /** Stops the watch on its node (set once its signal was read). */
+  private unwatch?: () => void;
   /** Fires when it has been held for `maxHold` (only when a limit was asked for). */
   private expiry?: NodeJS.Timeout;
   /** Freed by this process while still held (maxHold): the release must still delete its nodes. */
@@ -64,8 +68,15 @@ export class HeldLock {
     private readonly driver: LockDriver,
   ) {}
 
+  /**
+   * Made on first use, and only then is the lock watched (its node deleted by someone else aborts it):
+   * a lock whose signal nobody reads costs no watch.
+   */
   get signal(): AbortSignal {
-    this.controller ??= new AbortController();
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.live) this.unwatch = this.driver.watch(this);
+    }
     return this.controller.signal;
   }
 
@@ -105,6 +116,7 @@ export class HeldLock {
     this.holds -= 1;
     if (this.holds > 0) return Promise.resolve();
     clearTimeout(this.expiry);
+    this.unwatch?.(); // before our own delete fires it
     this.freeing = this.driver.release(this);
     return this.freeing;
   }
@@ -122,6 +134,7 @@ export class HeldLock {
   revoke(announce: () => void): Promise<void> {
     if (this.freeing) return this.freeing;
     this.revokedFlag = true;
+    this.unwatch?.();
     announce();
     this.freeing ??= this.driver.release(this);
     return this.freeing;
@@ -143,6 +156,7 @@ export class HeldLock {
   lose(reason: string | LockLostError, evenIfReleased = false): boolean {
     if (this.lost || (this.released && !evenIfReleased)) return false;
     clearTimeout(this.expiry);
+    this.unwatch?.();
     this.controller ??= new AbortController();
     this.controller.abort(typeof reason === 'string' ? new LockLostError(this.ids, this.scope, reason) : reason);
     return true;

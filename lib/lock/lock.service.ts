@@ -90,6 +90,10 @@ export class LockService implements BeforeApplicationShutdown {
   private readonly driver: LockDriver = {
     release: (lock) => this.releaseLock(lock),
     fencingToken: (lock) => this.readFencingToken(lock),
+    watch: (lock) =>
+      this.backend.watch?.(lock.grant, (reason) => {
+        if (lock.live) this.loseLock(lock, reason);
+      }) ?? noop,
   };
 
   constructor(
@@ -364,6 +368,8 @@ export class LockService implements BeforeApplicationShutdown {
     if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt, reason: why });
   }
 }
+
+function noop(): void {}
 
 /** A maxHold option, checked (undefined when not given). */
 function validMaxHold(value: unknown): number | undefined {

@@ -62,14 +62,15 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
         await ctx.ensureDir(scopeDir).catch((e) => Promise.reject(unavailable(e)));
         continue;
       }
-      throw conflictOr(error, targets);
+      throw conflictOr(ctx, error, targets);
     }
   }
 }
 
-function conflictOr(error: unknown, targets: LockTarget[]): Error {
+function conflictOr(ctx: LockContext, error: unknown, targets: LockTarget[]): Error {
   if (error instanceof ZookeeperError && error.code === 'NODE_EXISTS') {
     const held = targets.length === 1 ? targets[0] : targets[error.opIndex ?? 0];
+    ctx.inspectHolder(held.holder); // a persistent squatter must not make this id a 409 for ever
     return new LockConflictError([held.id], held.scope, 0);
   }
   return unavailable(error);

@@ -275,6 +275,11 @@ async function waitForRemoval(
       const { data, stat } = await ctx.zk.getData(path, watch);
       // Our own holder node, from a create whose reply was lost: the lock is ours.
       if (ownToken !== undefined && data.toString() === ownToken && stat.ephemeralOwner === sessionId) return 'ours';
+      if (stat.ephemeralOwner === undefined) {
+        // Persistent: no session of ours made it, and none will ever end it. Out of our way.
+        await ctx.removeSquatter(path, stat.version);
+        return 'changed';
+      }
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'changed';
       throw error;

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { map, Observable, filter } from 'rxjs';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
@@ -32,7 +32,7 @@ export interface ZookeeperGrant extends LockGrant {
  * fail-fast is one ephemeral node, waiting goes through an ephemeral-sequential queue.
  */
 @Injectable()
-export class ZookeeperLockBackend implements LockBackend {
+export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap {
   private readonly logger = new Logger('ZookeeperLock');
   private readonly janitor: NodeJanitor;
   private readonly context: LockContext;
@@ -63,6 +63,16 @@ export class ZookeeperLockBackend implements LockBackend {
     );
   }
 
+  /**
+   * At start-up (the session is open by then, unless ZooKeeper is down): create the namespace with the
+   * configured ACL and check that nobody else may create, delete or administer in it, so that a foreign
+   * ACL is reported (error log, health down) before the first lock, not at it. Never fails start-up.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.zk.state !== 'connected') return;
+    await this.atMostOperationTimeout(this.context.ensureDir(this.zk.options.namespace).catch(() => undefined));
+  }
+
   async acquire({ ids, scope, wait, signal, maxQueue }: LockRequest): Promise<ZookeeperGrant> {
     const targets = lockTargets(this.zk.options.namespace, scope, ids, this.nameOf);
     const token = this.nextToken();
@@ -77,6 +87,37 @@ export class ZookeeperLockBackend implements LockBackend {
 
   release(grant: ZookeeperGrant): Promise<void> {
     return this.releaseNodes(grant.owned, grant.token, grant.queues);
+  }
+
+  /**
+   * One data watch per holder node (getData, which also checks the node is still ours): a deletion or
+   * change by anyone but our own release calls `onGone`. Connection trouble on the first read is left to
+   * the session's own loss detection; the client re-sets the watch on reconnect.
+   */
+  watch(grant: ZookeeperGrant, onGone: (reason: string) => void): () => void {
+    let stopped = false;
+    const gone = (reason: string) => {
+      if (stopped) return;
+      stop();
+      onGone(reason);
+    };
+    const watches = grant.owned.holders.map((path) => {
+      const fired = () => gone(`its node ${path} was deleted or changed by someone else`);
+      this.zk.getData(path, fired).then(
+        ({ data, stat }) => {
+          if (data.toString() !== grant.token || stat.ephemeralOwner !== grant.owner) gone(`its node ${path} now belongs to someone else`);
+        },
+        (error) => {
+          if (error instanceof ZookeeperError && error.code === 'NO_NODE') gone(`its node ${path} is gone`);
+        },
+      );
+      return { path, fired };
+    });
+    const stop = () => {
+      stopped = true;
+      for (const { path, fired } of watches) this.zk.unwatch(path, fired);
+    };
+    return stop;
   }
 
   /** The highest creation zxid of the grant's holder nodes, after checking they are still ours. */

@@ -80,6 +80,7 @@ export interface RawClient {
   getData(path: string, watcher: Watcher | undefined, callback: (e: RawException | null, data?: Buffer, stat?: RawStat) => void): void;
   getChildren(path: string, watcher: Watcher | undefined, callback: (e: RawException | null, children?: string[], stat?: RawStat) => void): void;
   transaction(): RawTransaction;
+  getACL(path: string, callback: (e: RawException | null, acls?: RawAcl[], stat?: RawStat) => void): void;
   connectionManager: RawConnectionManager;
 }
 

@@ -62,6 +62,14 @@ export type MultiOp =
   | { op: 'remove'; path: string; version?: number }
   | { op: 'check'; path: string; version: number };
 
+/** One ACL entry as the server stores it (`auth` entries come back as the creator's `digest` ids). */
+export interface AclEntry {
+  scheme: string;
+  id: string;
+  /** ZooKeeper permission bits: read 1, write 2, create 4, delete 8, admin 16. */
+  permissions: number;
+}
+
 export type MultiResult = { op: 'create'; path: string } | { op: 'remove' } | { op: 'check' };
 
 const MODE_FLAGS: Record<Exclude<CreateMode, 'container'>, number> = {
@@ -115,6 +123,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private measuring = false;
   /** Watches per session: a new session (new client) starts with none, and the old one's go with it. */
   private readonly watchRegistries = new WeakMap<ZookeeperSession, WatchRegistry>();
+  private readonly problems = new Map<string, string>();
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: ZookeeperLockModuleOptions) {
     this.options = resolveOptions(options);
@@ -266,6 +275,29 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   unwatch(path: string, callback: WatchCallback): boolean {
     const session = this.session;
     return session ? this.watchesOf(session).remove(path, callback) : false;
+  }
+
+  /**
+   * Records (or, with undefined, clears) a problem that makes locks fail although the session is fine,
+   * such as a lock directory with a foreign ACL; the health indicator reports down while any is set.
+   */
+  reportProblem(key: string, message: string | undefined): void {
+    if (message === undefined) this.problems.delete(key);
+    else this.problems.set(key, message);
+  }
+
+  /** Problems reported by reportProblem, oldest first. */
+  get healthProblems(): string[] {
+    return [...this.problems.values()];
+  }
+
+  /** The ACL of a node (ZooKeeper checks none on reading it). */
+  getAcl(path: string): Promise<AclEntry[]> {
+    return this.execute<AclEntry[]>('getACL', path, (session, done) =>
+      session.client.getACL(path, (e, acls) =>
+        done(e, e ? undefined : (acls ?? []).map((a) => ({ scheme: a.id.scheme, id: a.id.id, permissions: a.permission }))),
+      ),
+    );
   }
 
   /**

@@ -1,0 +1,120 @@
+/**
+ * Another tenant of the same ZooKeeper tries to break the locks: squatting the namespace or a scope dir
+ * under an ACL of its own, deleting a held holder node, planting persistent holder and waiter nodes.
+ * Real ZooKeeper; the stranger is a session with other credentials.
+ */
+import { LockConflictError, LockLostError, LockUnavailableError } from 'nestjs-zookeeper-lock';
+import { ZookeeperHealthIndicator } from '../lib/health/zookeeper.health';
+import { aclPolicy, describeAclEntry, digestId, foreignEntries } from '../lib/recipes/namespace-acl';
+import { newLockService } from './support/locks';
+import { cleanup, newService, uniqueNamespace, waitForGone } from './support/zookeeper';
+
+const app = { auth: 'app:app-password', acl: 'creator' as const };
+const aborted = (signal: AbortSignal) =>
+  new Promise<unknown>((resolve) => (signal.aborted ? resolve(signal.reason) : signal.addEventListener('abort', () => resolve(signal.reason))));
+
+describe('against another tenant of the ZooKeeper', () => {
+  afterAll(cleanup);
+
+  it('refuses to lock under a namespace a stranger made open (503, error log once, health down), and recovers once it is ours', async () => {
+    const namespace = uniqueNamespace('tenant');
+    const stranger = await newService({ auth: 'evil:x' });
+    await stranger.create(namespace); // world:anyone:cdrwa, before the app ever ran
+    const zk = await newService({ namespace, ...app });
+    const locks = newLockService(zk);
+    const refused = await locks.acquire('acct-1').catch((e) => e);
+    expect(refused).toBeInstanceOf(LockUnavailableError);
+    expect(refused.message).toContain(`Lock directory ${namespace} has an ACL that lets others create, delete or administer in it (world:anyone:cdrwa)`);
+    await expect(locks.acquire('acct-1', { wait: 1000 })).rejects.toBeInstanceOf(LockUnavailableError);
+    const health = await new ZookeeperHealthIndicator(zk).isHealthy('zk');
+    expect(health.zk).toMatchObject({ status: 'down', message: expect.stringContaining(namespace) });
+    // The squat is removed (here by the stranger itself; in real life by an operator): the app makes the
+    // namespace with its own ACL on its next use, and is healthy again.
+    await stranger.remove(namespace);
+    await locks.withLock('acct-1', () => undefined);
+    expect(await zk.getAcl(namespace)).toEqual([{ scheme: 'digest', id: digestId(app.auth), permissions: 31 }]);
+    expect((await new ZookeeperHealthIndicator(zk).isHealthy('zk')).zk.status).toBe('up');
+  });
+
+  it('refuses a scope dir that another deployment made open under our namespace', async () => {
+    const namespace = uniqueNamespace('tenant');
+    const strict = newLockService(await newService({ namespace, ...app }));
+    await strict.withLock('x', () => undefined, { scope: 'orders' }); // the namespace is ours
+    // Same credentials, but `acl: 'open'` (an old deployment): it makes the `accounts` scope dir open.
+    await newLockService(await newService({ namespace, auth: app.auth })).withLock('x', () => undefined, { scope: 'accounts' });
+    await expect(strict.acquire('x', { scope: 'accounts' })).rejects.toThrow(
+      `Lock directory ${namespace}/accounts has an ACL that lets others create, delete or administer in it (world:anyone:cdrwa)`,
+    );
+    await strict.withLock('x', () => undefined, { scope: 'orders' }); // other scopes are fine
+  });
+
+  it('with acl creator, a stranger can neither delete a held lock, nor swap the scope dir, nor squat an id', async () => {
+    const namespace = uniqueNamespace('tenant');
+    const locks = newLockService(await newService({ namespace, ...app }));
+    const stranger = await newService({ auth: 'evil:x' });
+    const held = await locks.acquire('acct-1', { scope: 'accounts' });
+    const scope = `${namespace}/accounts`;
+    await expect(stranger.remove(`${scope}/acct-1`)).rejects.toMatchObject({ code: 'NO_AUTH' });
+    await expect(stranger.create(`${scope}/acct-2`, { mode: 'ephemeral' })).rejects.toMatchObject({ code: 'NO_AUTH' });
+    await expect(stranger.create(`${namespace}/other`)).rejects.toMatchObject({ code: 'NO_AUTH' });
+    await held.release();
+    await expect(stranger.remove(scope)).rejects.toMatchObject({ code: 'NO_AUTH' }); // empty now, still not theirs
+  });
+
+  it('aborts a holder whose node someone else deleted, at once (a watch, set when the signal is read)', async () => {
+    const namespace = uniqueNamespace('tenant');
+    const zk = await newService({ namespace }); // acl open: anyone may delete
+    const locks = newLockService(zk);
+    const stranger = await newService();
+    const held = await locks.acquire('acct-1');
+    const signal = held.signal;
+    await zk.exists('/'); // answered after the watch's read (one connection, in order): the watch is set
+    await stranger.remove(`${namespace}/default/acct-1`);
+    const reason = await aborted(signal);
+    expect(reason).toBeInstanceOf(LockLostError);
+    expect((reason as Error).message).toContain('was deleted or changed by someone else');
+    await held.release();
+    // Our own release fires no loss.
+    const again = await locks.acquire('acct-1');
+    const ownSignal = again.signal;
+    await again.release();
+    await locks.withLock('acct-1', () => undefined);
+    expect(ownSignal.aborted).toBe(false);
+  });
+
+  it('removes persistent holder and waiter nodes a stranger planted, so they never block an id for ever', async () => {
+    const namespace = uniqueNamespace('tenant');
+    const zk = await newService({ namespace });
+    const locks = newLockService(zk);
+    const stranger = await newService();
+    await locks.withLock('warm', () => undefined); // namespace and scope dir exist
+    const holder = `${namespace}/default/acct-1`;
+    await stranger.create(holder, { data: Buffer.from('not a token') }); // persistent
+    // Fail-fast: 409 at once (no extra round trip), and the squatter is looked at in the background.
+    await expect(locks.acquire('acct-1')).rejects.toBeInstanceOf(LockConflictError);
+    await waitForGone(zk, holder);
+    await locks.withLock('acct-1', () => undefined);
+    // A persistent fake waiter ahead in the queue: a waiting acquire removes it and takes the lock in time.
+    await stranger.create(`${holder}%q`);
+    await stranger.create(`${holder}%q/w-0123456789abcdef1-`, { mode: 'persistent-sequential' });
+    await stranger.create(holder); // and a persistent holder again
+    const lock = await locks.acquire('acct-1', { wait: 10_000 });
+    expect(await zk.getChildren(`${holder}%q`)).toHaveLength(1); // ours alone
+    await lock.release();
+  });
+
+  it('decides ACLs without a server: open checks nothing; creator admits only our digest', () => {
+    expect(aclPolicy('open', [])).toBeUndefined();
+    const policy = aclPolicy('creator', ['app:pw'])!;
+    const ours = { scheme: 'digest', id: digestId('app:pw'), permissions: 31 };
+    const world = { scheme: 'world', id: 'anyone', permissions: 31 };
+    const readers = { scheme: 'world', id: 'anyone', permissions: 1 };
+    const writer = { scheme: 'ip', id: '10.0.0.1', permissions: 2 | 8 };
+    expect(foreignEntries([ours, readers], policy)).toEqual([]); // read lets no one break a lock
+    expect(foreignEntries([ours, world, writer], policy)).toEqual([world, writer]);
+    expect(describeAclEntry(writer)).toBe('ip:10.0.0.1:dw');
+    expect(describeAclEntry(ours)).toBe('digest:app:<hash>:cdrwa');
+    const explicit = aclPolicy([{ scheme: 'ip', id: '10.0.0.1', permissions: ['delete', 'write'] }, { scheme: 'auth', id: '', permissions: ['all'] }], ['app:pw'])!;
+    expect(foreignEntries([ours, writer], explicit)).toEqual([]);
+  });
+});
