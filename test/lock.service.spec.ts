@@ -268,6 +268,23 @@ describe('LockService: ownership and loss', () => {
     await (await a.lock.acquire('x')).release();
   });
 
+  it('returns from a queued release against a frozen server within two operation timeouts', async () => {
+    const server = await startServer();
+    const a = await locks({ connectionString: server.connectString, sessionTimeout: 20_000, operationTimeout: 2_000 });
+    const held = await a.lock.acquire('stalled', { wait: 5_000 }); // holder, waiter node and queue to remove
+    server.pause();
+    const started = Date.now();
+    try {
+      await held.release();
+    } finally {
+      server.resume();
+    }
+    // Generous bound that still tells 2 timeouts (4 s) from 3 (6 s: the queue's removal was awaited too).
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const b = await locks({ connectionString: server.connectString });
+    await b.lock.withLock('stalled', () => undefined, { wait: 15_000 }); // the janitor finished the job
+  });
+
   it('never orphans a node when a create gets no answer (server frozen mid-request)', async () => {
     const server = await startServer();
     const a = await locks({ connectionString: server.connectString, sessionTimeout: 10_000, operationTimeout: 400 });
