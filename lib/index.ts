@@ -1,6 +1,6 @@
 export { ZookeeperLockModule } from './module/zookeeper-lock.module';
 export { ZOOKEEPER_LOCK_OPTIONS } from './module/zookeeper-lock.module-definition';
-export type { ZookeeperLockModuleOptions, ZookeeperAclEntry } from './module/zookeeper-lock-options.interface';
+export type { ZookeeperLockModuleOptions, ZookeeperAclEntry, ZookeeperTlsOptions } from './module/zookeeper-lock-options.interface';
 export { InvalidZookeeperLockOptionsError } from './module/zookeeper-lock-options';
 export { ZookeeperService } from './zookeeper/zookeeper.service';
 export type {

@@ -20,6 +20,19 @@ if need_zookeeper || ! command -v java >/dev/null 2>&1; then
   fi
 fi
 
+# The TLS tests make their certificates with the openssl command line.
+if ! command -v openssl >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing Debian package: openssl (TLS test certificates)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq openssl >/dev/null
+  else
+    echo "[setup] the TLS tests need the openssl command: 'sudo apt-get install openssl'" >&2
+    exit 1
+  fi
+fi
+
 # npm ci when node_modules is missing or older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[setup] npm ci"

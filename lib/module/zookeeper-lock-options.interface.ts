@@ -11,6 +11,26 @@ export interface ZookeeperAclEntry {
   permissions: Array<'read' | 'write' | 'create' | 'delete' | 'admin' | 'all'>;
 }
 
+/**
+ * TLS to ZooKeeper's `secureClientPort` (ZooKeeper 3.5+). PEM contents (strings or Buffers), not file
+ * paths: read the files yourself (`fs.readFileSync`). The server's certificate is always verified.
+ */
+export interface ZookeeperTlsOptions {
+  /** CA certificate(s) that signed the servers' certificates. Default: Node's bundled public root CAs. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Client certificate (PEM, optionally followed by its chain), for servers with `ssl.clientAuth=need`. Needs `key`. */
+  cert?: string | Buffer;
+  /** Private key of `cert` (PEM). Needs `cert`. */
+  key?: string | Buffer;
+  /** Passphrase of an encrypted `key`. */
+  passphrase?: string;
+  /**
+   * Host name the servers' certificates must carry, also sent as SNI. Default: the host of each member
+   * as written in the connection string; for an IP address, the certificate must list that IP.
+   */
+  servername?: string;
+}
+
 export interface ZookeeperLockModuleOptions {
   /**
    * `host:port[,host:port...][/chroot]`. A chroot must already exist on the server.
@@ -31,6 +51,11 @@ export interface ZookeeperLockModuleOptions {
    * come back before failing. Default 5000.
    */
   operationTimeout?: number;
+  /**
+   * Connect over TLS (ZooKeeper's `secureClientPort`). Without it, connections are plain TCP: the digest
+   * password of `auth`, lock ids and everything else cross the network in clear. Default: plain.
+   */
+  tls?: ZookeeperTlsOptions;
   /** Digest credentials `user:password` (or several) added to every (re)connected session. */
   auth?: string | string[];
   /**

@@ -3,11 +3,15 @@ import type { LockIdNormalizer } from '../lock/lock-id';
 import { maxHoldProblem } from '../lock/hold-limit';
 import { maxWaitersProblem, WaiterLimits, waiterLimits } from '../lock/waiting-room';
 import { MIN_SECRET_BYTES } from '../recipes/hashed-names';
+import type { ResolvedTlsOptions } from '../zookeeper/socket-dialer';
 import type { ZookeeperAclEntry, ZookeeperLockModuleOptions } from './zookeeper-lock-options.interface';
+import { resolveTlsOptions } from './tls-options';
 
-export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent' | 'normalizeId' | 'hashIds'>> & {
+export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent' | 'normalizeId' | 'hashIds' | 'tls'>> & {
   hashIds?: { secret: string | Buffer };
   auth: string[];
+  /** Undefined: plain TCP. */
+  tls?: ResolvedTlsOptions;
   onLockEvent?: LockEventListener;
   normalizeId?: LockIdNormalizer;
 };
@@ -224,5 +228,6 @@ export function resolveOptions(options: ZookeeperLockModuleOptions | undefined):
     maxWaiters: validMaxWaiters(options.maxWaiters),
     ...(options.hashIds !== undefined && { hashIds: validHashIds(options.hashIds) }),
     ...(options.normalizeId !== undefined && { normalizeId: validNormalizer(options.normalizeId) }),
+    ...(options.tls !== undefined && { tls: resolveTlsOptions(fail, options.tls) }),
   };
 }

@@ -33,7 +33,7 @@ export class LockContext {
     readonly janitor: NodeJanitor,
     private readonly logger: Pick<Logger, 'warn' | 'error'> = new Logger('ZookeeperLock'),
   ) {
-    this.policy = aclPolicy(zk.options.acl, zk.options.auth);
+    this.policy = aclPolicy(zk.options.acl, zk.options.auth, zk.options.tls?.cert);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { ZookeeperAclEntry } from '../module/zookeeper-lock-options.interface';
 import type { AclEntry } from '../zookeeper/zookeeper.service';
 
@@ -37,17 +37,34 @@ export function digestId(credentials: string): string {
  * ids of our own credentials, as the server stores them. `open` gives undefined: anyone may do anything,
  * by the operator's choice, so there is nothing to check.
  */
-export function aclPolicy(acl: 'open' | 'creator' | ZookeeperAclEntry[], auth: string[]): AclPolicy | undefined {
+export function aclPolicy(
+  acl: 'open' | 'creator' | ZookeeperAclEntry[],
+  auth: string[],
+  clientCertificate?: string | Buffer,
+): AclPolicy | undefined {
   if (acl === 'open') return undefined;
   const entries = acl === 'creator' ? [{ scheme: 'auth', id: '', permissions: ['all'] as const }] : acl;
   const policy: AclPolicy = new Map();
   const grant = (key: string, bits: number) => policy.set(key, (policy.get(key) ?? 0) | bits);
   for (const entry of entries) {
     const bits = entry.permissions.reduce((sum, p) => sum | PERMISSION_BITS[p], 0);
-    if (entry.scheme === 'auth') for (const credentials of auth) grant(`digest:${digestId(credentials)}`, bits);
-    else grant(`${entry.scheme}:${entry.id}`, bits);
+    if (entry.scheme === 'auth') {
+      for (const credentials of auth) grant(`digest:${digestId(credentials)}`, bits);
+      // Over mutual TLS the server authenticates the session as its certificate's subject too, and an
+      // `auth` ACL names every identity of the creating session.
+      if (clientCertificate !== undefined) grant(`x509:${x509Identity(clientCertificate)}`, bits);
+    } else grant(`${entry.scheme}:${entry.id}`, bits);
   }
   return policy;
+}
+
+/**
+ * The id ZooKeeper's X509AuthenticationProvider gives a client certificate: its subject as RFC 2253
+ * writes it (most specific RDN first, comma-separated), e.g. `CN=app,O=Example`. Node lists the RDNs
+ * one per line in certificate order, so they are reversed and joined.
+ */
+export function x509Identity(certificate: string | Buffer): string {
+  return new X509Certificate(certificate).subject.split('\n').reverse().join(',');
 }
 
 /** Entries of `actual` that grant create, delete or admin beyond what `policy` grants the same identity. */

@@ -18,10 +18,13 @@
  *   connection flaps; here they are rebuilt for every connection and the leftovers dropped.
  * - Its spin-delay timer and pending reconnects outlive close(); `abandon()` stops them for good.
  * - It knows no create2/createContainer answer (it destroys the socket); here they are decoded.
+ * - It speaks plain TCP only; here a member can be dialed over TLS (socket-dialer.ts), and the ZooKeeper
+ *   handshake waits for the TLS one.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { batchWatches } from './set-watches-batches';
 import { FrameReader, WireProtocolError, judgeHandshake, parseConnectAnswer } from './wire-frames';
+import { ResolvedTlsOptions, describeTlsFailure, dialServer } from './socket-dialer';
 
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
 const jute = require('node-zookeeper-client/lib/jute') as any;
@@ -92,6 +95,8 @@ export interface ConnectionHooks {
   protocolError(error: Error): void;
   /** A callback or watcher threw; the connection goes on. */
   listenerError(error: unknown): void;
+  /** A TLS connection failed for a TLS reason (certificate, protocol); the client tries again. */
+  tlsFailed(message: string): void;
 }
 
 export interface HardenedConnection {
@@ -121,7 +126,8 @@ function wrapXid(manager: PatchableManager): void {
   });
 }
 
-export function hardenConnectionManager(manager: PatchableManager, hooks: ConnectionHooks): HardenedConnection {
+/** `tls`: connect over TLS with these settings; undefined: plain TCP. */
+export function hardenConnectionManager(manager: PatchableManager, hooks: ConnectionHooks, tls?: ResolvedTlsOptions): HardenedConnection {
   let abandoned = false;
   let spinTimer: NodeJS.Timeout | undefined;
   let handshakeTimer: NodeJS.Timeout | undefined;
@@ -174,7 +180,7 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
   function openSocket(server: { host: string; port: number }): void {
     if (abandoned) return;
     hooks.attemptStarted();
-    const socket = net.connect(server);
+    const { socket, readyEvent } = dialServer(server, tls);
     manager.socket = socket;
     const frames = new FrameReader();
     // The session we ask to resume on this connection (zeros: a new one).
@@ -202,9 +208,11 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
       };
 
     socket.setNoDelay();
+    let secured = false;
     socket.on(
-      'connect',
+      readyEvent,
       guarded(() => {
+        secured = true;
         const connectRequest = new jute.protocol.ConnectRequest(
           jute.PROTOCOL_VERSION,
           manager.zxid,
@@ -233,7 +241,13 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
       'drain',
       guarded(() => manager.onPacketQueueReadable()),
     );
-    socket.on('error', () => undefined); // 'close' follows; reconnection happens there
+    socket.on('error', (error) => {
+      // 'close' follows; reconnection happens there. A TLS failure is named (a wrong CA or a refused
+      // client certificate looks like a dead server otherwise); once the session runs, errors are the network's.
+      if (!tls || handshaken || abandoned) return;
+      const failure = describeTlsFailure(server, error, secured);
+      if (failure) hooks.tlsFailed(failure);
+    });
     socket.on('close', () => {
       if (manager.socket === socket) manager.onSocketClosed();
     });

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { RawAcl, RawClient, RawException, RawModule, RawStat } from './zookeeper-client.types';
 import { HardenedConnection, PatchableManager, hardenConnectionManager } from './connection-manager.patch';
 import { createContainer } from './container-create';
+import type { ResolvedTlsOptions } from './socket-dialer';
 
 /**
  * - `connected` / `disconnected`: a connection of this session came up / went down.
@@ -20,6 +21,8 @@ export interface SessionSettings {
   sessionTimeout: number;
   retryDelay: number;
   auth: string[];
+  /** Dial every member over TLS with these settings; undefined: plain TCP. */
+  tls?: ResolvedTlsOptions;
 }
 
 /**
@@ -45,6 +48,8 @@ export class ZookeeperSession {
   attemptStartedAt = 0;
   /** Set when the server answered a resume under another id: the id it gave (we never adopt it). */
   replacedBy?: string;
+  /** The last TLS failure since the last handshake (cleared by a handshake), for "why not connected" messages. */
+  lastTlsFailure?: string;
   private destroyed = false;
   private readonly connection: HardenedConnection;
   private everConnected = false;
@@ -76,6 +81,7 @@ export class ZookeeperSession {
     this.connection = hardenConnectionManager(this.client.connectionManager as unknown as PatchableManager, {
       attemptStarted: () => (this.attemptStartedAt = Date.now()),
       handshakeDone: () => {
+        this.lastTlsFailure = undefined;
         this.handshakesSinceUsable += 1;
         if (this.lastUsableAt === 0) this.lastUsableAt = Date.now();
       },
@@ -91,7 +97,13 @@ export class ZookeeperSession {
         if (!this.destroyed) logger.warn(`Dropped a ZooKeeper connection that sent unreadable bytes (${error.message}); reconnecting`);
       },
       listenerError: (error) => logger.error(`A ZooKeeper callback threw: ${(error as Error)?.stack ?? error}`),
-    });
+      tlsFailed: (message) => {
+        if (this.destroyed) return;
+        // Once per cause, not once per retry (every member, every round): the retry loop goes on meanwhile.
+        if (message !== this.lastTlsFailure) logger.error(`${message}; retrying`);
+        this.lastTlsFailure = message;
+      },
+    }, settings.tls);
     this.client.on('connected', () => this.handleConnected());
     this.client.on('disconnected', () => this.handleDisconnected());
     this.client.on('expired', () => this.emit('expired'));

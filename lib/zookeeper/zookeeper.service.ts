@@ -172,7 +172,8 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     } else if (this.state !== 'auth-failed') {
       this.logger.error(
         `ZooKeeper ${this.options.connectionString} not reachable within ${this.options.connectTimeout} ms; ` +
-          'starting anyway, locks fail as unavailable until it answers',
+          'starting anyway, locks fail as unavailable until it answers' +
+          (this.session?.lastTlsFailure ? ` (last failure: ${this.session.lastTlsFailure})` : ''),
       );
     }
     return connected;
@@ -520,6 +521,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         sessionTimeout: this.options.sessionTimeout,
         retryDelay: this.options.retryDelay,
         auth: this.options.auth,
+        tls: this.options.tls,
       },
       (s, event) => this.onSessionEvent(s, event),
     );
@@ -559,7 +561,10 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         break;
       case 'unavailable':
         if (this.state !== 'connecting') break;
-        this.logger.error(`ZooKeeper ${this.options.connectionString}: no member answered a handshake within ${session.timeout} ms; still trying`);
+        this.logger.error(
+          `ZooKeeper ${this.options.connectionString}: no member answered a handshake within ${session.timeout} ms; still trying` +
+            (session.lastTlsFailure ? ` (last failure: ${session.lastTlsFailure})` : ''),
+        );
         this.setState({ state: 'unavailable' });
         this.wakeConnectionWaiters();
         break;

@@ -8,6 +8,7 @@
  *   proxy.restore();            // forward again (bytes held back meanwhile are dropped, as a network would)
  *   proxy.cutReplyAfter(500);   // forward 500 more server bytes, then close both sides at once
  *   proxy.answerWith(bytes);    // new connections get `bytes` from "the server", then are closed
+ *   const wire = proxy.capture(); ... wire()  // every byte seen in either direction since capture()
  *   await proxy.close();
  */
 import net from 'node:net';
@@ -25,6 +26,8 @@ export interface TcpProxy {
   cutReplyAfter(bytes: number): Promise<void>;
   /** New connections are answered with `bytes` and closed, without reaching the server (undefined: normal). */
   answerWith(bytes: Buffer | undefined): void;
+  /** Starts recording the bytes of both directions; the function returns them all so far. */
+  capture(): () => Buffer;
   /** Destroys every open connection (the client sees a reset). */
   dropConnections(): void;
   close(): Promise<void>;
@@ -44,6 +47,15 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
   let canned: Buffer | undefined;
   let accepted = 0;
   let serverBytes = 0;
+  let recorded: Buffer[] | undefined;
+  // Every socket of the proxy, until it has closed: close() waits for them, so a test that checks for
+  // leaked sockets after it sees none of the proxy's own.
+  const closing = new Set<Promise<void>>();
+  const track = (socket: net.Socket) => {
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    closing.add(closed);
+    void closed.then(() => closing.delete(closed));
+  };
 
   const destroy = (pair: Pair) => {
     pairs.delete(pair);
@@ -54,6 +66,7 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
 
   const listener = net.createServer((client) => {
     accepted += 1;
+    track(client);
     client.on('error', () => undefined);
     if (canned) {
       client.resume(); // read and discard what the client sends, so its close is seen and the proxy can close
@@ -63,15 +76,18 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
     const pair: Pair = { client };
     pairs.add(pair);
     const server = net.connect(targetPort, targetHost);
+    track(server);
     pair.server = server;
     server.on('error', () => destroy(pair));
     server.on('close', () => destroy(pair));
     client.on('close', () => destroy(pair));
     client.on('data', (chunk) => {
+      recorded?.push(chunk);
       if (!holes) server.write(chunk);
     });
     server.on('data', (chunk) => {
       serverBytes += chunk.length;
+      recorded?.push(chunk);
       if (holes) return;
       if (pair.budget === undefined) {
         client.write(chunk);
@@ -114,11 +130,15 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
       ).then(() => undefined);
     },
     answerWith: (bytes) => void (canned = bytes),
+    capture() {
+      const chunks: Buffer[] = (recorded = []);
+      return () => Buffer.concat(chunks);
+    },
     dropConnections: () => [...pairs].forEach(destroy),
-    close: () =>
-      new Promise<void>((resolve) => {
-        [...pairs].forEach(destroy);
-        listener.close(() => resolve());
-      }),
+    close: async () => {
+      [...pairs].forEach(destroy);
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      await Promise.all([...closing]);
+    },
   };
 }
