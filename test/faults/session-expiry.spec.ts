@@ -118,7 +118,11 @@ describe('3. session expiry while holding', () => {
     expect(stat.ephemeralOwner).toBe(bZk.sessionId);
     expect(stat.ephemeralOwner).not.toBe(sessionId);
     expect(Number(failed)).toBe(0); // release() resolves; it just deletes nothing
-    expect(knownLost).toBe(releasedFirst ? '0' : '1'); // its signal aborted iff it noticed the expiry first
+    // Its signal aborted if it noticed the expiry first. Released first, it may still have known: the
+    // holder reads its signal, so its node is watched, and the server's deletion notice may have been
+    // buffered on its socket before the session was closed.
+    if (!releasedFirst) expect(knownLost).toBe('1');
+    else expect(['0', '1']).toContain(knownLost);
     await taken.release();
     await expect(bZk.exists(`${namespace}/default/${id}`)).resolves.toBeNull();
     recordFigures({
