@@ -3,9 +3,12 @@
  * under an ACL of its own, deleting a held holder node, planting persistent holder and waiter nodes.
  * Real ZooKeeper; the stranger is a session with other credentials.
  */
+import { Logger } from '@nestjs/common';
 import { LockConflictError, LockLostError, LockUnavailableError } from 'nestjs-zookeeper-lock';
 import { ZookeeperHealthIndicator } from '../lib/health/zookeeper.health';
 import { aclPolicy, describeAclEntry, digestId, foreignEntries } from '../lib/recipes/namespace-acl';
+import { LockContext } from '../lib/recipes/lock-context';
+import { NodeJanitor } from '../lib/recipes/node-janitor';
 import { newLockService } from './support/locks';
 import { cleanup, newService, uniqueNamespace, waitForGone } from './support/zookeeper';
 
@@ -101,6 +104,33 @@ describe('against another tenant of the ZooKeeper', () => {
     const lock = await locks.acquire('acct-1', { wait: 10_000 });
     expect(await zk.getChildren(`${holder}%q`)).toHaveLength(1); // ours alone
     await lock.release();
+  });
+
+  it('never deletes a live lock when two instances remove the same squatter (a late remove at version 0)', async () => {
+    // Found by review: a squatter and a fresh ephemeral holder are both at version 0, so a remove at the
+    // version read, arriving late, deleted the lock someone took after the squatter went.
+    const namespace = uniqueNamespace('tenant');
+    const holder = `${namespace}/default/acct-1`;
+    const [a, b, c, stranger] = await Promise.all([newService({ namespace }), newService({ namespace }), newService({ namespace }), newService()]);
+    const [locksB, locksC] = [newLockService(b), newLockService(c)];
+    await locksB.withLock('warm', () => undefined); // makes the scope dir
+    await stranger.create(holder, { data: Buffer.from('squatter') }); // persistent, version 0
+    const contextA = new LockContext(a, new NodeJanitor(a, new Logger('test')), new Logger('test'));
+    const { stat } = await a.getData(holder); // A reads the squatter: persistent, version 0 ...
+
+    // ... while B meets it too, has it removed, and takes the lock, watching its node.
+    await expect(locksB.acquire('acct-1')).rejects.toBeInstanceOf(LockConflictError);
+    await waitForGone(b, holder);
+    const heldByB = await locksB.acquire('acct-1');
+    const signalB = heldByB.signal;
+    await b.exists('/'); // the watch is set
+    expect((await stranger.exists(holder))?.ephemeralOwner).toBe(b.sessionId);
+
+    await contextA.removeSquatter(holder, stat.version); // A's removal arrives only now
+    expect((await stranger.exists(holder))?.ephemeralOwner).toBe(b.sessionId); // B's lock survives
+    await expect(locksC.acquire('acct-1')).rejects.toBeInstanceOf(LockConflictError);
+    expect(signalB.aborted).toBe(false);
+    await heldByB.release();
   });
 
   it('decides ACLs without a server: open checks nothing; creator admits only our digest', () => {

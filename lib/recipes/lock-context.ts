@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { settleWithin } from '../zookeeper/settle-within';
@@ -10,6 +11,8 @@ import { AclPolicy, aclPolicy, describeAclEntry, foreignEntries } from './namesp
 const INSPECT_INTERVAL_MS = 60_000;
 const MAX_INSPECTED = 10_000;
 const MAX_KNOWN_DIRS = 1_000;
+/** Name prefix of the child that proves a node is persistent before it is removed as a squatter. */
+const PERSISTENCE_PROBE = 'persistent-probe-';
 
 /** What the lock recipes share: the connection, the janitor, and the parents known to exist. */
 export class LockContext {
@@ -88,14 +91,27 @@ export class LockContext {
   /**
    * A persistent node where only ephemeral ones of ours belong (a holder, or a waiter in a queue) was
    * made by someone else (a stranger under an open ACL, an operator by hand) and would block the lock
-   * for ever: no session of any instance can end it. Removes it at the version read, and says so.
+   * for ever: no session of any instance can end it. Removes it, only while it is still persistent, and
+   * says so.
+   *
+   * The version read cannot tell the squatter from a lock taken after it: a fresh ephemeral node is at
+   * version 0 too, and between our read and our delete another instance may remove the same squatter and
+   * someone take the lock. So the delete goes in one MULTI after creating and deleting a child of the node:
+   * ephemeral nodes cannot have children, so the whole MULTI fails, deleting nothing, when the node at
+   * `path` is a live lock by then.
    */
   async removeSquatter(path: string, version: number): Promise<void> {
     this.logger.warn(`Removing ${path}: a persistent node where only a lock's ephemeral nodes belong (not made by this library)`);
+    const probe = `${path}/${PERSISTENCE_PROBE}${randomBytes(6).toString('hex')}`;
     try {
-      await this.zk.remove(path, version);
+      await this.zk.multi([
+        { op: 'create', path: probe },
+        { op: 'remove', path: probe },
+        { op: 'remove', path, version },
+      ]);
     } catch (error) {
-      // NO_NODE or BAD_VERSION: it went or changed meanwhile; anything else: the caller's wait goes on.
+      // NO_CHILDREN_FOR_EPHEMERALS (a lock now), NO_NODE or BAD_VERSION (it went or changed meanwhile),
+      // NO_AUTH (its ACL forbids us): left alone; connection trouble: the caller's wait goes on.
       if (!(error instanceof ZookeeperError)) throw error;
     }
   }
