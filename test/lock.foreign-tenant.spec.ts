@@ -8,6 +8,7 @@ import { LockConflictError, LockLostError, LockUnavailableError } from 'nestjs-z
 import { ZookeeperHealthIndicator } from '../lib/health/zookeeper.health';
 import { aclPolicy, describeAclEntry, digestId, foreignEntries } from '../lib/recipes/namespace-acl';
 import { LockContext } from '../lib/recipes/lock-context';
+import { ClientFaults, CODES } from './support/client-faults';
 import { NodeJanitor } from '../lib/recipes/node-janitor';
 import { newLockService } from './support/locks';
 import { cleanup, newService, uniqueNamespace, waitForGone } from './support/zookeeper';
@@ -83,6 +84,30 @@ describe('against another tenant of the ZooKeeper', () => {
     await again.release();
     await locks.withLock('acct-1', () => undefined);
     expect(ownSignal.aborted).toBe(false);
+  });
+
+  it('aborts such a holder also when the first read of its watch met a connection blip (read again, review finding F2)', async () => {
+    const namespace = uniqueNamespace('tenant');
+    const holder = `${namespace}/default/acct-1`;
+    const zk = await newService({ namespace });
+    const locks = newLockService(zk);
+    const stranger = await newService();
+    const held = await locks.acquire('acct-1');
+    const faults = new ClientFaults(zk);
+    try {
+      let failed!: () => void;
+      const watchReadFailed = new Promise<void>((resolve) => (failed = resolve));
+      faults.answerWith('getData', holder, CODES.CONNECTION_LOSS, 1, () => failed());
+      const signal = held.signal; // arms the watch: its read meets a blip, the session lives on
+      await watchReadFailed;
+      expect(zk.state).toBe('connected');
+      await stranger.remove(holder);
+      const reason = await aborted(signal);
+      expect(reason).toBeInstanceOf(LockLostError);
+      await held.release();
+    } finally {
+      faults.restore();
+    }
   });
 
   it('removes persistent holder and waiter nodes a stranger planted, so they never block an id for ever', async () => {
