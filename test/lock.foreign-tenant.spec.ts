@@ -4,7 +4,8 @@
  * Real ZooKeeper; the stranger is a session with other credentials.
  */
 import { Logger } from '@nestjs/common';
-import { LockConflictError, LockLostError, LockUnavailableError } from 'nestjs-zookeeper-lock';
+import { LockConflictError, LockLostError, LockService, LockUnavailableError } from 'nestjs-zookeeper-lock';
+import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import { ZookeeperHealthIndicator } from '../lib/health/zookeeper.health';
 import { aclPolicy, describeAclEntry, digestId, foreignEntries } from '../lib/recipes/namespace-acl';
 import { LockContext } from '../lib/recipes/lock-context';
@@ -63,6 +64,37 @@ describe('against another tenant of the ZooKeeper', () => {
     await expect(stranger.create(`${namespace}/other`)).rejects.toMatchObject({ code: 'NO_AUTH' });
     await held.release();
     await expect(stranger.remove(scope)).rejects.toMatchObject({ code: 'NO_AUTH' }); // empty now, still not theirs
+  });
+
+  it('never locks under a namespace a stranger swapped between its check and the first scope dir (review finding F3)', async () => {
+    // The namespace's parent (here the open root) lets anyone delete the namespace while it is empty, and
+    // re-create it open; then, under it, delete an idle scope dir and re-create it open too.
+    const namespace = uniqueNamespace('tenant');
+    const zk = await newService({ namespace, ...app });
+    const backend = new ZookeeperLockBackend(zk);
+    await backend.onApplicationBootstrap(); // start-up: the namespace is made with our ACL and checked
+    const locks = new LockService(backend, zk.options);
+    const stranger = await newService({ auth: 'evil:x' });
+    await stranger.remove(namespace);
+    await stranger.create(namespace); // world:anyone:cdrwa
+
+    const refused = await locks.acquire('x').catch((e) => e);
+    expect(refused).toBeInstanceOf(LockUnavailableError);
+    expect(refused.message).toContain(`Lock directory ${namespace} has an ACL that lets others create, delete or administer in it`);
+    // Its scope dir was made inside the stranger's namespace before the second look: an idle one, so the
+    // stranger swaps it too; nothing is ever granted in either.
+    const scopeDir = `${namespace}/default`;
+    await stranger.remove(scopeDir).catch(() => undefined);
+    await stranger.create(scopeDir).catch(() => undefined);
+    await expect(locks.acquire('x')).rejects.toBeInstanceOf(LockUnavailableError);
+    await expect(locks.acquire('y', { scope: 'other' })).rejects.toBeInstanceOf(LockUnavailableError);
+
+    // Once the squat is gone, the namespace is made ours again and locks work, with no restart.
+    for (const path of await stranger.getChildren(namespace)) await stranger.remove(`${namespace}/${path}`);
+    await stranger.remove(namespace);
+    await locks.withLock('x', () => undefined);
+    expect(await zk.getAcl(scopeDir)).toEqual([{ scheme: 'digest', id: digestId(app.auth), permissions: 31 }]);
+    await expect(stranger.remove(scopeDir)).rejects.toMatchObject({ code: 'NO_AUTH' });
   });
 
   it('aborts a holder whose node someone else deleted, at once (a watch, set when the signal is read)', async () => {
