@@ -6,7 +6,8 @@ import type { LockTarget } from './lock-paths';
 import { waiterPrefix } from './lock-paths';
 import { findOwnWaiter, QueuePosition, queuePosition, strayWaiters } from './lock-queue';
 import { readOwnership, removeRead } from './node-ownership';
-import { setLongTimeout } from './long-timeout';
+import { MAX_TIMER_MS, setLongTimeout } from './long-timeout';
+import { settleWithin } from '../zookeeper/settle-within';
 import type { OwnedNodes } from './fail-fast.recipe';
 
 export interface WaitLimits {
@@ -92,7 +93,9 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
     if (!holding && waiter !== undefined) {
       if (doubt.holder) void ctx.janitor.removeOwned([target.holder], token, waiter.sessionId);
       if (waiter.strayPossible) void ctx.janitor.removeOwnedChildren(target.queue, token, waiter.sessionId);
-      await leaveQueue(ctx, target, waiter.path, token, waiter.sessionId);
+      // The answer comes within `wait` plus one operation timeout, however long a frozen server keeps
+      // the removal: what is left of it then goes on in the background (the janitor, the container reaper).
+      await settleWithin(leaveQueue(ctx, target, waiter.path, token, waiter.sessionId), answerBudget(ctx, limits), () => undefined);
     }
   }
 }
@@ -305,6 +308,17 @@ async function waitForRemoval(
     // watch back, so that abandoned waits pile up no listeners on a long-held lock.
     ctx.zk.unwatch(path, watch);
   }
+}
+
+/**
+ * How much longer a waiting acquire may take to answer: until one operation timeout past its deadline
+ * (a request in flight at the deadline ends within that), or one operation timeout when it waits for ever.
+ */
+export function answerBudget(ctx: LockContext, limits: WaitLimits): number {
+  const { operationTimeout } = ctx.zk.options;
+  const left = limits.deadline + operationTimeout - Date.now();
+  // A deadline past the longest timer (or none) is a wait for ever.
+  return left > MAX_TIMER_MS || !Number.isFinite(left) ? operationTimeout : Math.max(0, left);
 }
 
 /** Removes our waiter node (directly: its name is ours alone) and the queue if it is left empty. */

@@ -7,7 +7,7 @@ import { settleWithin } from '../zookeeper/settle-within';
 import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
 import { LockUnavailableError } from '../lock/lock.errors';
 import { acquireFailFast, OwnedNodes } from './fail-fast.recipe';
-import { acquireQueued } from './queued.recipe';
+import { acquireQueued, answerBudget } from './queued.recipe';
 import { LockContext, unavailable } from './lock-context';
 import { HashedNames } from './hashed-names';
 import { IdNamer, LockTarget, lockTargets } from './lock-paths';
@@ -197,7 +197,8 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
           if (owned.sessionId !== taken[0].sessionId) break;
         }
       } catch (error) {
-        await this.releaseQuietly(taken, token, targets);
+        // Within the same bound as the failed wait's own answer; the rest goes on in the background.
+        await settleWithin(this.releaseQuietly(taken, token, targets), answerBudget(this.context, limits), () => undefined);
         throw error;
       }
       if (taken.every((owned) => owned.sessionId === taken[0].sessionId)) {
