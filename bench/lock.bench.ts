@@ -14,7 +14,8 @@
  * /dev/shm, where fsync costs nothing). BENCH_SECONDS (default 3) per measurement, BENCH_ROUNDS (default
  * 5). Curator: ../shared/anchors/*.java (BENCH_ANCHORS_DIR), compiled against Debian's
  * libcurator-recipes-java when present; BENCH_ANCHORS=0 leaves it out. SCALE_HELD=0,10000,100000 and
- * SCALE_SAMPLES=2000 size the scale run.
+ * SCALE_SAMPLES=2000 size the scale run. BENCH_ONLY=<text> runs only the cases whose name contains it
+ * (without Curator), e.g. under `node --cpu-prof`.
  */
 import { Logger } from '@nestjs/common';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -140,13 +141,16 @@ async function table(): Promise<void> {
     { name: `waiting acquire+release, ${CONCURRENCY} concurrent ids`, worker: queued, concurrency: CONCURRENCY, baseline: RAW_CONC },
     { name: `${CONTENDERS} callers contending for one id (hand-offs/s)`, worker: contended, concurrency: CONTENDERS, baseline: 'curator:contend' },
   ];
+  // BENCH_ONLY=<text>: only the cases whose name contains it (e.g. to profile one with --cpu-prof).
+  const only = process.env.BENCH_ONLY;
+  if (only) cases.splice(0, cases.length, ...cases.filter((c) => c.name.includes(only)));
   const samples = new Map<string, number[]>([...cases.map((c) => [c.name, []] as [string, number[]]), ['curator:contend', []]]);
   const curator: CuratorFigures[] = [];
   let curatorViolations = 0;
   for (const c of cases) await rate(c.worker, c.concurrency, Math.min(1, SECONDS)); // warm-up: not counted
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of cases) samples.get(c.name)!.push(await rate(c.worker, c.concurrency));
-    if (anchors.available) {
+    if (anchors.available && !only) {
       const contend = await anchors.contend(setup.connectionString, CONTENDERS, Math.max(1, Math.round(SECONDS)));
       samples.get('curator:contend')!.push(contend.handoffs);
       curatorViolations += contend.violations;
@@ -161,7 +165,7 @@ async function table(): Promise<void> {
         'waiting acquire+release, uncontended, sequential': `${fmt(median(curator.map((c) => c.sequential)))}/s (${fmt(median(curator.map((c) => c.sequential / c.raw)), 2)}× its raw)`,
         [RAW_SEQ]: `${fmt(median(curator.map((c) => c.raw)))}/s (Curator's raw)`,
         [`waiting acquire+release, ${CONCURRENCY} concurrent ids`]: `${fmt(median(curator.map((c) => c.threads64)))}/s (64 threads)`,
-        [cases[6].name]: `${fmt(median(samples.get('curator:contend')!))}/s (violations ${curatorViolations})`,
+        [`${CONTENDERS} callers contending for one id (hand-offs/s)`]: `${fmt(median(samples.get('curator:contend')!))}/s (violations ${curatorViolations})`,
       }
     : {};
   const rows = cases.map((c) => {
