@@ -101,6 +101,9 @@ async function table(): Promise<void> {
   const { zk, locks } = setup;
   const anchors = new CuratorAnchors();
   await zk.mkdirp('/bench-raw');
+  // CurBench creates raw nodes under /cur, which Curator's lock otherwise makes as a container the server
+  // may reap between its steps: a persistent /cur keeps it there.
+  if (anchors.available) await (setup.zk as ZookeeperService).mkdirp('/cur').catch(() => undefined);
   await locks.withLock('warm-up', () => undefined);
   await locks.withLock('warm-up', () => undefined, { wait: 1000 });
 
