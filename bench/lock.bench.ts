@@ -97,9 +97,9 @@ async function setUp(namespace: string): Promise<Setup> {
 // ------------------------------------------------------------------------------------------ table
 
 async function table(): Promise<void> {
+  const anchors = new CuratorAnchors(); // compiles first: javac blocks this process for seconds
   const setup = await setUp('/bench-locks');
   const { zk, locks } = setup;
-  const anchors = new CuratorAnchors();
   await zk.mkdirp('/bench-raw');
   // CurBench creates raw nodes under /cur, which Curator's lock otherwise makes as a container the server
   // may reap between its steps: a persistent /cur keeps it there.
