@@ -38,11 +38,12 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
     return undefined;
   };
   checkCancelled(cancelled);
-  let waiter: { path: string; sessionId: string; strayPossible: boolean } | undefined;
+  let waiter: { path: string; sessionId: string; strayPossible: boolean; found: boolean } | undefined;
   let holding = false;
   const doubt = { holder: false }; // a holder create whose reply was lost: it may exist, with our token
   // The uncontended MULTI's outcome, when unknown: its session (its nodes may exist, with our token).
   let fastDoubt: string | undefined;
+  let readHolderFirst = false;
   const here = ctx.startWaiting(target.key);
   try {
     if (ctx.hasDir(target.scopeDir) && mayTryUncontended(ctx.containerSupport, here.others)) {
@@ -65,6 +66,8 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
         // After a doubtful MULTI on this session, the holder may be ours too (it was made with the waiter,
         // or not at all): the watch on it recognises our token.
         doubt.holder = fastDoubt !== undefined && fastDoubt === waiter.sessionId;
+        // Our waiter from that MULTI is there, so its holder was made too (atomic): read it, make nothing.
+        readHolderFirst = doubt.holder && waiter.found;
         fastDoubt = undefined;
         continue;
       }
@@ -87,8 +90,10 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
           continue;
         }
         // Head of the queue: take the holder node. If a fail-fast caller holds it, we alone watch it.
+        const tryCreate = !readHolderFirst;
+        readHolderFirst = false;
         if (
-          (await takeHolder(ctx, target, token, doubt)) ||
+          (tryCreate && (await takeHolder(ctx, target, token, doubt))) ||
           (await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token)) === 'ours'
         ) {
           holding = true;
@@ -196,12 +201,12 @@ async function enqueue(ctx: LockContext, target: LockTarget, token: string, limi
     try {
       if (doubtful !== undefined && doubtful === sessionId) {
         const own = findOwnWaiter(await zk.getChildren(target.queue), token);
-        if (own) return { path: `${target.queue}/${own}`, sessionId, strayPossible };
+        if (own) return { path: `${target.queue}/${own}`, sessionId, strayPossible, found: true };
         strayPossible = true;
       }
       doubtful = undefined;
       const created = await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
-      return { ...created, strayPossible };
+      return { ...created, strayPossible, found: false };
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') {
         // No queue yet (nobody waits), or the scope itself was deleted: make them, then try again.

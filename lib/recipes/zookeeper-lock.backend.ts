@@ -215,7 +215,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       notOurs = readings.filter((r) => r.kind !== 'ours' && holders.has(r.path)).map((r) => r.path);
       // A queue whose only waiters are the ones we remove goes in the same MULTI (one write for all);
       // one with other waiters is left to them (and to the server, which reaps an empty container).
-      const decision = queueRemovals(queues.map((target, i) => ({ queue: target.queue, children: queueStats[i]?.numChildren })), ours.map((n) => n.path));
+      const decision = queueRemovals(queues.map((target, i) => ({ queue: target.queue, children: queueStats[i] === null ? 0 : queueStats[i]?.numChildren })), ours.map((n) => n.path));
       const untried = ours.length > 0 ? await removeRead(this.zk, ours, decision.remove) : decision.remove;
       queuesLeft = queues.filter((target) => decision.probe.includes(target.queue) || untried.includes(target.queue));
     } catch (error) {
