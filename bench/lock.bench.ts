@@ -15,7 +15,7 @@
  * 5). Curator: ../shared/anchors/*.java (BENCH_ANCHORS_DIR), compiled against Debian's
  * libcurator-recipes-java when present; BENCH_ANCHORS=0 leaves it out. SCALE_HELD=0,10000,100000 and
  * SCALE_SAMPLES=2000 size the scale run. BENCH_ONLY=<text> runs only the cases whose name contains it
- * (without Curator), e.g. under `node --cpu-prof`.
+ * (without Curator); BENCH_CPU_PROFILE=<file> writes a CPU profile of the measured rounds.
  */
 import { Logger } from '@nestjs/common';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -151,6 +151,7 @@ async function table(): Promise<void> {
   const curator: CuratorFigures[] = [];
   let curatorViolations = 0;
   for (const c of cases) await rate(c.worker, c.concurrency, Math.min(1, SECONDS)); // warm-up: not counted
+  const profiler = process.env.BENCH_CPU_PROFILE ? await startProfile() : undefined;
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of cases) samples.get(c.name)!.push(await rate(c.worker, c.concurrency));
     if (anchors.available && !only) {
@@ -162,6 +163,7 @@ async function table(): Promise<void> {
     process.stderr.write(`round ${round + 1}/${ROUNDS} done (load ${loadavg()[0].toFixed(2)})\n`);
   }
 
+  if (profiler) await profiler.stop(process.env.BENCH_CPU_PROFILE as string);
   const curatorColumn: Record<string, string> = anchors.available
     ? {
         'fail-fast acquire+release, sequential': `try(0 ms) ${fmt(median(curator.map((c) => c.tryZero)))}/s`,
@@ -196,6 +198,29 @@ async function table(): Promise<void> {
   );
   anchors.dispose();
   await setup.stop();
+}
+
+/**
+ * BENCH_CPU_PROFILE=<file.cpuprofile>: a V8 CPU profile of the measured rounds only (not start-up, not
+ * ts-node's compiling); summarise it with `node scripts/cpu-profile-top.js <file>`.
+ */
+async function startProfile(): Promise<{ stop(file: string): Promise<void> }> {
+  const { Session } = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 100 });
+  await post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 // ------------------------------------------------------------------------------------------ scale
