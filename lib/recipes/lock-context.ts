@@ -20,8 +20,10 @@ export class LockContext {
   private readonly knownDirs = new Map<string, Promise<void>>();
   private readonly madeDirs = new Set<string>();
 
-  /** False once the server answered that it has no container nodes. */
-  private containers = true;
+  /** Whether the server has container nodes: 'no' once it answered UNIMPLEMENTED, 'yes' once it made one. */
+  private containers: 'yes' | 'no' | 'unknown' = 'unknown';
+  /** Waiting acquires of this process under way, per lock (see uncontended.ts). */
+  private readonly waiting = new Map<string, number>();
   /** Who may create, delete and administer our directories; undefined for `acl: 'open'` (anyone). */
   private readonly policy: AclPolicy | undefined;
   /** Directories whose ACL was read and found to be ours alone. */
@@ -194,13 +196,15 @@ export class LockContext {
    * warning once.
    */
   async createQueue(path: string): Promise<void> {
-    if (this.containers) {
+    if (this.containers !== 'no') {
       try {
         await this.zk.create(path, { mode: 'container' });
+        this.containers = 'yes';
         return;
       } catch (error) {
+        if (error instanceof ZookeeperError && error.code === 'NODE_EXISTS') this.containers = 'yes'; // the op is known
         if (!(error instanceof ZookeeperError && error.code === 'UNIMPLEMENTED')) throw error;
-        this.containers = false;
+        this.containers = 'no';
         this.logger.warn(
           'ZooKeeper does not support container nodes (3.5+ needed): lock queues are persistent nodes, removed ' +
             'only when a release or a waiter finds them empty; queues left by crashed waiters stay until then',
@@ -208,6 +212,33 @@ export class LockContext {
       }
     }
     await this.zk.create(path);
+  }
+
+  /** 'yes' once the server made (or knew) a container, 'no' once it refused the op, 'unknown' before. */
+  get containerSupport(): 'yes' | 'no' | 'unknown' {
+    return this.containers;
+  }
+
+  /** The server made a container (inside a MULTI). */
+  confirmContainers(): void {
+    if (this.containers === 'unknown') this.containers = 'yes';
+  }
+
+  /** Counts a waiting acquire of `key` under way; returns how many others were, and the function that ends it. */
+  startWaiting(key: string): { others: number; done: () => void } {
+    const others = this.waiting.get(key) ?? 0;
+    this.waiting.set(key, others + 1);
+    let ended = false;
+    return {
+      others,
+      done: () => {
+        if (ended) return;
+        ended = true;
+        const left = (this.waiting.get(key) ?? 1) - 1;
+        if (left === 0) this.waiting.delete(key);
+        else this.waiting.set(key, left);
+      },
+    };
   }
 
   /** Best effort: removes a lock's queue once nobody waits in it (ZooKeeper refuses while not empty). */

@@ -14,6 +14,7 @@ import { IdNamer, LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
 import { backoffDelay } from './backoff';
 import { readOwnership, removeRead } from './node-ownership';
+import { queueRemovals } from './release-plan';
 
 const SESSION_ENDS: ReadonlySet<string> = new Set(['expired', 'lost', 'auth-failed']);
 
@@ -230,13 +231,22 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     if (this.zk.sessionId !== owned.sessionId) return;
     let notOurs: string[] = [];
     let interrupted = false;
+    let queuesLeft = queues;
     try {
-      const readings = await readOwnership(this.zk, owned.nodes, token, owned.sessionId);
+      // One round trip of reads: each node's owner and token, and each queue's number of waiters.
+      const [readings, queueStats] = await Promise.all([
+        readOwnership(this.zk, owned.nodes, token, owned.sessionId),
+        Promise.all(queues.map((target) => this.zk.exists(target.queue).catch(() => undefined))),
+      ]);
       const ours = readings.flatMap((r) => (r.kind === 'ours' ? [{ path: r.path, version: r.version }] : []));
       // A waiter node that vanished does not matter (the holder node is the lock); a holder node does.
       const holders = new Set(owned.holders);
       notOurs = readings.filter((r) => r.kind !== 'ours' && holders.has(r.path)).map((r) => r.path);
-      if (ours.length > 0) await removeRead(this.zk, ours);
+      // A queue whose only waiters are the ones we remove goes in the same MULTI (one write for all);
+      // one with other waiters is left to them (and to the server, which reaps an empty container).
+      const decision = queueRemovals(queues.map((target, i) => ({ queue: target.queue, children: queueStats[i] === null ? 0 : queueStats[i]?.numChildren })), ours.map((n) => n.path));
+      const untried = ours.length > 0 ? await removeRead(this.zk, ours, decision.remove) : decision.remove;
+      queuesLeft = queues.filter((target) => decision.probe.includes(target.queue) || untried.includes(target.queue));
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
       interrupted = true;
@@ -247,8 +257,8 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     }
     // Our own waiter nodes from creates whose replies were lost and that landed late (rare): by token.
     for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
-    if (queues.length > 0) {
-      const removals = Promise.all(queues.map((target) => this.context.removeQueueIfEmpty(target)));
+    if (queuesLeft.length > 0) {
+      const removals = Promise.all(queuesLeft.map((target) => this.context.removeQueueIfEmpty(target)));
       // After an interrupted release the two operation timeouts are spent: the empty queues go in the
       // background (the server reaps empty container queues anyway), so the release stays bounded.
       if (interrupted) void removals;
