@@ -42,7 +42,10 @@ export interface LockOptions {
   maxHold?: number;
 }
 
-/** Code of the process warning emitted when `withLock`'s function finished after its lock was lost. */
+/**
+ * Code of the process warning emitted, with the module option `lockLostWarning`, when `withLock`'s (or
+ * `@Locked`'s) function finished after its lock was lost.
+ */
 export const LOCK_LOST_WARNING = 'NZL_LOCK_LOST';
 
 /** What LockService reads of the module options. */
@@ -52,6 +55,7 @@ export interface LockServiceOptions {
   normalizeId?: LockIdNormalizer;
   maxHold?: number;
   maxWaiters?: Partial<WaiterLimits>;
+  lockLostWarning?: boolean;
 }
 
 /**
@@ -85,6 +89,8 @@ export class LockService implements BeforeApplicationShutdown {
   private readonly shutdownTimeout: number;
   private readonly normalizeId?: LockIdNormalizer;
   private readonly maxHold: number;
+  /** Emit the NZL_LOCK_LOST process warning (opt-in: the loss is already logged, and on the signal). */
+  private readonly lockLostWarning: boolean;
   /** Waiting acquires of this process, bounded by `maxWaiters`. */
   private readonly room: WaitingRoom;
   private readonly driver: LockDriver = {
@@ -104,6 +110,10 @@ export class LockService implements BeforeApplicationShutdown {
     this.shutdownTimeout = validShutdownTimeout(options?.shutdownTimeout);
     this.normalizeId = checkNormalizer('normalizeId', options?.normalizeId) || undefined;
     this.maxHold = validMaxHold(options?.maxHold) ?? Infinity;
+    if (options?.lockLostWarning !== undefined && typeof options.lockLostWarning !== 'boolean') {
+      throw new InvalidLockOptionsError(`Option \`lockLostWarning\` must be a boolean, got ${JSON.stringify(options.lockLostWarning)}`);
+    }
+    this.lockLostWarning = options?.lockLostWarning === true;
     const waitersProblem = options?.maxWaiters === undefined ? undefined : maxWaitersProblem(options.maxWaiters);
     if (waitersProblem) throw new InvalidLockOptionsError(`Option \`maxWaiters\` ${waitersProblem}`);
     this.room = new WaitingRoom(waiterLimits(options?.maxWaiters));
@@ -114,14 +124,16 @@ export class LockService implements BeforeApplicationShutdown {
 
   /**
    * Takes the lock, runs `fn`, and releases on every outcome. Returns `fn`'s result (or throws its error)
-   * even if the lock was lost meanwhile: loss is reported through `lock.signal`, a log line and a
-   * process warning (code NZL_LOCK_LOST), never by failing work that already happened.
+   * even if the lock was lost meanwhile: loss is reported through `lock.signal`, a log line, the `lost`
+   * event and, with the module option `lockLostWarning`, a process warning (code NZL_LOCK_LOST) once `fn`
+   * is done; never by failing work that already happened.
    */
   async withLock<T>(id: string | string[], fn: (lock: LockHandle) => T | Promise<T>, options?: LockOptions): Promise<T> {
     return this.holding(await this.acquire(id, options), fn);
   }
 
   /**
+   * @internal (used by @Locked; not part of the published types)
    * The second half of `withLock`, for a lock already acquired: runs `fn` holding it (see runHolding),
    * releases it on every outcome, and reports a loss that happened meanwhile (or that the release found).
    */
@@ -130,7 +142,7 @@ export class LockService implements BeforeApplicationShutdown {
       return await this.runHolding(lock, () => fn(lock));
     } finally {
       await lock.release().catch((error) => this.logger.error(`Lock release failed: ${(error as Error).message}`));
-      if (lock instanceof LockHold ? lock.lost : lock.signal.aborted) {
+      if (this.lockLostWarning && (lock instanceof LockHold ? lock.lost : lock.signal.aborted)) {
         process.emitWarning(`withLock finished after its lock was lost: ${(lock.signal.reason as Error).message}`, {
           code: LOCK_LOST_WARNING,
         });
@@ -139,6 +151,7 @@ export class LockService implements BeforeApplicationShutdown {
   }
 
   /**
+   * @internal (used by @WithLock; not part of the published types)
    * Runs `fn` in an async context that holds `lock`: nested `withLock`/`acquire` calls on its ids join it
    * instead of conflicting with it, and @CurrentLock() finds it. (withLock and @WithLock do this for you.)
    */

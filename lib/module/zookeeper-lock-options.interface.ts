@@ -106,4 +106,29 @@ export interface ZookeeperLockModuleOptions {
    * Default: plain names (readable in zkCli).
    */
   hashIds?: { secret: string | Buffer };
+  /**
+   * Also emit a Node process warning (code `NZL_LOCK_LOST`, see LOCK_LOST_WARNING) when `withLock`'s or
+   * `@Locked`'s function finishes after its lock was lost, for processes that watch `process.on('warning')`.
+   * Off by default: the loss is already logged (a `warn` line when it happens), aborts the handle's
+   * `signal`, and is reported as a `lost` event and metric. Default false.
+   */
+  lockLostWarning?: boolean;
+}
+
+/**
+ * For `ZookeeperLockModule.forRootAsync({ useClass })` (or `useExisting`): a provider that builds the
+ * options, e.g. from a ConfigService it injects.
+ *
+ * ```ts
+ * @Injectable()
+ * class LockConfig implements ZookeeperLockOptionsFactory {
+ *   constructor(private readonly config: ConfigService) {}
+ *   createZookeeperLockOptions(): ZookeeperLockModuleOptions {
+ *     return { connectionString: this.config.getOrThrow('ZOOKEEPER_CONNECT') };
+ *   }
+ * }
+ * ```
+ */
+export interface ZookeeperLockOptionsFactory {
+  createZookeeperLockOptions(): ZookeeperLockModuleOptions | Promise<ZookeeperLockModuleOptions>;
 }
