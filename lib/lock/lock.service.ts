@@ -17,6 +17,7 @@ import { checkNormalizer, LockIdNormalizer, lockKey, normalizeIds, normalizeScop
 import { lockScope } from './lock-scope';
 import { ShutdownGate } from './shutdown-gate';
 import { maxWaitersProblem, WaiterLimits, waiterLimits, WaitingRoom } from './waiting-room';
+import { LockTelemetry } from '../telemetry/lock-telemetry';
 
 export interface LockOptions {
   /**
@@ -86,6 +87,8 @@ export class LockService implements BeforeApplicationShutdown {
   /** Set while shutdown waits for held locks to be given up. */
   private onIdle?: () => void;
   private readonly listener?: LockEventListener;
+  /** OpenTelemetry instruments; undefined when @opentelemetry/api is not installed. */
+  private readonly telemetry = LockTelemetry.create();
   private readonly shutdownTimeout: number;
   private readonly normalizeId?: LockIdNormalizer;
   private readonly maxHold: number;
@@ -262,6 +265,7 @@ export class LockService implements BeforeApplicationShutdown {
     const tracked = wait > 0 && !this.gate.closed ? this.gate.track(signal) : undefined;
     let grant;
     let leave: (() => void) | undefined;
+    const observed = this.telemetry?.startAcquire(scope, wait > 0, ids.length);
     this.taking += 1;
     try {
       if (this.gate.closed) throw this.gate.error;
@@ -275,6 +279,7 @@ export class LockService implements BeforeApplicationShutdown {
       this.taking -= 1;
       this.checkIdle();
       const waitedMs = performance.now() - started;
+      observed?.failed(error, waitedMs, leave !== undefined, signal);
       if (error instanceof LockConflictError) {
         this.logger.debug(`${error.message}`);
         if (this.listener) this.emit({ type: 'conflict', ids, scope, waitedMs });
@@ -289,6 +294,7 @@ export class LockService implements BeforeApplicationShutdown {
     if (this.gate.closed) {
       // Granted after the shutdown began: never handed out (its session is about to close under it).
       this.track(this.backend.release(grant)).catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
+      observed?.failed(this.gate.error, performance.now() - started, wait > 0, signal);
       throw this.gate.error;
     }
     const lock = new HeldLock(ids, scope, ids.map((each) => lockKey(scope, each)), grant, this.driver);
@@ -296,6 +302,7 @@ export class LockService implements BeforeApplicationShutdown {
     if (maxHold !== Infinity) lock.limitHold(maxHold, (expired) => this.expire(expired, maxHold));
     const waitedMs = lock.acquiredAt - started;
     if (wait > 0) this.logger.verbose(`${describeLock(ids, scope)} acquired after ${Math.round(waitedMs)} ms`);
+    observed?.acquired(waitedMs);
     if (this.listener) this.emit({ type: 'acquired', ids, scope, queued: wait > 0, waitedMs });
     return lock;
   }
@@ -341,14 +348,16 @@ export class LockService implements BeforeApplicationShutdown {
         this.reportLost(lock, `at release, its node was no longer ours (${error.message})`, true);
         return;
       }
-      if (this.listener) this.emitReleased(lock);
+      if (this.listener || this.telemetry) this.emitReleased(lock);
       throw error;
     }
-    if (this.listener) this.emitReleased(lock);
+    if (this.listener || this.telemetry) this.emitReleased(lock);
   }
 
   private emitReleased(lock: HeldLock): void {
-    this.emit({ type: 'released', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt });
+    const heldMs = performance.now() - lock.acquiredAt;
+    this.telemetry?.holdEnded(lock.scope, heldMs, 'released');
+    if (this.listener) this.emit({ type: 'released', ids: lock.ids, scope: lock.scope, heldMs });
   }
 
   private async readFencingToken(lock: HeldLock): Promise<bigint> {
@@ -378,7 +387,9 @@ export class LockService implements BeforeApplicationShutdown {
     if (!lock.lose(reason, evenIfReleased)) return;
     const why = typeof reason === 'string' ? reason : reason.message;
     this.logger.warn(typeof reason === 'string' ? `${describeLock(lock.ids, lock.scope)} lost: ${reason}` : why);
-    if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt, reason: why });
+    const heldMs = performance.now() - lock.acquiredAt;
+    this.telemetry?.holdEnded(lock.scope, heldMs, 'lost');
+    if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs, reason: why });
   }
 }
 
