@@ -67,8 +67,9 @@ export interface ZookeeperLockModuleOptions {
   retryDelay?: number;
   /**
    * Called with every lock event (acquired, conflict, released, lost, unavailable) and every session
-   * state change: the one hook for metrics and tracing. Synchronous and on the lock's path: keep it
-   * cheap. Exceptions it throws are logged and ignored.
+   * state change, for metrics and tracing of your own (OpenTelemetry is built in: see the README's
+   * Telemetry section). Synchronous and on the lock's path: keep it cheap. Exceptions it throws are logged
+   * and ignored.
    */
   onLockEvent?: LockEventListener;
   /**
