@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { map, Observable, filter } from 'rxjs';
+import { map, Observable, filter, take } from 'rxjs';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
 import { secretsOf } from '../zookeeper/connection-secrets';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
@@ -13,6 +13,7 @@ import { LockContext, unavailable } from './lock-context';
 import { HashedNames } from './hashed-names';
 import { IdNamer, LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
+import { backoffDelay } from './backoff';
 import { readOwnership, removeRead } from './node-ownership';
 
 const SESSION_ENDS: ReadonlySet<string> = new Set(['expired', 'lost', 'auth-failed']);
@@ -93,30 +94,57 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
 
   /**
    * One data watch per holder node (getData, which also checks the node is still ours): a deletion or
-   * change by anyone but our own release calls `onGone`. Connection trouble on the first read is left to
-   * the session's own loss detection; the client re-sets the watch on reconnect.
+   * change by anyone but our own release calls `onGone`. A watch read that meets connection trouble set
+   * no watch (nothing is re-registered on reconnect), so it is read again, while the grant's session
+   * lives: at once, then with backoff, and on the next connection of that session. Session loss itself
+   * comes through `losses`.
    */
   watch(grant: ZookeeperGrant, onGone: (reason: string) => void): () => void {
     let stopped = false;
+    const retries = new Set<() => void>(); // cancels pending re-reads (timers, session subscriptions)
     const gone = (reason: string) => {
       if (stopped) return;
       stop();
       onGone(reason);
     };
-    const watches = grant.owned.holders.map((path) => {
-      const fired = () => gone(`its node ${path} was deleted or changed by someone else`);
+    const arm = (path: string, fired: () => void, attempt: number) => {
       this.zk.getData(path, fired).then(
         ({ data, stat }) => {
           if (data.toString() !== grant.token || stat.ephemeralOwner !== grant.owner) gone(`its node ${path} now belongs to someone else`);
         },
         (error) => {
-          if (error instanceof ZookeeperError && error.code === 'NO_NODE') gone(`its node ${path} is gone`);
+          if (stopped || !(error instanceof ZookeeperError)) return;
+          if (error.code === 'NO_NODE') return gone(`its node ${path} is gone`);
+          if (error.isConnectivity && this.zk.sessionId === grant.owner) retry(() => arm(path, fired, attempt + 1), attempt);
         },
       );
+    };
+    const retry = (again: () => void, attempt: number) => {
+      // Connected: a pause that grows (a throttled server is not hammered), the first one next turn.
+      // Not connected: on the next connection, if it is still the grant's session.
+      const delay = attempt === 0 ? 0 : backoffDelay(attempt - 1);
+      const timer = setTimeout(() => {
+        retries.delete(cancel);
+        if (this.zk.state === 'connected') return again();
+        const session = this.zk.state$.pipe(filter((event) => event.state === 'connected'), take(1)).subscribe((event) => {
+          retries.delete(cancelSession);
+          if (event.sessionId === grant.owner) again();
+        });
+        const cancelSession = () => session.unsubscribe();
+        retries.add(cancelSession);
+      }, delay);
+      const cancel = () => clearTimeout(timer);
+      retries.add(cancel);
+    };
+    const watches = grant.owned.holders.map((path) => {
+      const fired = () => gone(`its node ${path} was deleted or changed by someone else`);
+      arm(path, fired, 0);
       return { path, fired };
     });
     const stop = () => {
       stopped = true;
+      for (const cancel of retries) cancel();
+      retries.clear();
       for (const { path, fired } of watches) this.zk.unwatch(path, fired);
     };
     return stop;
