@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { secretsOf } from '../zookeeper/connection-secrets';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { settleWithin } from '../zookeeper/settle-within';
 import { LockUnavailableError } from '../lock/lock.errors';
@@ -40,7 +41,8 @@ export class LockContext {
     readonly janitor: NodeJanitor,
     private readonly logger: Pick<Logger, 'warn' | 'error'> = new Logger('ZookeeperLock'),
   ) {
-    this.policy = aclPolicy(zk.options.acl, zk.options.auth, zk.options.tls?.cert);
+    const { acl, auth, tls } = secretsOf(zk); // digest ids need the passwords
+    this.policy = aclPolicy(acl, auth, tls?.cert);
   }
 
   /**

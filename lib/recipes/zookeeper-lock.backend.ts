@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { map, Observable, filter, take } from 'rxjs';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { secretsOf } from '../zookeeper/connection-secrets';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { settleWithin } from '../zookeeper/settle-within';
 import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
@@ -49,8 +50,9 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
   constructor(private readonly zk: ZookeeperService) {
     this.janitor = new NodeJanitor(zk, this.logger);
     this.context = new LockContext(zk, this.janitor, this.logger);
-    if (zk.options.hashIds) {
-      const names = new HashedNames(zk.options.hashIds.secret);
+    const { hashIds } = secretsOf(zk);
+    if (hashIds) {
+      const names = new HashedNames(hashIds.secret);
       this.nameOf = (scope, id) => names.nameOf(scope, id);
     }
     // A session that ended (expired, given up as lost, or refused by the server after an auth failure: the

@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { inspect } from 'node:util';
 import { BehaviorSubject, Observable } from 'rxjs';
 import { MODULE_OPTIONS_TOKEN } from '../module/zookeeper-lock.module-definition';
 import type { ZookeeperLockModuleOptions } from '../module/zookeeper-lock-options.interface';
 import { ResolvedZookeeperLockOptions, ZookeeperServerAddress, parseConnectionString, resolveOptions } from '../module/zookeeper-lock-options';
+import { keepSecrets, secretsOf } from './connection-secrets';
 import { loadGuardedClient } from './zookeeper-client.guard';
 import type { RawAcl, RawException, RawModule, RawStat, Watcher } from './zookeeper-client.types';
 import { CREATE_MODE, RAW_OP } from './zookeeper-client.types';
@@ -102,7 +104,8 @@ export type { WatchCallback };
 @Injectable()
 export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   protected readonly logger = new Logger('ZookeeperLock');
-  readonly options: ResolvedZookeeperLockOptions;
+  /** The options in effect, defaults filled in; passwords, keys and secrets redacted (`user:<redacted>`). */
+  readonly options: Readonly<ResolvedZookeeperLockOptions>;
   private readonly zookeeper: RawModule = loadGuardedClient();
   private readonly acl: RawAcl[];
   private session?: ZookeeperSession;
@@ -128,8 +131,18 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private readonly problems = new Map<string, string>();
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: ZookeeperLockModuleOptions) {
-    this.options = resolveOptions(options);
+    this.options = keepSecrets(this, resolveOptions(options));
     this.acl = this.buildAcl();
+  }
+
+  /** What a serialized service shows: its state and the redacted options, never a credential or a socket. */
+  toJSON(): { state: ZookeeperState; sessionId?: string; options: Readonly<ResolvedZookeeperLockOptions> } {
+    return { state: this.state, sessionId: this.sessionId, options: this.options };
+  }
+
+  /** util.inspect / console.log show the same as toJSON: the session's client holds the credentials in clear. */
+  [inspect.custom](depth: number, inspectOptions: object): string {
+    return `${this.constructor.name} ${inspect(this.toJSON(), { ...inspectOptions, depth: depth < 0 ? null : depth })}`;
   }
 
   /** Connection state changes, starting with the current one. */
@@ -523,8 +536,8 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         connectionString: this.options.connectionString,
         sessionTimeout: this.options.sessionTimeout,
         retryDelay: this.options.retryDelay,
-        auth: this.options.auth,
-        tls: this.options.tls,
+        auth: secretsOf(this).auth,
+        tls: secretsOf(this).tls,
       },
       (s, event) => this.onSessionEvent(s, event),
     );
@@ -689,7 +702,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
 
   private buildAcl(): RawAcl[] {
     const { ACL, Id } = this.zookeeper;
-    const acl = this.options.acl;
+    const acl = secretsOf(this).acl;
     if (acl === 'open') return [new ACL(PERMISSION_BITS.all, new Id('world', 'anyone'))];
     if (acl === 'creator') return [new ACL(PERMISSION_BITS.all, new Id('auth', ''))];
     return acl.map(
