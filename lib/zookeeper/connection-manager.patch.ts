@@ -21,6 +21,7 @@
  * - It speaks plain TCP only; here a member can be dialed over TLS (socket-dialer.ts), and the ZooKeeper
  *   handshake waits for the TLS one.
  */
+import { decodeSyncReply, SYNC_OP } from './sync-request';
 import type net from 'node:net';
 import { batchWatches } from './set-watches-batches';
 import { FrameReader, WireProtocolError, judgeHandshake, parseConnectAnswer } from './wire-frames';
@@ -397,6 +398,10 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
         // Our own decoder: it also knows the answers to createContainer inside a multi (multi-request.ts).
         record = new MultiResponse();
         break;
+      case SYNC_OP:
+        // SyncResponse: the path (unused).
+        expectEnd(frame, decodeSyncReply(frame, offset));
+        return null;
       case EXTRA_OP.CREATE2:
       case EXTRA_OP.CREATE_CONTAINER: {
         // Create2Response: the created path, then the new node's Stat.

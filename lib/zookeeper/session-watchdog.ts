@@ -8,6 +8,12 @@
  * handshake) that the server answered. Bytes arriving prove nothing about the server having heard us (a
  * watch notification, a reply to an older request); so does the socket looking open.
  *
+ * On an ensemble, sessions are expired by the LEADER, which learns of our requests from the member we
+ * are connected to. A follower cut off from the leader keeps answering reads (and pings) until it
+ * notices, up to syncLimit x tickTime later, while the leader may already expire us. So only answers to
+ * requests that go through the leader count: writes (whatever their result) and sync, which is also
+ * the heartbeat. Reads confirm nothing.
+ *
  * Hence: the server cannot expire the session, and no other session can take our ephemeral nodes,
  * before `confirmedAt + timeout`. We give the session up as lost `margin` earlier, which covers the
  * watchdog's own tick and timers that run late.
@@ -15,7 +21,7 @@
 export interface WatchdogPlan {
   /** Period of the watchdog's check. */
   readonly checkEvery: number;
-  /** Connected and nothing confirmed for this long: send a heartbeat (a cheap read). */
+  /** Connected and nothing confirmed for this long: send a heartbeat (a sync). */
   readonly heartbeatAfter: number;
   /** Connected and nothing confirmed for this long: the connection is silent; drop it and reconnect. */
   readonly dropAfter: number;
@@ -69,6 +75,14 @@ export class SessionLiveness {
   confirm(sentAt: number): void {
     if (sentAt > this.confirmedAt) this.confirmedAt = sentAt;
   }
+}
+
+/** Requests that an ensemble's leader answers (directly, or through the member we are connected to). */
+const LEADER_ANSWERED: ReadonlySet<string> = new Set(['create', 'remove', 'setData', 'setACL', 'multi', 'sync']);
+
+/** Whether an answer to the request named `operation` proves the session alive (see the top of this file). */
+export function confirmsSession(operation: string): boolean {
+  return LEADER_ANSWERED.has(operation);
 }
 
 /**

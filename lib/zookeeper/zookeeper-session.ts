@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { RawAcl, RawClient, RawException, RawModule, RawStat } from './zookeeper-client.types';
 import { HardenedConnection, PatchableManager, hardenConnectionManager } from './connection-manager.patch';
 import { createContainer } from './container-create';
+import { queueSync } from './sync-request';
 import { multiRequest, RawMultiOp, RawMultiResult } from './multi-request';
 import type { ResolvedTlsOptions } from './socket-dialer';
 
@@ -124,6 +125,11 @@ export class ZookeeperSession {
   /** Queues a createContainer request (ZooKeeper 3.5+); see container-create.ts. */
   createContainer(path: string, data: Buffer | undefined, acl: RawAcl[], callback: (error: RawException | null, created?: { path: string; stat: RawStat }) => void): void {
     createContainer(this.client.connectionManager as unknown as PatchableManager, path, data, acl, callback);
+  }
+
+  /** Queues a sync (answered only once the ensemble's leader has answered); see sync-request.ts. */
+  sync(path: string, callback: (error: RawException | null) => void): void {
+    queueSync(this.client.connectionManager as unknown as PatchableManager, path, callback);
   }
 
   /** Queues a MULTI of `ops` (see multi-request.ts); throws synchronously on an invalid request. */

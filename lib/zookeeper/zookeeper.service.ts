@@ -12,7 +12,7 @@ import { CONTAINER_FLAGS, RawMultiOp } from './multi-request';
 import { ZookeeperError, zookeeperCodeName } from './zookeeper.error';
 import { SessionEvent, ZookeeperSession } from './zookeeper-session';
 import { MAX_REQUEST_BYTES, RequestTooLargeError, SizedRequest, requestBytes } from './request-size';
-import { LOCAL_CLIENT_CODES, SessionLiveness, watchdogPlan, watchdogVerdict } from './session-watchdog';
+import { confirmsSession, LOCAL_CLIENT_CODES, SessionLiveness, watchdogPlan, watchdogVerdict } from './session-watchdog';
 import { RawWatcherManager, WatchCallback, WatchKind, WatchRegistry, WatchRequest } from './watch-registry';
 
 /**
@@ -308,6 +308,14 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** The ACL of a node (ZooKeeper checks none on reading it). */
+  /**
+   * ZooKeeper's sync: resolves once the member we are connected to has caught up with the leader as of
+   * this call, so a read after it sees every write the ensemble had committed before the sync.
+   */
+  sync(path = '/'): Promise<void> {
+    return this.execute<void>('sync', path, (session, done) => session.sync(path, (e) => done(e, undefined)));
+  }
+
   getAcl(path: string): Promise<AclEntry[]> {
     return this.execute<AclEntry[]>('getACL', path, (session, done) =>
       session.client.getACL(path, (e, acls) =>
@@ -413,8 +421,9 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
       this.startSweeper();
       const live = this.livenessOf(session);
       const sentAt = performance.now();
+      const confirms = confirmsSession(name);
       const answered = (error: RawException | null, result?: T, failure?: ZookeeperError) => {
-        if (answeredByServer(error)) live.confirm(sentAt);
+        if (confirms && answeredByServer(error)) live.confirm(sentAt);
         settle(error, result, failure);
       };
       this.measuring = true;
@@ -668,12 +677,16 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  /** A cheap read whose answer proves the server heard us when we sent it (answered even under a missing chroot). */
+  /**
+   * A sync, whose answer proves the ensemble's leader heard us when we sent it (a read could be answered
+   * by a follower cut off from the leader; see sync-request.ts). No node is needed: it is answered even
+   * under a missing chroot, and writes nothing.
+   */
   private heartbeat(session: ZookeeperSession, live: SessionLiveness): void {
     live.heartbeatInFlight = true;
     const sentAt = performance.now();
     try {
-      session.client.exists('/', undefined, (error) => {
+      session.sync('/', (error) => {
         live.heartbeatInFlight = false;
         if (answeredByServer(error)) live.confirm(sentAt);
       });
