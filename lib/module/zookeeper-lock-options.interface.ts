@@ -106,4 +106,10 @@ export interface ZookeeperLockModuleOptions {
    * Default: plain names (readable in zkCli).
    */
   hashIds?: { secret: string | Buffer };
+  /**
+   * Who this process is, as written into every node it creates (with the acquisition time) and reported
+   * by `LockService.inspect`/`list`: 1 to 128 printable characters. Default `<hostname>/<pid>`. Readable
+   * by anyone who may read the nodes (and, unlike the ids, not hidden by `hashIds`): do not put secrets in it.
+   */
+  ownerName?: string;
 }

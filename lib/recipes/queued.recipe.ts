@@ -8,6 +8,7 @@ import { findOwnWaiter, QueuePosition, queuePosition, strayWaiters } from './loc
 import { readOwnership, removeRead } from './node-ownership';
 import { setLongTimeout } from './long-timeout';
 import type { OwnedNodes } from './fail-fast.recipe';
+import { encodeNodeData, nodeToken } from './node-data';
 
 export interface WaitLimits {
   /** `Date.now()` after which we give up; Infinity to wait forever. */
@@ -164,7 +165,7 @@ function checkCancelled(cancelled: () => unknown): void {
  */
 async function enqueue(ctx: LockContext, target: LockTarget, token: string, limits: WaitLimits) {
   const { zk } = ctx;
-  const data = Buffer.from(token);
+  const data = encodeNodeData(token, ctx.zk.options.ownerName);
   let doubtful: string | undefined; // session of a create whose outcome we do not know
   // A doubtful create not found by the read-back may still land later (a read served before it was
   // applied): then a stray waiter node of ours may appear in the queue at any time.
@@ -242,7 +243,7 @@ const RETRY_PAUSE_MS = 100;
  */
 async function takeHolder(ctx: LockContext, target: LockTarget, token: string, doubt: { holder: boolean }): Promise<boolean> {
   try {
-    await ctx.zk.create(target.holder, { data: Buffer.from(token), mode: 'ephemeral' });
+    await ctx.zk.create(target.holder, { data: encodeNodeData(token, ctx.zk.options.ownerName), mode: 'ephemeral' });
     return true;
   } catch (error) {
     if (!(error instanceof ZookeeperError)) throw error;
@@ -274,7 +275,7 @@ async function waitForRemoval(
     try {
       const { data, stat } = await ctx.zk.getData(path, watch);
       // Our own holder node, from a create whose reply was lost: the lock is ours.
-      if (ownToken !== undefined && data.toString() === ownToken && stat.ephemeralOwner === sessionId) return 'ours';
+      if (ownToken !== undefined && nodeToken(data) === ownToken && stat.ephemeralOwner === sessionId) return 'ours';
       if (stat.ephemeralOwner === undefined) {
         // Persistent: no session of ours made it, and none will ever end it. Out of our way.
         await ctx.removeSquatter(path, stat.version);

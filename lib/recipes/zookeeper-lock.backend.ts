@@ -12,7 +12,7 @@ import { LockContext, unavailable } from './lock-context';
 import { HashedNames } from './hashed-names';
 import { IdNamer, LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
-import { readOwnership, removeRead } from './node-ownership';
+import { isOurs, readOwnership, removeRead } from './node-ownership';
 
 const SESSION_ENDS: ReadonlySet<string> = new Set(['expired', 'lost', 'auth-failed']);
 
@@ -105,7 +105,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       const fired = () => gone(`its node ${path} was deleted or changed by someone else`);
       this.zk.getData(path, fired).then(
         ({ data, stat }) => {
-          if (data.toString() !== grant.token || stat.ephemeralOwner !== grant.owner) gone(`its node ${path} now belongs to someone else`);
+          if (!isOurs(data, stat, grant.token, grant.owner)) gone(`its node ${path} now belongs to someone else`);
         },
         (error) => {
           if (error instanceof ZookeeperError && error.code === 'NO_NODE') gone(`its node ${path} is gone`);
@@ -126,7 +126,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     for (const holder of grant.owned.holders) {
       try {
         const { data, stat } = await this.zk.getData(holder);
-        if (data.toString() !== grant.token || stat.ephemeralOwner !== grant.owner) {
+        if (!isOurs(data, stat, grant.token, grant.owner)) {
           throw new GrantGoneError('its node now belongs to someone else');
         }
         if (stat.czxid > token) token = stat.czxid;
