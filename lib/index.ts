@@ -15,7 +15,9 @@ export type {
 export { ZookeeperError, isZookeeperError } from './zookeeper/zookeeper.error';
 export type { ZookeeperErrorCode } from './zookeeper/zookeeper.error';
 export { LockService, LOCK_LOST_WARNING } from './lock/lock.service';
-export type { LockServiceOptions } from './lock/lock.service';
+export type { LockServiceOptions, LeaderOptions } from './lock/lock.service';
+export type { Leadership } from './lock/leadership';
+export type { LockInfo, LockHolderInfo, LockMode, InspectOptions } from './lock/lock-info';
 export { LOCK_BACKEND } from './lock/lock-backend';
 export type { LockBackend, LockRequest, LockGrant, GrantLoss } from './lock/lock-backend';
 export { GrantGoneError } from './lock/lock-backend';

@@ -13,6 +13,8 @@ import { HashedNames } from './hashed-names';
 import { IdNamer, LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
 import { isOurs, readOwnership, removeRead } from './node-ownership';
+import { inspectLock, listLocks } from './lock-inspection';
+import type { LockInfo } from '../lock/lock-info';
 
 const SESSION_ENDS: ReadonlySet<string> = new Set(['expired', 'lost', 'auth-failed']);
 
@@ -136,6 +138,16 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       }
     }
     return token;
+  }
+
+  /** The lock's holder node and queue, read together: one round trip (see lock-inspection.ts). */
+  inspect(scope: string, id: string): Promise<LockInfo> {
+    return inspectLock(this.zk, this.zk.options.namespace, scope, id, this.nameOf);
+  }
+
+  /** Reads every scope dir, holder and queue of the namespace (or of one scope): see lock-inspection.ts. */
+  list(scope?: string): Promise<LockInfo[]> {
+    return listLocks(this.zk, this.zk.options.namespace, scope, this.nameOf !== undefined);
   }
 
   /** Lets interrupted clean-up finish, for at most one operation timeout. */
