@@ -5,7 +5,7 @@ import { settleWithin } from '../zookeeper/settle-within';
 import { LockUnavailableError } from '../lock/lock.errors';
 import type { LockTarget } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
-import { nodeToken } from './node-data';
+import { carriesToken } from './node-data';
 import { AclPolicy, aclPolicy, describeAclEntry, foreignEntries } from './namespace-acl';
 
 const INSPECT_INTERVAL_MS = 60_000;
@@ -192,7 +192,7 @@ export class LockContext {
       const { data, stat } = await settleWithin(this.zk.getData(holder), deadline - Date.now(), () => {
         throw cause;
       });
-      return nodeToken(data) === token && stat.ephemeralOwner === sessionId ? 'ours' : 'taken';
+      return carriesToken(data, token) && stat.ephemeralOwner === sessionId ? 'ours' : 'taken';
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'absent';
       throw giveUp(error);

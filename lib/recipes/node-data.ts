@@ -8,7 +8,7 @@
  * Tokens are hex (see ZookeeperLockBackend.nextToken) and `since` base 36, so neither holds a space and
  * the owner, which may, comes last. Nodes written before owners existed hold the token alone: they
  * decode to `{ token }`. This is the only module that knows the layout; everyone else compares tokens
- * through `nodeToken` and reads owners through `decodeNodeData`.
+ * through `carriesToken` and reads owners through `decodeNodeData`.
  */
 
 export interface NodeData {
@@ -26,6 +26,16 @@ const SPACE = 0x20;
 
 export function encodeNodeData(token: string, owner: string, since: number = Date.now()): Buffer {
   return Buffer.from(`${token} ${since.toString(36)} ${owner}`);
+}
+
+/**
+ * True when a node's data carries `token` (either format): the check behind every "is this node ours",
+ * on the release path of every lock, so it compares bytes instead of decoding. Tokens are ASCII.
+ */
+export function carriesToken(data: Buffer, token: string): boolean {
+  const n = token.length;
+  if (data.length !== n && data[n] !== SPACE) return false;
+  return data.toString('latin1', 0, n) === token;
 }
 
 /** The acquisition token of a node's data, in either format. */

@@ -1,7 +1,7 @@
 import { ZookeeperService, NodeStat } from '../zookeeper/zookeeper.service';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { removeBatches } from './remove-batches';
-import { nodeToken } from './node-data';
+import { carriesToken } from './node-data';
 
 /**
  * A node is ours only when it carries our acquisition's token AND is owned by our session. The name alone
@@ -9,7 +9,7 @@ import { nodeToken } from './node-data';
  * made a node of the same name since.
  */
 export function isOurs(data: Buffer, stat: NodeStat, token: string, sessionId: string): boolean {
-  return stat.ephemeralOwner === sessionId && nodeToken(data) === token;
+  return stat.ephemeralOwner === sessionId && carriesToken(data, token);
 }
 
 export type NodeReading =

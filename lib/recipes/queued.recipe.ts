@@ -8,7 +8,7 @@ import { findOwnWaiter, QueuePosition, queuePosition, strayWaiters } from './loc
 import { readOwnership, removeRead } from './node-ownership';
 import { setLongTimeout } from './long-timeout';
 import type { OwnedNodes } from './fail-fast.recipe';
-import { encodeNodeData, nodeToken } from './node-data';
+import { carriesToken, encodeNodeData } from './node-data';
 
 export interface WaitLimits {
   /** `Date.now()` after which we give up; Infinity to wait forever. */
@@ -275,7 +275,7 @@ async function waitForRemoval(
     try {
       const { data, stat } = await ctx.zk.getData(path, watch);
       // Our own holder node, from a create whose reply was lost: the lock is ours.
-      if (ownToken !== undefined && nodeToken(data) === ownToken && stat.ephemeralOwner === sessionId) return 'ours';
+      if (ownToken !== undefined && carriesToken(data, ownToken) && stat.ephemeralOwner === sessionId) return 'ours';
       if (stat.ephemeralOwner === undefined) {
         // Persistent: no session of ours made it, and none will ever end it. Out of our way.
         await ctx.removeSquatter(path, stat.version);

@@ -1,4 +1,4 @@
-import { decodeNodeData, defaultOwnerName, encodeNodeData, MAX_OWNER_NAME_LENGTH, nodeToken, ownerNameProblem } from '../../lib/recipes/node-data';
+import { carriesToken, decodeNodeData, defaultOwnerName, encodeNodeData, MAX_OWNER_NAME_LENGTH, nodeToken, ownerNameProblem } from '../../lib/recipes/node-data';
 import { resolveOptions } from '../../lib/module/zookeeper-lock-options';
 
 describe('node data (token, owner, acquisition time)', () => {
@@ -22,6 +22,12 @@ describe('node data (token, owner, acquisition time)', () => {
   it('never takes a token that merely starts with ours for ours', () => {
     expect(nodeToken(encodeNodeData(`${token}0`, 'x', 1))).not.toBe(token);
     expect(nodeToken(Buffer.from(`${token}0`))).not.toBe(token);
+    expect(carriesToken(encodeNodeData(token, 'x', 1), token)).toBe(true);
+    expect(carriesToken(Buffer.from(token), token)).toBe(true);
+    expect(carriesToken(encodeNodeData(`${token}0`, 'x', 1), token)).toBe(false);
+    expect(carriesToken(Buffer.from(`${token}0`), token)).toBe(false);
+    expect(carriesToken(Buffer.from(token.slice(1)), token)).toBe(false);
+    expect(carriesToken(encodeNodeData(`x${token.slice(1)}`, 'x', 1), token)).toBe(false);
   });
 
   it('stays compact: under 60 bytes with a typical owner', () => {
