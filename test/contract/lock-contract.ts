@@ -217,6 +217,10 @@ export function describeLockContract(backend: string, makeWorld: () => Promise<C
         holders: [{ owner: world.ownerOfA, since: expect.any(Date), fencingToken: token }],
         waiting: 1,
       });
+      // A conflict reads nothing more, so it cannot name the holder (the 409 body shows no owner).
+      const conflict = (await b.acquire(id).catch((e: Error) => e)) as Error;
+      expect(conflict).toBeInstanceOf(LockConflictError);
+      expect(JSON.stringify({ ...conflict, message: conflict.message })).not.toContain(world.ownerOfA);
       // Same machine, same clock: taken between `before` and now (1 s of slack for the clock's resolution).
       expect(info.holders[0].since.getTime()).toBeGreaterThanOrEqual(before - 1_000);
       expect(info.holders[0].since.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
