@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { InvalidZookeeperLockOptionsError, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
@@ -95,6 +96,7 @@ describe('resolveOptions', () => {
       shutdownTimeout: 10_000,
       maxHold: Infinity,
       maxWaiters: { perId: 100, perProcess: 5000 },
+      ownerName: `${hostname()}/${process.pid}`,
     });
   });
 
