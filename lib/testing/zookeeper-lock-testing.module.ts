@@ -24,6 +24,8 @@ export interface ZookeeperLockTestingOptions {
   maxWaiters?: { perId?: number; perProcess?: number };
   /** As ZookeeperLockModule's: who this instance is, as `inspect` and `list` report it. Default `<hostname>/<pid>`. */
   ownerName?: string;
+  /** As ZookeeperLockModule's: also emit the NZL_LOCK_LOST process warning. Default false. */
+  lockLostWarning?: boolean;
 }
 
 /** What `override` needs of @nestjs/testing's TestingModuleBuilder (so the library does not import it). */
@@ -60,7 +62,7 @@ export class ZookeeperLockTestingModule {
       providers: [
         {
           provide: ZOOKEEPER_LOCK_OPTIONS,
-          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters, ownerName: options.ownerName },
+          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters, lockLostWarning: options.lockLostWarning, ownerName: options.ownerName },
         },
         InMemoryLockBackend,
         { provide: LOCK_BACKEND, useExisting: InMemoryLockBackend },
