@@ -26,7 +26,9 @@ export type {
 export { ZookeeperError, isZookeeperError } from './zookeeper/zookeeper.error';
 export type { ZookeeperErrorCode } from './zookeeper/zookeeper.error';
 export { LockService, LOCK_LOST_WARNING } from './lock/lock.service';
-export type { LockOptions } from './lock/lock.service';
+export type { LockOptions, LeaderOptions } from './lock/lock.service';
+export type { Leadership } from './lock/leadership';
+export type { LockInfo, LockHolderInfo, LockMode, InspectOptions } from './lock/lock-info';
 export type {
   LockEvent,
   LockEventListener,

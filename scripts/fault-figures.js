@@ -13,7 +13,7 @@ if (!fs.existsSync(file)) {
   process.exit(1);
 }
 const figures = JSON.parse(fs.readFileSync(file, 'utf8'));
-const EXPECTED = 9; // scenarios 0 (control) to 8
+const EXPECTED = 10; // scenarios 0 (control) to 9
 
 const dash = (value) => (value === null || value === undefined ? '–' : String(value));
 const cell = (value) => dash(value).replace(/\|/g, '\\|');

@@ -8,9 +8,11 @@ import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespac
 describeLockContract('ZooKeeper', async () => {
   const namespace = uniqueNamespace('contract');
   const eventsOfA: LockEvent[] = [];
-  const zkA = await newService({ namespace, onLockEvent: (event) => eventsOfA.push(event), shutdownTimeout: 1_000 });
-  const zkB = await newService({ namespace });
+  const zkA = await newService({ namespace, onLockEvent: (event) => eventsOfA.push(event), shutdownTimeout: 1_000, ownerName: 'instance-a' });
+  const zkB = await newService({ namespace, ownerName: 'instance b (zk)' });
   return {
+    ownerOfA: 'instance-a',
+    ownerOfB: 'instance b (zk)',
     a: newLockService(zkA),
     b: newLockService(zkB),
     eventsOfA,
@@ -28,11 +30,13 @@ describeLockContract('ZooKeeper', async () => {
 
 describeLockContract('in-memory (ZookeeperLockTestingModule)', async () => {
   const store = new InMemoryLockStore();
-  const backendA = new InMemoryLockBackend(store);
+  const backendA = new InMemoryLockBackend(store, { ownerName: 'instance-a' });
   const eventsOfA: LockEvent[] = [];
   return {
+    ownerOfA: 'instance-a',
+    ownerOfB: 'instance b (memory)',
     a: new LockService(backendA, { onLockEvent: (event) => eventsOfA.push(event), shutdownTimeout: 1_000 }),
-    b: new LockService(new InMemoryLockBackend(store)),
+    b: new LockService(new InMemoryLockBackend(store, { ownerName: 'instance b (memory)' })),
     eventsOfA,
     async expireA() {
       backendA.expireSession();

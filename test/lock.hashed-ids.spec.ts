@@ -33,6 +33,18 @@ describe('hashIds', () => {
     await (await waiting).release();
   });
 
+  it('inspect(id) hashes the id and finds the lock; list can only give the hashed names', async () => {
+    const namespace = uniqueNamespace('hashed-inspect');
+    const a = newLockService(await newService({ namespace, hashIds: { secret }, ownerName: 'app-a' }));
+    const id = 'customer-4711@example.com';
+    const held = await a.acquire(id, { scope: 'accounts' });
+    expect(await a.inspect(id, { scope: 'accounts' })).toMatchObject({ id, scope: 'accounts', mode: 'exclusive', holders: [{ owner: 'app-a' }] });
+    expect(await a.inspect('someone-else', { scope: 'accounts' })).toMatchObject({ mode: 'free' });
+    const listed = await a.list({ scope: 'accounts' });
+    expect(listed).toEqual([expect.objectContaining({ id: new HashedNames(secret).nameOf('accounts', id), scope: 'accounts', mode: 'exclusive' })]);
+    await held.release();
+  });
+
   it('gives one id in two scopes, and distinct ids, unrelated names; a different secret names another lock', () => {
     const names = new HashedNames(secret);
     expect(names.nameOf('a', 'x')).not.toBe(names.nameOf('b', 'x'));

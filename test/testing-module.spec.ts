@@ -153,6 +153,20 @@ describe('ZookeeperLockTestingModule.forRoot in a test module of its own', () =>
   });
 });
 
+describe('ZookeeperLockTestingModule.forRoot with ownerName', () => {
+  it('reports the configured owner through inspect and the other instance\'s through holdElsewhere', async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [ZookeeperLockTestingModule.forRoot({ ownerName: 'unit-test/1' })] }).compile();
+    const locks = moduleRef.get(LockService);
+    const held = await locks.acquire('a');
+    expect(await locks.inspect('a')).toMatchObject({ mode: 'exclusive', holders: [{ owner: 'unit-test/1' }] });
+    await held.release();
+    const release = moduleRef.get(InMemoryLockBackend).holdElsewhere('b', { owner: 'web-2' });
+    expect(await locks.list()).toEqual([expect.objectContaining({ id: 'b', holders: [expect.objectContaining({ owner: 'web-2' })] })]);
+    release();
+    expect(() => new InMemoryLockBackend(undefined, { ownerName: 'bad\nname' })).toThrow(/option `ownerName` must be printable/);
+  });
+});
+
 describe('ZookeeperLockTestingModule at application shutdown', () => {
   it("frees a closed application's locks in the store (lost after the grace period), and serves the next application", async () => {
     const backend = new InMemoryLockBackend();

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
@@ -154,6 +155,7 @@ describe('resolveOptions', () => {
       shutdownTimeout: 10_000,
       maxHold: Infinity,
       maxWaiters: { perId: 100, perProcess: 5000 },
+      ownerName: `${hostname()}/${process.pid}`,
       lockLostWarning: false,
     });
   });

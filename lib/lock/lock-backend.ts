@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import type { LockInfo } from './lock-info';
 
 /**
  * Where locks are kept. LockService does the part every backend shares (validation, reentrancy, handles,
@@ -22,6 +23,17 @@ export interface LockBackend {
    * release). Set only when a holder looks at the lock's signal, so that unwatched locks cost nothing.
    */
   watch?(grant: LockGrant, onGone: (reason: string) => void): () => void;
+  /**
+   * Who holds `id` of `scope` right now, and how many wait for it (a snapshot). `id` is valid and
+   * normalized; a backend that names locks by a hash of the id (hashIds) hashes it as for acquire.
+   * Optional for backends of your own (LockService.inspect then throws); both of the library's have it.
+   */
+  inspect?(scope: string, id: string): Promise<LockInfo>;
+  /**
+   * Every lock held right now in `scope`, or in every scope when undefined (a snapshot; reads every node,
+   * so it costs in proportion to the number of locks). Sorted by scope, then id.
+   */
+  list?(scope?: string): Promise<LockInfo[]>;
   /** Emits when grants stop being trustworthy: those of one owner (session), or all of them. */
   readonly losses: Observable<GrantLoss>;
   /** At application shutdown, after every grant was given up: finishes pending clean-up, bounded in time. */

@@ -5,8 +5,11 @@ import { GrantGoneError, LOCK_BACKEND, LockBackend } from './lock-backend';
 import { LockEvent, LockEventListener, notifyListener } from './lock-events';
 import { HeldLock, LockDriver, LockHandle, LockHold } from './lock-handle';
 import { maxHoldProblem } from './hold-limit';
+import { Leadership } from './leadership';
+import type { InspectOptions, LockInfo } from './lock-info';
 import {
   describeLock,
+  InvalidLockIdError,
   InvalidLockOptionsError,
   LockConflictError,
   LockHoldExpiredError,
@@ -41,6 +44,14 @@ export interface LockOptions {
    * @WithLock is ended). Overrides the module's `maxHold` for this call; Infinity: no limit.
    */
   maxHold?: number;
+}
+
+/** Options of `LockService.leader`. */
+export interface LeaderOptions {
+  /** As for locks: the election's id lives in this scope. Default `default`. */
+  scope?: string;
+  /** As for locks (the module's normalizer unless overridden; `false`: none). */
+  normalizeId?: LockIdNormalizer | false;
 }
 
 /**
@@ -96,6 +107,8 @@ export class LockService implements BeforeApplicationShutdown {
   private readonly lockLostWarning: boolean;
   /** Waiting acquires of this process, bounded by `maxWaiters`. */
   private readonly room: WaitingRoom;
+  /** Leaderships not closed yet (the shutdown ends them). */
+  private readonly leaderships = new Set<Leadership>();
   private readonly driver: LockDriver = {
     release: (lock) => this.releaseLock(lock),
     fencingToken: (lock) => this.readFencingToken(lock),
@@ -212,6 +225,54 @@ export class LockService implements BeforeApplicationShutdown {
     return new LockHold(ids, scope, own ? [...joined, own] : joined, own);
   }
 
+  /**
+   * Who holds `id` right now and how many wait for it, read from ZooKeeper (one round trip: the holder
+   * node and the queue, read together). A snapshot for operators and admin routes: it may be stale by the
+   * time it returns, so never decide to lock on it. With `hashIds`, the id is hashed as for locking.
+   * Rejects with InvalidLockIdError or LockUnavailableError.
+   */
+  async inspect(id: string, options: InspectOptions & { normalizeId?: LockIdNormalizer | false } = {}): Promise<LockInfo> {
+    if (!this.backend.inspect) throw new Error('This LockBackend cannot inspect locks');
+    const scope = normalizeScope(options.scope);
+    const [one] = this.oneId(id, scope, options.normalizeId, 'inspect');
+    return this.backend.inspect(scope, one);
+  }
+
+  /**
+   * Every lock held right now in `scope`, or in every scope of the namespace when none is given. A
+   * snapshot that costs one read per scope, per held lock and per non-empty queue (pipelined, at most
+   * 200 in flight): for operators and admin routes, not for request paths. With `hashIds`, ids come back
+   * as their hashed node names (`h-...`): the ids themselves are not stored anywhere.
+   */
+  async list(options: InspectOptions = {}): Promise<LockInfo[]> {
+    if (!this.backend.list) throw new Error('This LockBackend cannot list locks');
+    return this.backend.list(options.scope === undefined ? undefined : normalizeScope(options.scope));
+  }
+
+  /**
+   * Joins the election for `id` at once and returns this instance's Leadership: a queued lock (wait
+   * for ever, no maxHold) held until `close()`, for long-lived singleton work (one instance of the fleet
+   * runs the scheduler). `isLeader`, `changes$` (true on gain, false on loss) and `signal` (aborts when
+   * the current term ends) tell whether this instance leads; terms of different instances never overlap.
+   * After a lost session it joins again on the new one by itself; at application shutdown its term ends
+   * and it does not rejoin. Throws InvalidLockIdError, or LockUnavailableError once shutdown began.
+   */
+  leader(id: string, options: LeaderOptions = {}): Leadership {
+    const scope = normalizeScope(options.scope);
+    const [one] = this.oneId(id, scope, options.normalizeId, 'leader');
+    if (this.gate.closed) throw this.gate.error!;
+    const leadership = new Leadership(one, scope, {
+      // Outside any lock context of the caller: an election never joins a lock that context holds.
+      acquire: (signal) =>
+        lockScope.exit(() => this.acquire(one, { scope, wait: Infinity, signal, maxHold: Infinity, normalizeId: false })),
+      shuttingDown: () => this.gate.closed,
+      finished: (done) => this.leaderships.delete(done),
+      logger: this.logger,
+    });
+    this.leaderships.add(leadership);
+    return leadership;
+  }
+
   /** Number of locks this process holds right now (for health checks and tests). */
   get heldCount(): number {
     return this.held.size;
@@ -228,6 +289,11 @@ export class LockService implements BeforeApplicationShutdown {
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.gate.close(new LockUnavailableError('The application is shutting down: no new locks are granted'));
+    // Leaders step down at once (their terms end, then their locks go), so that another instance takes
+    // over while this one finishes its requests; pending joins were just cancelled by the gate.
+    for (const leadership of [...this.leaderships]) {
+      void leadership.end(new LockLostError([leadership.id], leadership.scope, 'the application is shutting down'));
+    }
     if (!this.idle) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -250,6 +316,13 @@ export class LockService implements BeforeApplicationShutdown {
   }
 
   // ---------------------------------------------------------------- machinery
+
+  /** One id (not a list), validated and normalized, for inspect and leader. */
+  private oneId(id: unknown, scope: string, normalizeId: LockIdNormalizer | false | undefined, method: string): string[] {
+    if (Array.isArray(id)) throw new InvalidLockIdError(`LockService.${method} takes one id, not a list`);
+    const normalize = checkNormalizer('normalizeId', normalizeId);
+    return normalizeIds(id, scope, normalize === undefined ? this.normalizeId : normalize || undefined);
+  }
 
   private get idle(): boolean {
     return this.held.size === 0 && this.freeing.size === 0 && this.taking === 0;

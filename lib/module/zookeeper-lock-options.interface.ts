@@ -108,6 +108,12 @@ export interface ZookeeperLockModuleOptions {
    */
   hashIds?: { secret: string | Buffer };
   /**
+   * Who this process is, as written into every node it creates (with the acquisition time) and reported
+   * by `LockService.inspect`/`list`: 1 to 128 printable characters. Default `<hostname>/<pid>`. Readable
+   * by anyone who may read the nodes (and, unlike the ids, not hidden by `hashIds`): do not put secrets in it.
+   */
+  ownerName?: string;
+  /**
    * Also emit a Node process warning (code `NZL_LOCK_LOST`, see LOCK_LOST_WARNING) when `withLock`'s or
    * `@Locked`'s function finishes after its lock was lost, for processes that watch `process.on('warning')`.
    * Off by default: the loss is already logged (a `warn` line when it happens), aborts the handle's

@@ -3,6 +3,8 @@ import type { LockIdNormalizer } from '../lock/lock-id';
 import { maxHoldProblem } from '../lock/hold-limit';
 import { maxWaitersProblem, WaiterLimits, waiterLimits } from '../lock/waiting-room';
 import { MIN_SECRET_BYTES } from '../recipes/hashed-names';
+import { defaultOwnerName, ownerNameProblem } from '../recipes/node-data';
+import { hostname } from 'node:os';
 import type { ResolvedTlsOptions } from '../zookeeper/socket-dialer';
 import type { ZookeeperAclEntry, ZookeeperLockModuleOptions } from './zookeeper-lock-options.interface';
 import { resolveTlsOptions } from './tls-options';
@@ -71,6 +73,14 @@ function validMaxWaiters(value: unknown): WaiterLimits {
   const problem = maxWaitersProblem(value);
   if (problem) fail('maxWaiters', problem);
   return waiterLimits(value as Partial<WaiterLimits>);
+}
+
+/** `ownerName`, checked; the default is computed once per process. */
+export function validOwnerName(value: unknown): string {
+  if (value === undefined) return defaultOwnerName(hostname(), process.pid);
+  const problem = ownerNameProblem(value);
+  if (problem) fail('ownerName', problem);
+  return value as string;
 }
 
 /** Never echoes the secret: only its type and length. */
@@ -233,6 +243,7 @@ export function resolveOptions(options: ZookeeperLockModuleOptions | undefined):
     shutdownTimeout: validShutdownTimeout(options.shutdownTimeout),
     maxHold: validMaxHold(options.maxHold),
     maxWaiters: validMaxWaiters(options.maxWaiters),
+    ownerName: validOwnerName(options.ownerName),
     lockLostWarning: validBoolean('lockLostWarning', options.lockLostWarning, DEFAULT_OPTIONS.lockLostWarning),
     ...(options.hashIds !== undefined && { hashIds: validHashIds(options.hashIds) }),
     ...(options.normalizeId !== undefined && { normalizeId: validNormalizer(options.normalizeId) }),

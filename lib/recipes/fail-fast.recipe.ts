@@ -2,6 +2,7 @@ import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { LockConflictError } from '../lock/lock.errors';
 import { LockContext, unavailable } from './lock-context';
 import type { LockTarget } from './lock-paths';
+import { encodeNodeData } from './node-data';
 
 export interface OwnedNodes {
   /** Every node this acquisition made (holders, and waiter nodes for a queued lock). */
@@ -22,7 +23,7 @@ export interface OwnedNodes {
  */
 export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], token: string): Promise<OwnedNodes> {
   const { zk } = ctx;
-  const data = Buffer.from(token);
+  const data = encodeNodeData(token, zk.options.ownerName);
   const holders = targets.map((t) => t.holder);
   const scopeDir = targets[0].scopeDir; // one call locks ids of one scope
   if (!ctx.hasDir(scopeDir)) await ctx.ensureDir(scopeDir).catch((e) => Promise.reject(unavailable(e)));

@@ -7,6 +7,7 @@ import { settleWithin } from '../zookeeper/settle-within';
 import { LockUnavailableError } from '../lock/lock.errors';
 import type { LockTarget } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
+import { carriesToken } from './node-data';
 import { AclPolicy, aclPolicy, describeAclEntry, foreignEntries } from './namespace-acl';
 
 const INSPECT_INTERVAL_MS = 60_000;
@@ -277,7 +278,7 @@ export class LockContext {
       const { data, stat } = await settleWithin(this.zk.getData(holder), deadline - Date.now(), () => {
         throw cause;
       });
-      return data.toString() === token && stat.ephemeralOwner === sessionId ? 'ours' : 'taken';
+      return carriesToken(data, token) && stat.ephemeralOwner === sessionId ? 'ours' : 'taken';
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'absent';
       throw giveUp(error);

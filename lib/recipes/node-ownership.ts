@@ -1,6 +1,7 @@
 import { ZookeeperService, NodeStat } from '../zookeeper/zookeeper.service';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { removeBatches } from './remove-batches';
+import { carriesToken } from './node-data';
 
 /**
  * A node is ours only when it carries our acquisition's token AND is owned by our session. The name alone
@@ -8,7 +9,7 @@ import { removeBatches } from './remove-batches';
  * made a node of the same name since.
  */
 export function isOurs(data: Buffer, stat: NodeStat, token: string, sessionId: string): boolean {
-  return stat.ephemeralOwner === sessionId && data.toString() === token;
+  return stat.ephemeralOwner === sessionId && carriesToken(data, token);
 }
 
 export type NodeReading =

@@ -9,6 +9,7 @@ import { readOwnership, removeRead } from './node-ownership';
 import { MAX_TIMER_MS, setLongTimeout } from './long-timeout';
 import { settleWithin } from '../zookeeper/settle-within';
 import type { OwnedNodes } from './fail-fast.recipe';
+import { carriesToken, encodeNodeData } from './node-data';
 import { mayTryUncontended, tryUncontended } from './uncontended';
 
 export interface WaitLimits {
@@ -193,7 +194,7 @@ function checkCancelled(cancelled: () => unknown): void {
  */
 async function enqueue(ctx: LockContext, target: LockTarget, token: string, limits: WaitLimits, doubtfulMulti?: string) {
   const { zk } = ctx;
-  const data = Buffer.from(token);
+  const data = encodeNodeData(token, ctx.zk.options.ownerName);
   // Session of a create whose outcome we do not know (the uncontended MULTI's, to begin with).
   let doubtful: string | undefined = doubtfulMulti;
   // A doubtful create not found by the read-back may still land later (a read served before it was
@@ -272,7 +273,7 @@ const RETRY_PAUSE_MS = 100;
  */
 async function takeHolder(ctx: LockContext, target: LockTarget, token: string, doubt: { holder: boolean }): Promise<boolean> {
   try {
-    await ctx.zk.create(target.holder, { data: Buffer.from(token), mode: 'ephemeral' });
+    await ctx.zk.create(target.holder, { data: encodeNodeData(token, ctx.zk.options.ownerName), mode: 'ephemeral' });
     return true;
   } catch (error) {
     if (!(error instanceof ZookeeperError)) throw error;
@@ -304,7 +305,7 @@ async function waitForRemoval(
     try {
       const { data, stat } = await ctx.zk.getData(path, watch);
       // Our own holder node, from a create whose reply was lost: the lock is ours.
-      if (ownToken !== undefined && data.toString() === ownToken && stat.ephemeralOwner === sessionId) return 'ours';
+      if (ownToken !== undefined && carriesToken(data, ownToken) && stat.ephemeralOwner === sessionId) return 'ours';
       if (stat.ephemeralOwner === undefined) {
         // Persistent: no session of ours made it, and none will ever end it. Out of our way.
         await ctx.removeSquatter(path, stat.version);

@@ -2,6 +2,7 @@ import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import type { LockContext } from './lock-context';
 import type { LockTarget } from './lock-paths';
 import { waiterPrefix } from './lock-paths';
+import { encodeNodeData } from './node-data';
 
 /**
  * The uncontended waiting acquire: when nobody waits for a lock, one atomic MULTI makes its queue (a
@@ -55,7 +56,7 @@ export type UncontendedOutcome =
 
 /** Sends the MULTI once (after making the scope dir if it was missing) and says what happened. */
 export async function tryUncontended(ctx: LockContext, target: LockTarget, token: string): Promise<UncontendedOutcome> {
-  const data = Buffer.from(token);
+  const data = encodeNodeData(token, ctx.zk.options.ownerName);
   for (let attempt = 0; ; attempt++) {
     const sessionId = ctx.zk.sessionId;
     let next: UncontendedNext;

@@ -14,7 +14,9 @@ import { HashedNames } from './hashed-names';
 import { IdNamer, LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
 import { backoffDelay } from './backoff';
-import { readOwnership, removeRead } from './node-ownership';
+import { isOurs, readOwnership, removeRead } from './node-ownership';
+import { inspectLock, listLocks } from './lock-inspection';
+import type { LockInfo } from '../lock/lock-info';
 import { queueRemovals } from './release-plan';
 
 const SESSION_ENDS: ReadonlySet<string> = new Set(['expired', 'lost', 'auth-failed']);
@@ -111,7 +113,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     const arm = (path: string, fired: () => void, attempt: number) => {
       this.zk.getData(path, fired).then(
         ({ data, stat }) => {
-          if (data.toString() !== grant.token || stat.ephemeralOwner !== grant.owner) gone(`its node ${path} now belongs to someone else`);
+          if (!isOurs(data, stat, grant.token, grant.owner)) gone(`its node ${path} now belongs to someone else`);
         },
         (error) => {
           if (stopped || !(error instanceof ZookeeperError)) return;
@@ -157,7 +159,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     for (const holder of grant.owned.holders) {
       try {
         const { data, stat } = await this.zk.getData(holder);
-        if (data.toString() !== grant.token || stat.ephemeralOwner !== grant.owner) {
+        if (!isOurs(data, stat, grant.token, grant.owner)) {
           throw new GrantGoneError('its node now belongs to someone else');
         }
         if (stat.czxid > token) token = stat.czxid;
@@ -167,6 +169,16 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       }
     }
     return token;
+  }
+
+  /** The lock's holder node and queue, read together: one round trip (see lock-inspection.ts). */
+  inspect(scope: string, id: string): Promise<LockInfo> {
+    return inspectLock(this.zk, this.zk.options.namespace, scope, id, this.nameOf);
+  }
+
+  /** Reads every scope dir, holder and queue of the namespace (or of one scope): see lock-inspection.ts. */
+  list(scope?: string): Promise<LockInfo[]> {
+    return listLocks(this.zk, this.zk.options.namespace, scope, this.nameOf !== undefined);
   }
 
   /** Lets interrupted clean-up finish, for at most one operation timeout. */

@@ -1,15 +1,21 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Subject } from 'rxjs';
 import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
 import { LockConflictError, LockUnavailableError } from '../lock/lock.errors';
 import { lockKey, normalizeIds, normalizeScope, parseLockKey } from '../lock/lock-id';
-import { MAX_TIMER_DELAY } from '../module/zookeeper-lock-options';
+import { MAX_TIMER_DELAY, validOwnerName } from '../module/zookeeper-lock-options';
+import { ZOOKEEPER_LOCK_OPTIONS } from '../module/zookeeper-lock.module-definition';
+import type { LockInfo } from '../lock/lock-info';
 
 interface MemoryGrant extends LockGrant {
   readonly keys: string[];
   /** Fencing token of each key, taken from the store's counter when the key was granted. */
   readonly tokens: Map<string, bigint>;
+  /** The holder's ownerName, as a ZooKeeper node carries it. */
+  readonly ownerName: string;
+  /** When each key was granted. */
+  readonly since: Map<string, Date>;
 }
 
 /** Why a waiter was taken out of its queue when its owner's "session" ended: it queues again. */
@@ -60,20 +66,27 @@ export class InMemoryLockBackend implements LockBackend {
   private owner = newOwner();
   /** Set to make every acquire fail with LockUnavailableError, as when ZooKeeper is down. */
   unavailable = false;
+  /** Who this instance is (the module option `ownerName`; default `<hostname>/<pid>`), as inspect reports it. */
+  readonly ownerName: string;
 
-  constructor(@Optional() readonly store: InMemoryLockStore = new InMemoryLockStore()) {}
+  constructor(
+    @Optional() readonly store: InMemoryLockStore = new InMemoryLockStore(),
+    @Optional() @Inject(ZOOKEEPER_LOCK_OPTIONS) options?: { ownerName?: string },
+  ) {
+    this.ownerName = validOwnerName(options?.ownerName);
+  }
 
   async acquire({ ids, scope, wait, signal }: LockRequest): Promise<MemoryGrant> {
     await Promise.resolve(); // never synchronous, like a round trip
     if (this.unavailable) throw new LockUnavailableError('ZooKeeper unavailable (simulated by InMemoryLockBackend)');
     signal?.throwIfAborted();
     const keys = ids.map((id) => lockKey(scope, id)).sort();
-    if (wait === 0) return this.grantAllAtOnce({ owner: this.owner, keys, tokens: new Map() });
+    if (wait === 0) return this.grantAllAtOnce(this.newGrant(keys));
     const deadline = performance.now() + wait;
     for (;;) {
       // A fresh grant per round: a waiter whose session ended queues again under the new one, as the
       // ZooKeeper recipe re-creates its queue node on the new session, within its own deadline.
-      const grant: MemoryGrant = { owner: this.owner, keys, tokens: new Map() };
+      const grant = this.newGrant(keys);
       try {
         for (const key of keys) await this.queueFor(key, grant, deadline, wait, signal);
         return grant;
@@ -98,6 +111,23 @@ export class InMemoryLockBackend implements LockBackend {
     return token;
   }
 
+  async inspect(scope: string, id: string): Promise<LockInfo> {
+    await Promise.resolve(); // a read, like a round trip
+    if (this.unavailable) throw new LockUnavailableError('ZooKeeper unavailable (simulated by InMemoryLockBackend)');
+    return this.describe(lockKey(scope, id), id, scope);
+  }
+
+  async list(scope?: string): Promise<LockInfo[]> {
+    await Promise.resolve();
+    if (this.unavailable) throw new LockUnavailableError('ZooKeeper unavailable (simulated by InMemoryLockBackend)');
+    const found: LockInfo[] = [];
+    for (const key of this.store.holders.keys()) {
+      const parsed = parseLockKey(key);
+      if (scope === undefined || parsed.scope === scope) found.push(this.describe(key, parsed.id, parsed.scope));
+    }
+    return found.sort((x, y) => compare(x.scope, y.scope) || compare(x.id, y.id));
+  }
+
   /**
    * The end of this instance's "session" at application shutdown, as ZookeeperService's close is for the
    * real backend: its locks are freed for the other instances on the store, and reported lost here. The
@@ -115,10 +145,10 @@ export class InMemoryLockBackend implements LockBackend {
    * Takes `id` as another application instance would: this backend's callers then get conflicts (or
    * wait) until the returned function frees it. Throws LockConflictError when it is held already.
    */
-  holdElsewhere(id: string | string[], options: { scope?: string } = {}): () => void {
+  holdElsewhere(id: string | string[], options: { scope?: string; owner?: string } = {}): () => void {
     const scope = normalizeScope(options.scope);
     const keys = normalizeIds(id).map((each) => lockKey(scope, each));
-    const grant = this.grantAllAtOnce({ owner: newOwner(), keys, tokens: new Map() });
+    const grant = this.grantAllAtOnce({ owner: newOwner(), keys, tokens: new Map(), ownerName: options.owner ?? 'another instance', since: new Map() });
     return () => keys.forEach((key) => this.store.free(key, grant));
   }
 
@@ -139,6 +169,18 @@ export class InMemoryLockBackend implements LockBackend {
   }
 
   // ---------------------------------------------------------------- machinery
+
+  private newGrant(keys: string[]): MemoryGrant {
+    return { owner: this.owner, keys, tokens: new Map(), ownerName: this.ownerName, since: new Map() };
+  }
+
+  private describe(key: string, id: string, scope: string): LockInfo {
+    const grant = this.store.holders.get(key);
+    const waiting = this.store.queues.get(key)?.length ?? 0;
+    if (!grant) return { id, scope, mode: 'free', holders: [], waiting };
+    const holder = { owner: grant.ownerName, since: grant.since.get(key)!, fencingToken: grant.tokens.get(key)! };
+    return { id, scope, mode: 'exclusive', holders: [holder], waiting };
+  }
 
   private endSession(ended: string, reason: string): void {
     // Waiters first, so that no lock freed below is handed to a waiter of the ended session.
@@ -164,6 +206,7 @@ export class InMemoryLockBackend implements LockBackend {
     this.store.counter += 1n;
     this.store.holders.set(key, grant);
     grant.tokens.set(key, this.store.counter);
+    grant.since.set(key, new Date());
   }
 
   /** Waits in `key`'s queue until it is handed over, the deadline passes, the signal aborts or the session ends. */
@@ -209,6 +252,10 @@ export class InMemoryLockBackend implements LockBackend {
       if (signal?.aborted) onAbort(); // aborted before we listened: the event is gone
     });
   }
+}
+
+function compare(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function newOwner(): string {

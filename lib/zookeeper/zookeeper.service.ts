@@ -52,6 +52,8 @@ export interface NodeStat {
   /** Creation zxid: grows with every change anywhere in the ensemble. */
   czxid: bigint;
   mzxid: bigint;
+  /** When the node was created, in ms since the epoch by the clock of the server that created it. */
+  ctime: number;
   version: number;
   cversion: number;
   numChildren: number;
@@ -753,6 +755,7 @@ function toNodeStat(stat: RawStat): NodeStat {
   return {
     czxid: stat.czxid.readBigInt64BE(0),
     mzxid: stat.mzxid.readBigInt64BE(0),
+    ctime: Number(stat.ctime.readBigInt64BE(0)),
     version: stat.version,
     cversion: stat.cversion,
     numChildren: stat.numChildren,

@@ -4,8 +4,11 @@
  * unit tests see on the in-memory backend is what production does.
  */
 import { randomBytes } from 'node:crypto';
+import { filter, firstValueFrom } from 'rxjs';
 import {
   InvalidLockIdError,
+  Leadership,
+  LockInfo,
   LockConflictError,
   LockEvent,
   LockHandle,
@@ -24,6 +27,9 @@ export interface ContractWorld {
   expireA(): Promise<void>;
   /** Ends `a`'s session for good, as the end of an application shutdown does (after `a.beforeApplicationShutdown()`). */
   closeA(): Promise<void>;
+  /** The ownerName of `a` and of `b`. */
+  ownerOfA: string;
+  ownerOfB: string;
   /** Resolves once `count` callers wait in the queue of `id` (scope `default`). */
   queued(id: string, count: number): Promise<void>;
   dispose(): Promise<void>;
@@ -195,6 +201,161 @@ export function describeLockContract(backend: string, makeWorld: () => Promise<C
       await next.release();
     });
 
+    it('inspect reports a free lock, then its holder (owner, time, fencing token) and the callers waiting', async () => {
+      const id = uniqueId();
+      expect(await b.inspect(id)).toEqual({ id, scope: 'default', mode: 'free', holders: [], waiting: 0 });
+      const before = Date.now();
+      const held = await a.acquire(id);
+      const token = await held.fencingToken();
+      const waiter = b.acquire(id, { wait: 20_000 });
+      await waitingFor(b, id, 1);
+      const info = await b.inspect(id);
+      expect(info).toEqual({
+        id,
+        scope: 'default',
+        mode: 'exclusive',
+        holders: [{ owner: world.ownerOfA, since: expect.any(Date), fencingToken: token }],
+        waiting: 1,
+      });
+      // A conflict reads nothing more, so it cannot name the holder (the 409 body shows no owner).
+      const conflict = (await b.acquire(id).catch((e: Error) => e)) as Error;
+      expect(conflict).toBeInstanceOf(LockConflictError);
+      expect(JSON.stringify({ ...conflict, message: conflict.message })).not.toContain(world.ownerOfA);
+      // Same machine, same clock: taken between `before` and now (1 s of slack for the clock's resolution).
+      expect(info.holders[0].since.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+      expect(info.holders[0].since.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
+      await held.release();
+      const next = await waiter;
+      // A queued holder keeps its place in the queue while it holds: that place is not a caller waiting.
+      expect(await a.inspect(id)).toMatchObject({ mode: 'exclusive', holders: [{ owner: world.ownerOfB, fencingToken: await next.fencingToken() }], waiting: 0 });
+      await next.release();
+      expect(await a.inspect(id)).toEqual({ id, scope: 'default', mode: 'free', holders: [], waiting: 0 });
+      await expect(a.inspect(['x', 'y'] as never)).rejects.toBeInstanceOf(InvalidLockIdError);
+      await expect(a.inspect('')).rejects.toBeInstanceOf(InvalidLockIdError);
+    });
+
+    it('lists the held locks of a scope, and of every scope, as a snapshot', async () => {
+      const scope = `list-${uniqueId()}`;
+      const [x, y] = [uniqueId(), uniqueId()];
+      const handles = [await a.acquire(x, { scope }), await b.acquire(y, { scope }), await a.acquire(y, { scope: `${scope}-2` })];
+      const free = await b.acquire(uniqueId(), { scope });
+      await free.release(); // freed: not listed
+      const listed = await b.list({ scope });
+      expect(listed.map((i) => [i.id, i.mode, i.holders.map((h) => h.owner), i.waiting])).toEqual(
+        [
+          [x, 'exclusive', [world.ownerOfA], 0],
+          [y, 'exclusive', [world.ownerOfB], 0],
+        ].sort((p, q) => byScopeThenId({ scope, id: p[0] as string }, { scope, id: q[0] as string })),
+      );
+      expect(listed[0].holders[0].fencingToken).toEqual(expect.any(BigInt));
+      const everywhere = (await a.list()).map((i) => ({ scope: i.scope, id: i.id }));
+      expect(everywhere).toEqual(
+        [
+          { scope, id: x },
+          { scope, id: y },
+          { scope: `${scope}-2`, id: y },
+        ].sort(byScopeThenId),
+      );
+      await Promise.all(handles.map((h) => h.release()));
+      expect(await a.list({ scope })).toEqual([]);
+    });
+
+    it('inspect shows the lock of an expired session free', async () => {
+      const id = uniqueId();
+      const held = await a.acquire(id);
+      expect(await b.inspect(id)).toMatchObject({ mode: 'exclusive', holders: [{ owner: world.ownerOfA }] });
+      await world.expireA();
+      await whenLost(held);
+      expect(await b.inspect(id)).toMatchObject({ mode: 'free', holders: [], waiting: 0 });
+    });
+
+    it('elects one leader; close() ends its term before the next instance leads', async () => {
+      const id = uniqueId();
+      const first = a.leader(id);
+      expect(first.isLeader).toBe(false);
+      expect(first.signal.aborted).toBe(true); // not leading yet: leader-only work must not run
+      await becomes(first, true);
+      expect(first.signal.aborted).toBe(false);
+      const second = b.leader(id);
+      await waitingFor(b, id, 1);
+      expect(second.isLeader).toBe(false);
+      expect(await b.inspect(id)).toMatchObject({ mode: 'exclusive', holders: [{ owner: world.ownerOfA }], waiting: 1 });
+      const order: string[] = [];
+      first.signal.addEventListener('abort', () => order.push('first term ended'));
+      second.changes$.subscribe((leads) => order.push(`second ${leads}`));
+      const firstDone = completion(first);
+      const token = await first.fencingToken();
+      await first.close();
+      await becomes(second, true);
+      expect(order).toEqual(['first term ended', 'second true']);
+      expect(first.isLeader).toBe(false);
+      expect(first.signal.reason).toBeInstanceOf(LockLostError);
+      expect(firstDone.done).toBe(true);
+      expect(await second.fencingToken()).toBeGreaterThan(token);
+      await expect(first.fencingToken()).rejects.toBeInstanceOf(LockLostError);
+      expect(await a.inspect(id)).toMatchObject({ holders: [{ owner: world.ownerOfB }], waiting: 0 });
+      await second.close();
+      await second.close(); // idempotent
+      expect(await a.inspect(id)).toEqual({ id, scope: 'default', mode: 'free', holders: [], waiting: 0 });
+    });
+
+    it('ends the term when the session is lost, hands over, and rejoins on the new session by itself', async () => {
+      const id = uniqueId();
+      const first = a.leader(id);
+      await becomes(first, true);
+      const second = b.leader(id);
+      await waitingFor(b, id, 1);
+      const term = first.signal;
+      const changes: boolean[] = [];
+      first.changes$.subscribe((leads) => changes.push(leads));
+      await world.expireA();
+      await whenLost({ signal: term });
+      expect(term.reason).toBeInstanceOf(LockLostError);
+      await becomes(second, true);
+      await waitingFor(b, id, 1); // the first one queued again, on its new session
+      expect(changes).toEqual([false]);
+      await second.close();
+      await becomes(first, true);
+      expect(changes).toEqual([false, true]);
+      expect(first.signal.aborted).toBe(false);
+      await first.close();
+      expect(await b.inspect(id)).toMatchObject({ mode: 'free', waiting: 0 });
+    });
+
+    it('close() during a pending join leaves the queue and never leads', async () => {
+      const id = uniqueId();
+      const held = await b.acquire(id);
+      const waiting = a.leader(id);
+      const changes: boolean[] = [];
+      waiting.changes$.subscribe((leads) => changes.push(leads));
+      await waitingFor(b, id, 1);
+      await waiting.close();
+      expect(await b.inspect(id)).toMatchObject({ holders: [{ owner: world.ownerOfB }], waiting: 0 });
+      await held.release();
+      expect(await b.inspect(id)).toMatchObject({ mode: 'free', waiting: 0 });
+      expect(changes).toEqual([]);
+      expect(waiting.isLeader).toBe(false);
+    });
+
+    it('at shutdown a leader steps down at once and does not rejoin; no new leadership starts', async () => {
+      const id = uniqueId();
+      const first = a.leader(id);
+      await becomes(first, true);
+      const second = b.leader(id);
+      await waitingFor(b, id, 1);
+      const done = completion(first);
+      const closing = a.beforeApplicationShutdown();
+      expect(first.signal.aborted).toBe(true); // at the start of the shutdown, not after the grace period
+      expect(first.isLeader).toBe(false);
+      expect(() => a.leader(uniqueId())).toThrow(LockUnavailableError);
+      await becomes(second, true);
+      await closing;
+      await world.closeA();
+      expect(done.done).toBe(true);
+      expect(await b.inspect(id)).toMatchObject({ holders: [{ owner: world.ownerOfB }], waiting: 0 });
+      await second.close();
+    });
+
     it('reports acquired, conflict, waited, released and lost through onLockEvent', async () => {
       const id = uniqueId();
       const events = world.eventsOfA;
@@ -231,6 +392,31 @@ export function describeLockContract(backend: string, makeWorld: () => Promise<C
       ]);
     });
   });
+}
+
+/** Resolves once `inspect` counts `count` callers waiting for `id` (polled: inspect is a read, not a watch). */
+async function waitingFor(service: LockService, id: string, count: number): Promise<void> {
+  for (const started = Date.now(); ; ) {
+    if ((await service.inspect(id)).waiting >= count) return;
+    if (Date.now() - started > 20_000) throw new Error(`${count} waiters for ${id} not seen within 20 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Resolves when the leadership's next change is `value` (or at once if it is already in that state). */
+function becomes(leadership: Leadership, value: boolean): Promise<unknown> {
+  if (leadership.isLeader === value) return Promise.resolve();
+  return firstValueFrom(leadership.changes$.pipe(filter((v) => v === value)));
+}
+
+function completion(leadership: Leadership): { done: boolean } {
+  const state = { done: false };
+  leadership.changes$.subscribe({ complete: () => (state.done = true) });
+  return state;
+}
+
+function byScopeThenId(x: Pick<LockInfo, 'scope' | 'id'>, y: Pick<LockInfo, 'scope' | 'id'>): number {
+  return x.scope < y.scope ? -1 : x.scope > y.scope ? 1 : x.id < y.id ? -1 : x.id > y.id ? 1 : 0;
 }
 
 function whenLost(handle: { signal: AbortSignal }): Promise<void> {

@@ -113,3 +113,10 @@ export async function startHolder(config: object): Promise<{ child: Child; sessi
   const [, sessionId] = await child.waitForLine(/^held ([0-9a-f]{16})$/, 60_000);
   return { child, sessionId };
 }
+
+/** Starts candidate.ts (a process running for leadership); resolves once it has a session. */
+export async function startCandidate(config: object): Promise<{ child: Child; sessionId: string }> {
+  const child = new Child('test/faults/support/candidate.ts', [JSON.stringify(config)]);
+  const [, sessionId] = await child.waitForLine(/^ready ([0-9a-f]{16})$/, 60_000);
+  return { child, sessionId };
+}
