@@ -1,0 +1,91 @@
+/*
+ * The application that `npm run bench:http` drives (bench/http.bench.ts forks it, so that the load
+ * generator does not share its event loop). One Nest app (Express), one ZooKeeper session, three routes
+ * around the same handler:
+ *
+ *   GET /plain/:id    the handler alone
+ *   GET /locked/:id   @WithLock('params.id'): fail-fast lock around the handler
+ *   GET /manual/:id   what a user would write by hand: ZookeeperService.create (ephemeral) + remove around
+ *                     the handler, 409 when the node exists
+ *
+ * Reports its port to the parent over IPC; GET /nodes answers how many nodes both routes left behind.
+ */
+import { ConflictException, Controller, Get, Logger, Module, Param } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { WithLock, ZookeeperError, ZookeeperLockModule, ZookeeperService } from '../lib/index';
+
+const NAMESPACE = '/bench-http';
+const MANUAL_DIR = '/bench-http-manual';
+const LOCK_DIR = `${NAMESPACE}/default`;
+
+/** The work every route does: the same few lines, so that the routes differ only in their locking. */
+function handler(id: string): { id: string; ok: true } {
+  return { id, ok: true };
+}
+
+@Controller()
+class BenchController {
+  constructor(private readonly zk: ZookeeperService) {}
+
+  @Get('plain/:id')
+  plain(@Param('id') id: string) {
+    return handler(id);
+  }
+
+  @Get('locked/:id')
+  @WithLock('params.id')
+  locked(@Param('id') id: string) {
+    return handler(id);
+  }
+
+  @Get('manual/:id')
+  async manual(@Param('id') id: string) {
+    const path = `${MANUAL_DIR}/${encodeURIComponent(id)}`;
+    try {
+      await this.zk.create(path, { mode: 'ephemeral' });
+    } catch (error) {
+      if (error instanceof ZookeeperError && error.code === 'NODE_EXISTS') throw new ConflictException(`${id} is locked`);
+      throw error;
+    }
+    try {
+      return handler(id);
+    } finally {
+      await this.zk.remove(path);
+    }
+  }
+
+  @Get('nodes')
+  async nodes() {
+    const count = async (dir: string) => ((await this.zk.exists(dir)) ? (await this.zk.getChildren(dir)).length : 0);
+    return { locked: await count(LOCK_DIR), manual: await count(MANUAL_DIR) };
+  }
+}
+
+async function main(): Promise<void> {
+  Logger.overrideLogger(['error']);
+  const connectionString = process.env.ZOOKEEPER_CONNECT;
+  if (!connectionString) throw new Error('bench/http-app.ts needs ZOOKEEPER_CONNECT');
+
+  @Module({
+    imports: [ZookeeperLockModule.forRoot({ connectionString, namespace: NAMESPACE })],
+    controllers: [BenchController],
+  })
+  class BenchModule {}
+
+  const app = await NestFactory.create(BenchModule, { logger: ['error'] });
+  app.enableShutdownHooks();
+  await app.init(); // connects the session (onModuleInit)
+  await app.get(ZookeeperService).mkdirp(MANUAL_DIR);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as { port: number };
+  process.send?.({ port });
+  // The parent says when to go (or simply disconnects when it dies).
+  const stop = () => void app.close().then(() => process.exit(0));
+  process.on('message', (message) => message === 'stop' && stop());
+  process.on('disconnect', stop);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${(error as Error).stack}\n`);
+  process.exit(1);
+});
