@@ -7,6 +7,9 @@
  *   GET /locked/:id   @WithLock('params.id'): fail-fast lock around the handler
  *   GET /manual/:id   what a user would write by hand: ZookeeperService.create (ephemeral) + remove around
  *                     the handler, 409 when the node exists
+ *   GET /checked/:id  the same, plus what the library's release does so as never to delete someone else's
+ *                     node: read the node (token and owner), then delete it at the version read. Same
+ *                     ZooKeeper requests as @WithLock: what is left between the two is the library's own cost
  *
  * Reports its port to the parent over IPC; GET /nodes answers how many nodes both routes left behind.
  */
@@ -17,6 +20,8 @@ import { WithLock, ZookeeperError, ZookeeperLockModule, ZookeeperService } from 
 const NAMESPACE = '/bench-http';
 const MANUAL_DIR = '/bench-http-manual';
 const LOCK_DIR = `${NAMESPACE}/default`;
+const TOKEN_PREFIX = `${process.pid}-`;
+let tokens = 0;
 
 /** The work every route does: the same few lines, so that the routes differ only in their locking. */
 function handler(id: string): { id: string; ok: true } {
@@ -51,6 +56,25 @@ class BenchController {
       return handler(id);
     } finally {
       await this.zk.remove(path);
+    }
+  }
+
+  @Get('checked/:id')
+  async checked(@Param('id') id: string) {
+    const path = `${MANUAL_DIR}/${encodeURIComponent(id)}`;
+    const token = `${TOKEN_PREFIX}${++tokens}`;
+    let session: string;
+    try {
+      session = (await this.zk.create(path, { mode: 'ephemeral', data: Buffer.from(token) })).sessionId;
+    } catch (error) {
+      if (error instanceof ZookeeperError && error.code === 'NODE_EXISTS') throw new ConflictException(`${id} is locked`);
+      throw error;
+    }
+    try {
+      return handler(id);
+    } finally {
+      const { data, stat } = await this.zk.getData(path);
+      if (stat.ephemeralOwner === session && data.toString() === token) await this.zk.remove(path, stat.version);
     }
   }
 

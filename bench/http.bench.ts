@@ -29,6 +29,7 @@ const ROUTES = [
   { name: 'no lock', path: 'plain' },
   { name: '@WithLock', path: 'locked' },
   { name: 'hand-written create+remove', path: 'manual' },
+  { name: 'hand-written create+read+remove', path: 'checked' },
 ] as const;
 type RouteName = (typeof ROUTES)[number]['name'];
 
