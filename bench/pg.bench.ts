@@ -133,6 +133,12 @@ function cleanUp(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void cleanUp().then(() => process.exit(130)));
 }
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.once(event, (error: unknown) => {
+    process.stderr.write(`bench:pg: ${event}: ${(error as Error)?.stack ?? String(error)}\n`);
+    void cleanUp().then(() => process.exit(1));
+  });
+}
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error']);
@@ -147,6 +153,8 @@ async function main(): Promise<void> {
   cleanups.push(() => zkServer.stop());
 
   const pool = new Pool({ connectionString: postgres.connectionString, max: POOL });
+  // An idle pooled connection that fails (the server going away) is reported, not an unhandled 'error'.
+  pool.on('error', (error) => process.stderr.write(`bench:pg: idle pool connection: ${error.message}\n`));
   cleanups.push(() => pool.end());
   await pool.query('CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL DEFAULT 0)');
   await pool.query('INSERT INTO accounts (id) SELECT generate_series(1, $1::int)', [CALLERS]);
