@@ -11,10 +11,13 @@
  *                     node: read the node (token and owner), then delete it at the version read. Same
  *                     ZooKeeper requests as @WithLock: what is left between the two is the library's own cost
  *
- * Reports its port to the parent over IPC; GET /nodes answers how many nodes both routes left behind.
+ * Reports its port to the parent over IPC; GET /nodes answers how many nodes the routes left behind, GET
+ * /cpu the CPU time this process has used.
  */
 import { ConflictException, Controller, Get, Logger, Module, Param } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { WithLock, ZookeeperError, ZookeeperLockModule, ZookeeperService } from '../lib/index';
 
 const NAMESPACE = '/bench-http';
@@ -78,6 +81,13 @@ class BenchController {
     }
   }
 
+  /** CPU time this process has used, in µs (the bench divides its growth by the requests served). */
+  @Get('cpu')
+  cpu() {
+    const { user, system } = process.cpuUsage();
+    return { micros: user + system };
+  }
+
   @Get('nodes')
   async nodes() {
     const count = async (dir: string) => ((await this.zk.exists(dir)) ? (await this.zk.getChildren(dir)).length : 0);
@@ -103,9 +113,24 @@ async function main(): Promise<void> {
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
   process.send?.({ port });
-  // The parent says when to go (or simply disconnects when it dies).
+  // The parent says when to go (or simply disconnects when it dies), and when to profile (BENCH_PROFILE).
   const stop = () => void app.close().then(() => process.exit(0));
-  process.on('message', (message) => message === 'stop' && stop());
+  const profiler = new Session();
+  process.on('message', (message: string | { profileStart?: true; profileStop?: string }) => {
+    if (message === 'stop') return stop();
+    if (typeof message !== 'object') return;
+    if (message.profileStart) {
+      profiler.connect();
+      profiler.post('Profiler.enable', () => profiler.post('Profiler.start', () => process.send?.({ profiling: true })));
+    } else if (message.profileStop) {
+      const file = message.profileStop;
+      profiler.post('Profiler.stop', (error, result) => {
+        if (!error) writeFileSync(file, JSON.stringify(result.profile));
+        profiler.disconnect();
+        process.send?.({ profiled: error ? error.message : file });
+      });
+    }
+  });
   process.on('disconnect', stop);
 }
 

@@ -97,8 +97,12 @@ function controllers(gates: Gates) {
   return [RetryController, TimeoutController, EventsController, PlainController];
 }
 
-/** Resolves once `path` has no children (a child watch per change). */
-async function waitForNoChildren(zk: ZookeeperService, path: string): Promise<void> {
+/**
+ * Resolves once `path` has no children (a child watch per change). Rejects after `withinMs`: the routes
+ * wait 30 s for their lock, so a waiter that leaves only when that wait runs out was not cancelled.
+ */
+async function waitForNoChildren(zk: ZookeeperService, path: string, withinMs = 15_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
   for (;;) {
     let changed!: () => void;
     const change = new Promise<void>((resolve) => (changed = resolve));
@@ -110,7 +114,11 @@ async function waitForNoChildren(zk: ZookeeperService, path: string): Promise<vo
       throw error;
     }
     if (children.length === 0) return;
-    await change;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`${path} still has ${children.length} waiter(s) after ${withinMs} ms: the wait was not cancelled`);
+    let timer!: NodeJS.Timeout;
+    await Promise.race([change, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+    clearTimeout(timer);
   }
 }
 
