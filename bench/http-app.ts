@@ -1,12 +1,13 @@
 /*
  * The application that `npm run bench:http` drives (bench/http.bench.ts forks it, so that the load
- * generator does not share its event loop). One Nest app (Express), one ZooKeeper session, three routes
+ * generator does not share its event loop). One Nest app (Express), one ZooKeeper session, five routes
  * around the same handler:
  *
  *   GET /plain/:id    the handler alone
  *   GET /locked/:id   @WithLock('params.id'): fail-fast lock around the handler
  *   GET /manual/:id   what a user would write by hand: ZookeeperService.create (ephemeral) + remove around
  *                     the handler, 409 when the node exists
+ *   GET /service/:id  LockService.withLock inside the handler (no interceptor)
  *   GET /checked/:id  the same, plus what the library's release does so as never to delete someone else's
  *                     node: read the node (token and owner), then delete it at the version read. Same
  *                     ZooKeeper requests as @WithLock: what is left between the two is the library's own cost
@@ -18,7 +19,7 @@ import { ConflictException, Controller, Get, Logger, Module, Param } from '@nest
 import { NestFactory } from '@nestjs/core';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { WithLock, ZookeeperError, ZookeeperLockModule, ZookeeperService } from '../lib/index';
+import { LockConflictError, LockService, WithLock, ZookeeperError, ZookeeperLockModule, ZookeeperService } from '../lib/index';
 
 const NAMESPACE = '/bench-http';
 const MANUAL_DIR = '/bench-http-manual';
@@ -33,7 +34,10 @@ function handler(id: string): { id: string; ok: true } {
 
 @Controller()
 class BenchController {
-  constructor(private readonly zk: ZookeeperService) {}
+  constructor(
+    private readonly zk: ZookeeperService,
+    private readonly locks: LockService,
+  ) {}
 
   @Get('plain/:id')
   plain(@Param('id') id: string) {
@@ -60,6 +64,13 @@ class BenchController {
     } finally {
       await this.zk.remove(path);
     }
+  }
+
+  @Get('service/:id')
+  service(@Param('id') id: string) {
+    return this.locks.withLock(id, () => handler(id)).catch((error) => {
+      throw error instanceof LockConflictError ? new ConflictException(error.message) : error;
+    });
   }
 
   @Get('checked/:id')

@@ -1,10 +1,11 @@
 /*
  * npm run bench:http: what @WithLock costs over HTTP, measured with a real load generator (autocannon).
  *
- * One Nest app (bench/http-app.ts, forked so that it has its own event loop) serves three routes around
- * the same handler: no lock, @WithLock, and a hand-written ZookeeperService.create + remove. autocannon
+ * One Nest app (bench/http-app.ts, forked so that it has its own event loop) serves routes around the
+ * same handler: no lock, @WithLock, LockService.withLock, a hand-written ZookeeperService.create + remove,
+ * and the same plus the ownership read the library does before deleting. autocannon
  * drives each in turn at the same concurrency, every request on a new id (so every request takes a lock
- * and none conflicts); each round measures the three back to back, in an order that rotates per round.
+ * and none conflicts); each round measures them back to back, in an order that rotates per round.
  * The table reports median requests/s and latency over the rounds, and the median of the per-round ratios
  * @WithLock / hand-written, and the app's CPU time per request (which other load on a shared machine
  * disturbs less than the rates). No pass/fail; exits non-zero only when a request failed or nodes were left.
@@ -31,6 +32,7 @@ const PROFILE_DIR = process.env.BENCH_PROFILE;
 const ROUTES = [
   { name: 'no lock', path: 'plain' },
   { name: '@WithLock', path: 'locked' },
+  { name: 'LockService.withLock in the handler', path: 'service' },
   { name: 'hand-written create+remove', path: 'manual' },
   { name: 'hand-written create+read+remove', path: 'checked' },
 ] as const;
