@@ -8,7 +8,7 @@
  *   GET /manual/:id   what a user would write by hand: ZookeeperService.create (ephemeral) + remove around
  *                     the handler, 409 when the node exists
  *   GET /service/:id  LockService.withLock inside the handler (no interceptor)
- *   GET /checked/:id  the same, plus what the library's release does so as never to delete someone else's
+ *   GET /checked/:id  /manual plus what the library's release does so as never to delete someone else's
  *                     node: read the node (token and owner), then delete it at the version read. Same
  *                     ZooKeeper requests as @WithLock: what is left between the two is the library's own cost
  *
