@@ -25,7 +25,7 @@ import request from 'supertest';
 import { LockConflictError, LockService, WithLock, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { AdapterName, Gates } from './support/locked-app';
 import { newLockService } from './support/locks';
-import { cleanup, listTree, newService, sharedConnectString, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import { cleanup, listTree, newService, sharedConnectString, uniqueNamespace, waitForChildren, waitForNoChildren } from './support/zookeeper';
 
 @Injectable()
 class RetryOnceInterceptor implements NestInterceptor {
@@ -97,30 +97,8 @@ function controllers(gates: Gates) {
   return [RetryController, TimeoutController, EventsController, PlainController];
 }
 
-/**
- * Resolves once `path` has no children (a child watch per change). Rejects after `withinMs`: the routes
- * wait 30 s for their lock, so a waiter that leaves only when that wait runs out was not cancelled.
- */
-async function waitForNoChildren(zk: ZookeeperService, path: string, withinMs = 15_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    let changed!: () => void;
-    const change = new Promise<void>((resolve) => (changed = resolve));
-    let children: string[];
-    try {
-      children = await zk.getChildren(path, () => changed());
-    } catch (error) {
-      if ((error as { code?: string }).code === 'NO_NODE') return;
-      throw error;
-    }
-    if (children.length === 0) return;
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`${path} still has ${children.length} waiter(s) after ${withinMs} ms: the wait was not cancelled`);
-    let timer!: NodeJS.Timeout;
-    await Promise.race([change, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
-    clearTimeout(timer);
-  }
-}
+/** The routes wait 30 s for their lock: a waiter that leaves only when that runs out was not cancelled. */
+const CANCELLED_WITHIN_MS = 15_000;
 
 /** The holder node of `id` and any waiter node in its queue (not the queue directory itself). */
 async function lockNodes(zk: ZookeeperService, namespace: string, id: string): Promise<string[]> {
@@ -178,7 +156,7 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock per subscription (
     const before = runs.slow;
     const answer = await request(url).post(`/timeout/${id}`);
     expect(answer.status).toBe(408);
-    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`); // the waiter left the queue
+    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`, CANCELLED_WITHIN_MS); // the waiter left the queue
     await holder.release();
     await (await other.acquire(id, { scope: 'jobs' })).release(); // free for others: nobody took it
     expect(runs.slow).toBe(before);
@@ -193,7 +171,7 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock per subscription (
     client.on('error', () => undefined); // destroyed on purpose
     await waitForChildren(observer, `${namespace}/jobs/${id}%q`, 1); // queued
     client.destroy(); // the client goes away while its request waits for the lock
-    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`);
+    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`, CANCELLED_WITHIN_MS);
     await holder.release();
     await (await other.acquire(id, { scope: 'jobs' })).release();
     expect(runs.stream).toBe(before);
@@ -209,7 +187,7 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock per subscription (
     client.end();
     await waitForChildren(observer, `${namespace}/jobs/${id}%q`, 1); // queued
     client.destroy();
-    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`);
+    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`, CANCELLED_WITHIN_MS);
     await holder.release();
     await (await other.acquire(id, { scope: 'jobs' })).release();
     expect(runs.plain).toBe(before);

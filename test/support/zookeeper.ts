@@ -174,6 +174,35 @@ export async function waitForChildren(service: ZookeeperService, path: string, c
   }
 }
 
+/**
+ * Resolves once `path` has no children (a child watch per change; the test timeout catches a hang).
+ * `withinMs`: reject once that has passed instead, for a test whose point is that it happens sooner.
+ */
+export async function waitForNoChildren(zk: ZookeeperService, path: string, withinMs = Infinity): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    let changed!: () => void;
+    const change = new Promise<void>((resolve) => (changed = resolve));
+    let children: string[];
+    try {
+      children = await zk.getChildren(path, () => changed());
+    } catch (error) {
+      if ((error as { code?: string }).code === 'NO_NODE') return;
+      throw error;
+    }
+    if (children.length === 0) return;
+    if (withinMs === Infinity) {
+      await change;
+      continue;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`${path} still has ${children.length} children after ${withinMs} ms`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([change, new Promise((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+  }
+}
+
 /** Every node below `path` (depth first), for leak checks. */
 export async function listTree(service: ZookeeperService, path: string): Promise<string[]> {
   const out: string[] = [];
