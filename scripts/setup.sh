@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a clean machine lacks for the tests, the sample app and the benchmark:
-# a JRE and Debian's ZooKeeper (skipped with ZOOKEEPER_CONNECT or ZOOKEEPER_HOME), and node_modules.
+# a JRE and Debian's ZooKeeper (skipped with ZOOKEEPER_CONNECT or ZOOKEEPER_HOME), openssl, PostgreSQL
+# (for bench:pg), and node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,22 @@ if ! command -v openssl >/dev/null 2>&1; then
   else
     echo "[setup] the TLS tests need the openssl command: 'sudo apt-get install openssl'" >&2
     exit 1
+  fi
+fi
+
+# test/benchmarks.spec.ts starts bench:pg, which runs a private PostgreSQL (scripts/pg.js finds it).
+have_postgres() {
+  [ -n "${PG_BIN:-}" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ]
+}
+if ! have_postgres; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing Debian package: postgresql (bench:pg and its start-up test)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "[setup] bench:pg and its test need PostgreSQL: 'sudo apt-get install postgresql', or set PG_BIN" >&2
+    echo "        to a directory holding initdb and postgres; until then test/benchmarks.spec.ts fails" >&2
   fi
 fi
 

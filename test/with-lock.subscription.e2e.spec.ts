@@ -97,6 +97,9 @@ function controllers(gates: Gates) {
   return [RetryController, TimeoutController, EventsController, PlainController];
 }
 
+/** The routes wait 30 s for their lock: a waiter that leaves only when that runs out was not cancelled. */
+const CANCELLED_WITHIN_MS = 15_000;
+
 /** The holder node of `id` and any waiter node in its queue (not the queue directory itself). */
 async function lockNodes(zk: ZookeeperService, namespace: string, id: string): Promise<string[]> {
   const queue = `${namespace}/jobs/${id}%q`;
@@ -153,7 +156,7 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock per subscription (
     const before = runs.slow;
     const answer = await request(url).post(`/timeout/${id}`);
     expect(answer.status).toBe(408);
-    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`); // the waiter left the queue
+    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`, CANCELLED_WITHIN_MS); // the waiter left the queue
     await holder.release();
     await (await other.acquire(id, { scope: 'jobs' })).release(); // free for others: nobody took it
     expect(runs.slow).toBe(before);
@@ -168,7 +171,7 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock per subscription (
     client.on('error', () => undefined); // destroyed on purpose
     await waitForChildren(observer, `${namespace}/jobs/${id}%q`, 1); // queued
     client.destroy(); // the client goes away while its request waits for the lock
-    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`);
+    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`, CANCELLED_WITHIN_MS);
     await holder.release();
     await (await other.acquire(id, { scope: 'jobs' })).release();
     expect(runs.stream).toBe(before);
@@ -184,7 +187,7 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock per subscription (
     client.end();
     await waitForChildren(observer, `${namespace}/jobs/${id}%q`, 1); // queued
     client.destroy();
-    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`);
+    await waitForNoChildren(observer, `${namespace}/jobs/${id}%q`, CANCELLED_WITHIN_MS);
     await holder.release();
     await (await other.acquire(id, { scope: 'jobs' })).release();
     expect(runs.plain).toBe(before);

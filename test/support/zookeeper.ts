@@ -174,8 +174,12 @@ export async function waitForChildren(service: ZookeeperService, path: string, c
   }
 }
 
-/** Resolves once `path` has no children (a child watch per change; the test timeout catches a hang). */
-export async function waitForNoChildren(zk: ZookeeperService, path: string): Promise<void> {
+/**
+ * Resolves once `path` has no children (a child watch per change; the test timeout catches a hang).
+ * `withinMs`: reject once that has passed instead, for a test whose point is that it happens sooner.
+ */
+export async function waitForNoChildren(zk: ZookeeperService, path: string, withinMs = Infinity): Promise<void> {
+  const deadline = Date.now() + withinMs;
   for (;;) {
     let changed!: () => void;
     const change = new Promise<void>((resolve) => (changed = resolve));
@@ -187,7 +191,15 @@ export async function waitForNoChildren(zk: ZookeeperService, path: string): Pro
       throw error;
     }
     if (children.length === 0) return;
-    await change;
+    if (withinMs === Infinity) {
+      await change;
+      continue;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`${path} still has ${children.length} children after ${withinMs} ms`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([change, new Promise((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
   }
 }
 
