@@ -352,10 +352,8 @@ export class LockService implements BeforeApplicationShutdown {
 
   /** Keeps a lock its holders are done with until its holdAtLeast has passed, then frees it. */
   private linger(lock: HeldLock, ms: number): void {
-    const timer = setTimeout(() => this.endLinger(lock), Math.ceil(ms));
-    // A process that is done may exit meanwhile: its session, and the lock with it, end then.
-    timer.unref();
-    this.lingering.set(lock, timer);
+    // Not unref'd, like maxHold's timer: an application closes (freeing it at once) rather than exits.
+    this.lingering.set(lock, setTimeout(() => this.endLinger(lock), Math.ceil(ms)));
   }
 
   /** Frees a kept lock now (its time has passed, or the application is shutting down). */
