@@ -155,4 +155,16 @@ describe('@Locked provider methods', () => {
     expect(() => Locked('a', { onConflict: 'ignore' as 'skip' })).toThrow(/onConflict/);
     expect(() => Locked('a', { scope: '' })).toThrow(/scope/);
   });
+
+  it("refuses a fixed id that looks like a @WithLock request path ('params.id'), and says what to write", () => {
+    // The compiler refuses these too (test/types/locked.types.ts); plain JavaScript gets it at class definition.
+    for (const path of ['params.id', 'body.orderId', 'query.key', 'headers.x-id', 'args.id']) {
+      expect(() => Locked(path as never)).toThrow(new RegExp(`@Locked\\('${path}'\\): a fixed id that looks like a @WithLock request path`));
+      expect(() => Locked(['ok', path] as never)).toThrow(/request path/);
+    }
+    expect(() => Locked('params.id' as never)).toThrow(/@Locked\(\(id: string\) => id\).*@Locked\(\(\) => 'params\.id'\)/);
+    // Ids that merely contain a dot, and the literal id returned from a function, are fine.
+    for (const id of ['report.daily', 'params', 'params.', 'paramsx.id']) expect(() => Locked(id)).not.toThrow();
+    expect(() => Locked(() => 'params.id')).not.toThrow();
+  });
 });
