@@ -4,7 +4,7 @@ import { ClientProxy, ClientProxyFactory, MessagePattern, Payload, Transport } f
 import { firstValueFrom } from 'rxjs';
 import { CurrentLock, LockHandle, WithLock, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { Gates } from './support/locked-app';
-import { cleanup, harness, sharedConnectString, uniqueNamespace, waitForGone } from './support/zookeeper';
+import { cleanup, harness, sharedConnectString, uniqueNamespace, waitForChildren, waitForGone, waitForNoChildren } from './support/zookeeper';
 
 /** @WithLock on a TCP microservice handler: the lock id comes from the message data. */
 describe('@WithLock in a microservice (TCP transport)', () => {
@@ -12,6 +12,8 @@ describe('@WithLock in a microservice (TCP transport)', () => {
   let service: INestMicroservice;
   let client: ClientProxy;
   const namespace = uniqueNamespace('rpc');
+  let port: number;
+  let queuedRuns = 0;
 
   @Controller()
   class OrdersHandler {
@@ -21,6 +23,13 @@ describe('@WithLock in a microservice (TCP transport)', () => {
       await gates.pass(`ship:${data.orderId}`);
       return { shipped: data.orderId, locked: lock.ids };
     }
+
+    @MessagePattern('ship-queued')
+    @WithLock('orderId', { wait: 30_000 })
+    shipQueued(@Payload() data: { orderId: string }) {
+      queuedRuns += 1;
+      return { shipped: data.orderId };
+    }
   }
 
   beforeAll(async () => {
@@ -29,7 +38,7 @@ describe('@WithLock in a microservice (TCP transport)', () => {
       controllers: [OrdersHandler],
     })
     class OrdersModule {}
-    const [port] = await harness.freePorts(1);
+    [port] = await harness.freePorts(1);
     service = await NestFactory.createMicroservice(OrdersModule, {
       transport: Transport.TCP,
       options: { host: '127.0.0.1', port },
@@ -65,5 +74,22 @@ describe('@WithLock in a microservice (TCP transport)', () => {
   it('answers a message without a usable id with a 400-style RpcException', async () => {
     const error = await firstValueFrom(client.send('ship', { orderId: 7 })).catch((e) => e);
     expect(error).toMatchObject({ statusCode: 400, code: 'LOCK_ID_INVALID' });
+  });
+
+  it('cancels the wait when the requesting connection closes while queued: its node leaves the queue, the handler never runs', async () => {
+    const zk = service.get(ZookeeperService);
+    const gate = gates.close('ship:o-2');
+    const first = firstValueFrom(client.send('ship', { orderId: 'o-2' }));
+    await gate.entered;
+    const leaving = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
+    await leaving.connect();
+    leaving.send('ship-queued', { orderId: 'o-2' }).subscribe({ error: () => undefined });
+    await waitForChildren(zk, `${namespace}/default/o-2%q`, 1); // queued behind the holder
+    leaving.close(); // the requester goes away while its message waits for the lock
+    await waitForNoChildren(zk, `${namespace}/default/o-2%q`);
+    gate.open();
+    expect(await first).toEqual({ shipped: 'o-2', locked: ['o-2'] });
+    await waitForGone(zk, `${namespace}/default/o-2`);
+    expect(queuedRuns).toBe(0);
   });
 });

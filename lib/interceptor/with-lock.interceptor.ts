@@ -24,6 +24,7 @@ import {
 import { LockHandle, LockHold } from '../lock/lock-handle';
 import { normalizeIds } from '../lock/lock-id';
 import { LockService } from '../lock/lock.service';
+import { noop, onClientGone } from './client-gone';
 import { WITH_LOCK_METADATA } from './with-lock.constants';
 import type { WithLockMetadata } from './with-lock-options.interface';
 
@@ -69,7 +70,7 @@ export class WithLockInterceptor implements NestInterceptor {
       const release = (handle: LockHandle) =>
         handle.release().catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
 
-      // Nest unsubscribes when an SSE client leaves, but not for a plain HTTP request: watch its socket.
+      // Nest unsubscribes when an SSE client leaves, but not when any other caller goes: watch its connection.
       const stopWatching = onClientGone(context, () =>
         waiting.abort(new LockUnavailableError('The client went away while waiting for the lock')),
       );
@@ -214,26 +215,6 @@ export class WithLockInterceptor implements NestInterceptor {
     throw error;
   }
 }
-
-/**
- * Calls `onGone` when the HTTP client disconnects before its response was sent (Express's response, or
- * the raw one under a Fastify reply); returns the function that stops watching. Not HTTP: nothing to watch.
- */
-function onClientGone(context: ExecutionContext, onGone: () => void): () => void {
-  if (context.getType<string>() !== 'http') return noop;
-  const response = context.switchToHttp().getResponse<{ raw?: unknown } | undefined>();
-  const raw = (response?.raw ?? response) as
-    | { writableFinished?: boolean; once?: (e: string, l: () => void) => void; removeListener?: (e: string, l: () => void) => void }
-    | undefined;
-  if (typeof raw?.once !== 'function' || typeof raw.removeListener !== 'function') return noop;
-  const listener = () => {
-    if (!raw.writableFinished) onGone();
-  };
-  raw.once('close', listener);
-  return () => raw.removeListener!('close', listener);
-}
-
-function noop(): void {}
 
 /**
  * Calls `onExpired` when a lock `handle` holds passes its maxHold; returns the function that stops

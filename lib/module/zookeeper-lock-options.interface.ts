@@ -67,8 +67,9 @@ export interface ZookeeperLockModuleOptions {
   retryDelay?: number;
   /**
    * Called with every lock event (acquired, conflict, released, lost, unavailable) and every session
-   * state change: the one hook for metrics and tracing. Synchronous and on the lock's path: keep it
-   * cheap. Exceptions it throws are logged and ignored.
+   * state change, for metrics and tracing of your own (OpenTelemetry is built in: see the README's
+   * Telemetry section). Synchronous and on the lock's path: keep it cheap. Exceptions it throws are logged
+   * and ignored.
    */
   onLockEvent?: LockEventListener;
   /**
@@ -106,4 +107,29 @@ export interface ZookeeperLockModuleOptions {
    * Default: plain names (readable in zkCli).
    */
   hashIds?: { secret: string | Buffer };
+  /**
+   * Also emit a Node process warning (code `NZL_LOCK_LOST`, see LOCK_LOST_WARNING) when `withLock`'s or
+   * `@Locked`'s function finishes after its lock was lost, for processes that watch `process.on('warning')`.
+   * Off by default: the loss is already logged (a `warn` line when it happens), aborts the handle's
+   * `signal`, and is reported as a `lost` event and metric. Default false.
+   */
+  lockLostWarning?: boolean;
+}
+
+/**
+ * For `ZookeeperLockModule.forRootAsync({ useClass })` (or `useExisting`): a provider that builds the
+ * options, e.g. from a ConfigService it injects.
+ *
+ * ```ts
+ * @Injectable()
+ * class LockConfig implements ZookeeperLockOptionsFactory {
+ *   constructor(private readonly config: ConfigService) {}
+ *   createZookeeperLockOptions(): ZookeeperLockModuleOptions {
+ *     return { connectionString: this.config.getOrThrow('ZOOKEEPER_CONNECT') };
+ *   }
+ * }
+ * ```
+ */
+export interface ZookeeperLockOptionsFactory {
+  createZookeeperLockOptions(): ZookeeperLockModuleOptions | Promise<ZookeeperLockModuleOptions>;
 }

@@ -22,6 +22,8 @@ export interface ZookeeperLockTestingOptions {
   maxHold?: number;
   /** As ZookeeperLockModule's: bounds on waiting acquires (counted in this process). */
   maxWaiters?: { perId?: number; perProcess?: number };
+  /** As ZookeeperLockModule's: also emit the NZL_LOCK_LOST process warning. Default false. */
+  lockLostWarning?: boolean;
 }
 
 /** What `override` needs of @nestjs/testing's TestingModuleBuilder (so the library does not import it). */
@@ -58,7 +60,7 @@ export class ZookeeperLockTestingModule {
       providers: [
         {
           provide: ZOOKEEPER_LOCK_OPTIONS,
-          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters },
+          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters, lockLostWarning: options.lockLostWarning },
         },
         InMemoryLockBackend,
         { provide: LOCK_BACKEND, useExisting: InMemoryLockBackend },
