@@ -13,9 +13,9 @@ import {
   Locked,
   LockService,
   ZookeeperLockModule,
-  ZookeeperLockTestingModule,
   ZookeeperService,
 } from 'nestjs-zookeeper-lock';
+import { ZookeeperLockTestingModule } from 'nestjs-zookeeper-lock/testing';
 import { newLockService } from './support/locks';
 import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForGone } from './support/zookeeper';
 

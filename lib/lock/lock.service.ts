@@ -398,7 +398,7 @@ export class LockService implements BeforeApplicationShutdown {
       `${describeLock(lock.ids, lock.scope)} was freed ${early} ms before its holdAtLeast ended (${reason}); ` +
         'its holder had finished, but another instance may take it sooner than holdAtLeast allows',
     );
-    if (this.listener) this.emitReleased(lock);
+    if (this.listener || this.telemetry) this.emitReleased(lock);
   }
 
   private async freeGrant(lock: HeldLock): Promise<void> {
