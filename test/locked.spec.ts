@@ -30,7 +30,7 @@ class Jobs {
   readonly prefix = 'order-';
 
   @Locked('nightly', { onConflict: 'skip', scope: 'jobs' })
-  async nightly(): Promise<string> {
+  async nightly(): Promise<string | undefined> {
     this.nightlyRuns += 1;
     this.nightlyGate?.enter();
     await this.nightlyGate?.opened;
@@ -51,14 +51,15 @@ class Jobs {
     return `${a}+${b}`;
   }
 
-  @Locked('tagged')
+  // The types ask for a method declared to return a promise; at run time a synchronous one works too.
+  @(Locked('tagged') as MethodDecorator)
   @SetMetadata('custom', 'kept')
   tagged(): string {
     return 'sync method, async now';
   }
 
   @Locked(() => '')
-  badId(): void {}
+  async badId(): Promise<void> {}
 }
 
 describe('@Locked provider methods', () => {
@@ -153,5 +154,17 @@ describe('@Locked provider methods', () => {
     expect(() => Locked('a', { wait: -1 })).toThrow(/wait/);
     expect(() => Locked('a', { onConflict: 'ignore' as 'skip' })).toThrow(/onConflict/);
     expect(() => Locked('a', { scope: '' })).toThrow(/scope/);
+  });
+
+  it("refuses a fixed id that looks like a @WithLock request path ('params.id'), and says what to write", () => {
+    // The compiler refuses these too (test/types/locked.types.ts); plain JavaScript gets it at class definition.
+    for (const path of ['params.id', 'body.orderId', 'query.key', 'headers.x-id', 'args.id']) {
+      expect(() => Locked(path as never)).toThrow(new RegExp(`@Locked\\('${path}'\\): a fixed id that looks like a @WithLock request path`));
+      expect(() => Locked(['ok', path] as never)).toThrow(/request path/);
+    }
+    expect(() => Locked('params.id' as never)).toThrow(/@Locked\(\(id: string\) => id\).*@Locked\(\(\) => 'params\.id'\)/);
+    // Ids that merely contain a dot, and the literal id returned from a function, are fine.
+    for (const id of ['report.daily', 'params', 'params.', 'paramsx.id']) expect(() => Locked(id)).not.toThrow();
+    expect(() => Locked(() => 'params.id')).not.toThrow();
   });
 });

@@ -26,7 +26,7 @@ class Settlement {
   runs = 0;
 
   @Locked('settlement', { onConflict: 'skip' })
-  async settle(): Promise<string> {
+  async settle(): Promise<string | undefined> {
     this.runs += 1;
     return 'settled';
   }

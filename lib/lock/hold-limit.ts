@@ -13,3 +13,16 @@ export function maxHoldProblem(value: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * What is wrong with a `holdAtLeast` value, or undefined when it is fine: a whole number of ms from 0 (the
+ * default: released as soon as its holders are done) to 2^31-1, and no longer than `maxHold` (a lock cannot
+ * be kept at least 10 s and at most 5 s).
+ */
+export function holdAtLeastProblem(value: unknown, maxHold = Infinity): string | undefined {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_DELAY) {
+    return `must be a whole number of ms from 0 to ${MAX_TIMER_DELAY}, got ${String(value)}`;
+  }
+  if (value > maxHold) return `(${value} ms) must not be longer than maxHold (${maxHold} ms)`;
+  return undefined;
+}

@@ -55,6 +55,8 @@ export class HeldLock {
   private expiry?: NodeJS.Timeout;
   /** Freed by this process while still held (maxHold): the release must still delete its nodes. */
   private revokedFlag = false;
+  /** `performance.now()` before which it is not freed, even once its last hold is given up (holdAtLeast). */
+  private keepUntilAt = 0;
 
   /** `performance.now()` when it was granted (for held-time figures). */
   readonly acquiredAt = performance.now();
@@ -103,6 +105,19 @@ export class HeldLock {
   /** Still held by some handle and trusted: a nested acquire may join it. */
   get live(): boolean {
     return !this.released && !this.lost;
+  }
+
+  /**
+   * When (`performance.now()`) it may be freed at the earliest: the latest of its holders' `holdAtLeast`
+   * ends. Its release waits until then, in the background (LockService keeps it meanwhile).
+   */
+  get keepUntil(): number {
+    return this.keepUntilAt;
+  }
+
+  /** Keeps it at least `ms` from `from` (default now: a handle that joins it later asks from its join). */
+  keepAtLeast(ms: number, from = performance.now()): void {
+    if (ms > 0) this.keepUntilAt = Math.max(this.keepUntilAt, from + ms);
   }
 
   /** One more handle holds it (a nested acquire joined it). Only while live. */

@@ -4,7 +4,7 @@ import { MAX_TIMER_DELAY, validShutdownTimeout } from '../module/zookeeper-lock-
 import { GrantGoneError, LOCK_BACKEND, LockBackend } from './lock-backend';
 import { LockEvent, LockEventListener, notifyListener } from './lock-events';
 import { HeldLock, LockDriver, LockHandle, LockHold } from './lock-handle';
-import { maxHoldProblem } from './hold-limit';
+import { holdAtLeastProblem, maxHoldProblem } from './hold-limit';
 import { Leadership } from './leadership';
 import type { InspectOptions, LockInfo } from './lock-info';
 import {
@@ -44,6 +44,16 @@ export interface LockOptions {
    * @WithLock is ended). Overrides the module's `maxHold` for this call; Infinity: no limit.
    */
   maxHold?: number;
+  /**
+   * Shortest time (ms) the lock stays held, counted from when it was granted, even if its holder is done
+   * sooner (like ShedLock's `lockAtLeastFor`). For a job that every instance runs on the same schedule:
+   * an instance whose tick fires a little later than the winner's finds the lock still held and skips.
+   * Nobody waits for it: `release()`, `withLock` and @Locked methods return when the work is done, and
+   * the lock is freed in the background once the time has passed. A crash frees it with the session;
+   * the application's shutdown frees it at once. Default 0 (freed when its holders are done); at most
+   * `maxHold`. A nested acquisition that joins a held lock keeps it at least this long from its join.
+   */
+  holdAtLeast?: number;
 }
 
 /** Options of `LockService.leader`. */
@@ -90,6 +100,11 @@ export class LockService implements BeforeApplicationShutdown {
   protected readonly logger = new Logger('ZookeeperLock');
   /** Grants held by at least one handle, not lost. */
   private readonly held = new Set<HeldLock>();
+  /**
+   * Locks whose holders are all done but whose `holdAtLeast` has not passed yet, with the timer that frees
+   * them. Not in `held`: nothing can join them any more, and a loss finds no holder to tell.
+   */
+  private readonly lingering = new Map<HeldLock, NodeJS.Timeout>();
   /** Backend releases under way (shutdown waits for them). */
   private readonly freeing = new Set<Promise<void>>();
   private readonly gate = new ShutdownGate();
@@ -196,12 +211,14 @@ export class LockService implements BeforeApplicationShutdown {
       throw new InvalidLockOptionsError('Lock option `signal` must be an AbortSignal');
     }
     const maxHold = validMaxHold(options.maxHold) ?? this.maxHold;
+    const holdAtLeast = validHoldAtLeast(options.holdAtLeast, maxHold);
     options.signal?.throwIfAborted();
 
     const store = lockScope.getStore();
     const inherited = store?.owner === this ? store.held : undefined;
     if (!inherited) {
       const lock = await this.take(ids, scope, wait, maxHold, options.signal);
+      lock.keepAtLeast(holdAtLeast, lock.acquiredAt);
       return new LockHold(ids, scope, [lock], lock);
     }
     const joined: HeldLock[] = [];
@@ -212,7 +229,10 @@ export class LockService implements BeforeApplicationShutdown {
       else if (!joined.includes(holder)) joined.push(holder);
     }
     // Hold them now, synchronously: an owner releasing while we take the rest must not free them.
-    for (const part of joined) part.hold();
+    for (const part of joined) {
+      part.hold();
+      part.keepAtLeast(holdAtLeast);
+    }
     let own: HeldLock | undefined;
     if (missing.length > 0) {
       try {
@@ -221,6 +241,7 @@ export class LockService implements BeforeApplicationShutdown {
         await Promise.all(joined.map((part) => part.unhold())).catch(() => undefined);
         throw error;
       }
+      own.keepAtLeast(holdAtLeast, own.acquiredAt);
     }
     return new LockHold(ids, scope, own ? [...joined, own] : joined, own);
   }
@@ -273,9 +294,12 @@ export class LockService implements BeforeApplicationShutdown {
     return leadership;
   }
 
-  /** Number of locks this process holds right now (for health checks and tests). */
+  /**
+   * Number of locks this process holds right now (for health checks and tests), those kept after their
+   * holders were done (`holdAtLeast`) included.
+   */
   get heldCount(): number {
-    return this.held.size;
+    return this.held.size + this.lingering.size;
   }
 
   /** Number of acquires of this process waiting for a lock right now (see `maxWaiters`). */
@@ -294,6 +318,9 @@ export class LockService implements BeforeApplicationShutdown {
     for (const leadership of [...this.leaderships]) {
       void leadership.end(new LockLostError([leadership.id], leadership.scope, 'the application is shutting down'));
     }
+    // Locks kept for their holdAtLeast are freed now: this instance is leaving (its session, which holds
+    // them, closes in a moment anyway), and a closing application must not wait for a schedule.
+    for (const lock of [...this.lingering.keys()]) this.endLinger(lock);
     if (!this.idle) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -408,7 +435,43 @@ export class LockService implements BeforeApplicationShutdown {
       this.checkIdle();
       return Promise.resolve(); // lost: its session, and so its nodes, are gone
     }
+    const keepFor = lock.keepUntil - performance.now();
+    if (keepFor > 0 && !lock.lost && !this.gate.closed) {
+      this.linger(lock, keepFor);
+      return Promise.resolve(); // its holders are done; the lock itself is freed later
+    }
     return this.track(this.freeGrant(lock));
+  }
+
+  /** Keeps a lock its holders are done with until its holdAtLeast has passed, then frees it. */
+  private linger(lock: HeldLock, ms: number): void {
+    // Not unref'd, like maxHold's timer: an application closes (freeing it at once) rather than exits.
+    this.lingering.set(lock, setTimeout(() => this.endLinger(lock), Math.ceil(ms)));
+  }
+
+  /** Frees a kept lock now (its time has passed, or the application is shutting down). */
+  private endLinger(lock: HeldLock): void {
+    const timer = this.lingering.get(lock);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.lingering.delete(lock);
+    this.track(this.freeGrant(lock)).catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
+  }
+
+  /**
+   * A kept lock's session ended before its holdAtLeast passed. Its work was done, so nothing was lost and
+   * nobody's signal aborts; but another instance may now take it sooner than holdAtLeast meant to allow
+   * (a scheduled job may run twice for one tick), which deserves a warning. For events it ends as a release.
+   */
+  private loseLingering(lock: HeldLock, reason: string): void {
+    clearTimeout(this.lingering.get(lock));
+    this.lingering.delete(lock);
+    const early = Math.max(0, Math.round(lock.keepUntil - performance.now()));
+    this.logger.warn(
+      `${describeLock(lock.ids, lock.scope)} was freed ${early} ms before its holdAtLeast ended (${reason}); ` +
+        'its holder had finished, but another instance may take it sooner than holdAtLeast allows',
+    );
+    if (this.listener || this.telemetry) this.emitReleased(lock);
   }
 
   private async freeGrant(lock: HeldLock): Promise<void> {
@@ -448,6 +511,9 @@ export class LockService implements BeforeApplicationShutdown {
     for (const lock of this.held) {
       if (owner === undefined || lock.grant.owner === owner) this.loseLock(lock, reason);
     }
+    for (const lock of [...this.lingering.keys()]) {
+      if (owner === undefined || lock.grant.owner === owner) this.loseLingering(lock, reason);
+    }
   }
 
   private loseLock(lock: HeldLock, reason: string): void {
@@ -473,6 +539,14 @@ function validMaxHold(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const problem = maxHoldProblem(value);
   if (problem) throw new InvalidLockOptionsError(`Lock option \`maxHold\` ${problem}`);
+  return value as number;
+}
+
+/** A holdAtLeast option, checked against the lock's maxHold (0 when not given). */
+function validHoldAtLeast(value: unknown, maxHold: number): number {
+  if (value === undefined) return 0;
+  const problem = holdAtLeastProblem(value, maxHold);
+  if (problem) throw new InvalidLockOptionsError(`Lock option \`holdAtLeast\` ${problem}`);
   return value as number;
 }
 

@@ -2,8 +2,15 @@ import { Logger } from '@nestjs/common';
 import { LockConflictError } from '../lock/lock.errors';
 import type { LockService } from '../lock/lock.service';
 import { LOCKED_CLASS_METADATA, LOCKED_LOCK_SERVICE, LOCKED_METADATA } from './locked.constants';
-import { maxHoldProblem } from '../lock/hold-limit';
-import type { LockedIdSource, LockedMetadata, LockedOptions } from './locked-options.interface';
+import { holdAtLeastProblem, maxHoldProblem } from '../lock/hold-limit';
+import type {
+  LockedIdSource,
+  LockedMetadata,
+  LockedMethodDecorator,
+  LockedOptions,
+  NotARequestPath,
+  RequestPathRoot,
+} from './locked-options.interface';
 
 const logger = new Logger('ZookeeperLock');
 
@@ -12,13 +19,15 @@ const logger = new Logger('ZookeeperLock');
  *
  * ```ts
  * @Cron('0 * * * *')
- * @Locked('hourly-report', { onConflict: 'skip' })   // one instance of the fleet runs it
- * report() {}
+ * @Locked('hourly-report', { onConflict: 'skip', holdAtLeast: 30_000 })   // one instance of the fleet runs it
+ * async report(): Promise<void> {}
  *
  * @Locked((orderId: string) => orderId, { scope: 'orders', wait: 5000 })
- * async fulfil(orderId: string) {}
+ * async fulfil(orderId: string): Promise<Receipt> {}
  * ```
- * The method then always returns a Promise. Only for singleton providers of an application that imports
+ * A string is the id itself, never a request path as with @WithLock: `@Locked('params.id')` is refused
+ * (by the compiler, and when the class is defined). The method then always returns a Promise, and must
+ * be declared so (`Promise<T | undefined>` with `onConflict: 'skip'`). Only for singleton providers of an application that imports
  * ZookeeperLockModule (or ZookeeperLockTestingModule): at start-up, LockedMethodsExplorer hands their
  * instances the LockService. Inside the method, `currentLock()` gives the lock (its signal, fencing token).
  *
@@ -26,9 +35,17 @@ const logger = new Logger('ZookeeperLock');
  * decorator wraps the method itself, so the lock is taken however the method is called: directly, or
  * through a reference another library took at start-up (as @nestjs/schedule does).
  */
-export function Locked<TArgs extends unknown[]>(idFrom: LockedIdSource<TArgs>, options: LockedOptions = {}): MethodDecorator {
+export function Locked<const Id extends string | readonly string[], const O extends LockedOptions = {}>( // eslint-disable-line @typescript-eslint/no-empty-object-type
+  id: Id & NotARequestPath<Id>,
+  options?: O,
+): LockedMethodDecorator<[], O>;
+export function Locked<TArgs extends unknown[], const O extends LockedOptions = {}>( // eslint-disable-line @typescript-eslint/no-empty-object-type
+  idFrom: (...args: TArgs) => string | string[],
+  options?: O,
+): LockedMethodDecorator<TArgs, O>;
+export function Locked(idFrom: LockedIdSource, options: LockedOptions = {}): MethodDecorator {
   validate(idFrom, options);
-  const metadata: LockedMetadata = { idFrom: idFrom as LockedIdSource, options };
+  const metadata: LockedMetadata = { idFrom, options };
   return (target, key, descriptor: PropertyDescriptor) => {
     const original: unknown = descriptor.value;
     if (typeof original !== 'function') throw new TypeError(`@Locked applies to methods; ${String(key)} is not one`);
@@ -41,10 +58,11 @@ export function Locked<TArgs extends unknown[]>(idFrom: LockedIdSource<TArgs>, o
             'that imports ZookeeperLockModule (or ZookeeperLockTestingModule), called after start-up',
         );
       }
-      const ids = typeof idFrom === 'function' ? idFrom.apply(this, args as TArgs) : idFrom;
+      const ids = typeof idFrom === 'function' ? idFrom.apply(this, args) : (idFrom as string | string[]);
+      const { wait, scope, normalizeId, maxHold, holdAtLeast } = options;
       let lock;
       try {
-        lock = await locks.acquire(ids, { wait: options.wait, scope: options.scope, normalizeId: options.normalizeId, maxHold: options.maxHold });
+        lock = await locks.acquire(ids, { wait, scope, normalizeId, maxHold, holdAtLeast });
       } catch (error) {
         if (options.onConflict === 'skip' && error instanceof LockConflictError) {
           logger.debug(`@Locked ${name} skipped: ${error.message}`);
@@ -72,9 +90,20 @@ function validate(idFrom: unknown, options: LockedOptions): void {
     (typeof idFrom === 'string' && idFrom !== '') ||
     (Array.isArray(idFrom) && idFrom.length > 0 && idFrom.every((id) => typeof id === 'string' && id !== ''));
   if (!idOk) throw new TypeError('@Locked(idFrom): idFrom must be a lock id, an array of ids, or a function of the arguments');
-  const { wait, scope, onConflict, normalizeId, maxHold } = options;
+  const path = typeof idFrom === 'function' ? undefined : [idFrom as string | string[]].flat().find(looksLikeRequestPath);
+  if (path !== undefined) {
+    throw new TypeError(
+      `@Locked('${path}'): a fixed id that looks like a @WithLock request path. @Locked takes the id itself; ` +
+        `to lock on an argument, pass a function of the method's arguments, e.g. @Locked((id: string) => id). ` +
+        `If '${path}' really is the id you mean, return it from a function: @Locked(() => '${path}')`,
+    );
+  }
+  const { wait, scope, onConflict, normalizeId, maxHold, holdAtLeast } = options;
   const maxHoldIssue = maxHold === undefined ? undefined : maxHoldProblem(maxHold);
   if (maxHoldIssue) throw new TypeError(`@Locked: option maxHold ${maxHoldIssue}`);
+  // Checked against the decorator's own maxHold here; against the module's when the method is called.
+  const holdIssue = holdAtLeast === undefined ? undefined : holdAtLeastProblem(holdAtLeast, maxHold);
+  if (holdIssue) throw new TypeError(`@Locked: option holdAtLeast ${holdIssue}`);
   if (wait !== undefined && (typeof wait !== 'number' || Number.isNaN(wait) || wait < 0)) {
     throw new TypeError(`@Locked: option wait must be a number of ms >= 0 (or Infinity), got ${String(wait)}`);
   }
@@ -87,4 +116,12 @@ function validate(idFrom: unknown, options: LockedOptions): void {
   if (onConflict !== undefined && onConflict !== 'throw' && onConflict !== 'skip') {
     throw new TypeError(`@Locked: option onConflict must be 'throw' or 'skip', got ${String(onConflict)}`);
   }
+}
+
+const REQUEST_PATH_ROOTS: readonly RequestPathRoot[] = ['params', 'query', 'body', 'headers', 'args'];
+
+/** `params.id`, `body.orderId`, ...: what @WithLock reads from a request (see RequestPath). */
+function looksLikeRequestPath(id: string): boolean {
+  const dot = id.indexOf('.');
+  return dot > 0 && dot < id.length - 1 && (REQUEST_PATH_ROOTS as readonly string[]).includes(id.slice(0, dot));
 }

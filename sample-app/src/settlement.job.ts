@@ -37,7 +37,7 @@ export class SettlementJob implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   @Locked('settlement', { scope: 'jobs', onConflict: 'skip' })
-  protected async settleHoldingLock(): Promise<'settled' | 'skipped'> {
+  protected async settleHoldingLock(): Promise<'settled' | 'skipped' | undefined> {
     const lock = currentLock()!;
     const fees = await this.store.get('fees');
     const token = await lock.fencingToken();
