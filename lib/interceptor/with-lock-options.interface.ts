@@ -14,7 +14,7 @@ export type LockIdSource =
   | string
   | ((request: any, context: ExecutionContext) => string | string[] | Promise<string | string[]>); // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export interface WithLockOptions extends Pick<LockOptions, 'scope' | 'wait' | 'normalizeId' | 'maxHold'> {
+export interface WithLockOptions extends Pick<LockOptions, 'scope' | 'wait' | 'normalizeId' | 'maxHold' | 'shared' | 'limit'> {
   /**
    * Seconds sent in the `Retry-After` header of a 409 answered without waiting (`wait` 0).
    * Default 1; `false` sends none. (HTTP only.)

@@ -1,5 +1,6 @@
 import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
 import { maxHoldProblem } from '../lock/hold-limit';
+import { lockModeProblem } from '../lock/lock-mode';
 import { WITH_LOCK_METADATA } from './with-lock.constants';
 import type { LockIdSource, WithLockMetadata, WithLockOptions } from './with-lock-options.interface';
 import { WithLockInterceptor } from './with-lock.interceptor';
@@ -39,6 +40,8 @@ export function WithLock(idFrom: LockIdSource, options: WithLockOptions = {}): C
   }
   const maxHoldIssue = maxHold === undefined ? undefined : maxHoldProblem(maxHold);
   if (maxHoldIssue) throw new TypeError(`@WithLock: option maxHold ${maxHoldIssue}`);
+  const modeIssue = lockModeProblem(options.shared, options.limit);
+  if (modeIssue) throw new TypeError(`@WithLock: ${modeIssue}`);
   const metadata: WithLockMetadata = { idFrom, options };
   return applyDecorators(SetMetadata(WITH_LOCK_METADATA, metadata), UseInterceptors(WithLockInterceptor));
 }

@@ -137,9 +137,9 @@ export class WithLockInterceptor implements NestInterceptor {
 
   private async acquireFor(context: ExecutionContext, metadata: WithLockMetadata, waiting: WaitCancellation): Promise<LockHandle> {
     const ids = await this.getLockIds(context, metadata);
-    const { scope, wait, normalizeId, maxHold } = metadata.options;
+    const { scope, wait, normalizeId, maxHold, shared, limit } = metadata.options;
     if (waiting.aborted) throw waiting.reason; // gone while the ids were read: as acquire would with the signal
-    return this.lockService.acquire(ids, { scope, wait, normalizeId, maxHold, signal: waiting.signal });
+    return this.lockService.acquire(ids, { scope, wait, normalizeId, maxHold, shared, limit, signal: waiting.signal });
   }
 
   /**

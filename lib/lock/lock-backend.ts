@@ -55,6 +55,10 @@ export interface LockRequest {
    * in the id's queue (all processes), when the backend can see that at no extra cost.
    */
   readonly maxQueue?: number;
+  /** Shared (read) lock: any number of shared holders together, none while an exclusive one holds. */
+  readonly shared?: boolean;
+  /** Concurrency limit: at most this many holders at once (an integer >= 1); never with `shared`. */
+  readonly limit?: number;
 }
 
 /** What a backend hands back for one acquisition; backends extend it with their own bookkeeping. */

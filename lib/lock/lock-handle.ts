@@ -68,6 +68,8 @@ export class HeldLock {
     readonly keys: string[],
     readonly grant: LockGrant,
     private readonly driver: LockDriver,
+    /** How it was taken: a nested exclusive acquire may not join a shared one (no silent upgrade). */
+    readonly mode: 'exclusive' | 'shared' | 'limited' = 'exclusive',
   ) {}
 
   /**

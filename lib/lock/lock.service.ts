@@ -18,6 +18,7 @@ import {
 } from './lock.errors';
 import { checkNormalizer, LockIdNormalizer, lockKey, normalizeIds, normalizeScope } from './lock-id';
 import { lockScope } from './lock-scope';
+import { lockModeProblem } from './lock-mode';
 import { ShutdownGate } from './shutdown-gate';
 import { maxWaitersProblem, WaiterLimits, waiterLimits, WaitingRoom } from './waiting-room';
 import { LockTelemetry } from '../telemetry/lock-telemetry';
@@ -54,6 +55,22 @@ export interface LockOptions {
    * `maxHold`. A nested acquisition that joins a held lock keeps it at least this long from its join.
    */
   holdAtLeast?: number;
+  /**
+   * A shared (read) lock, like `SELECT ... FOR SHARE`: any number of shared holders of an id together,
+   * none while an exclusive holder holds it, and no exclusive one while shared ones do. Waiting is first
+   * come first served across both kinds (a shared caller arriving after a waiting exclusive one waits
+   * behind it). Inside a shared hold of an id, an exclusive acquire of the same id is refused with
+   * LockConflictError (no silent upgrade). Default false (exclusive).
+   */
+  shared?: boolean;
+  /**
+   * A concurrency limit (an integer >= 1): at most this many holders of the id at once, like a semaphore.
+   * A limited lock is a lock of its own, apart from the exclusive/shared lock of the same id. Callers of
+   * one id should agree on it; when they do not, the smallest limit among the holders and the callers
+   * ahead of a caller applies to it, so there are never more holders than the smallest limit a holder
+   * asked for. Not with `shared` (InvalidLockOptionsError).
+   */
+  limit?: number;
 }
 
 /** Options of `LockService.leader`. */
@@ -212,21 +229,25 @@ export class LockService implements BeforeApplicationShutdown {
     }
     const maxHold = validMaxHold(options.maxHold) ?? this.maxHold;
     const holdAtLeast = validHoldAtLeast(options.holdAtLeast, maxHold);
+    const mode = lockMode(options.shared, options.limit);
     options.signal?.throwIfAborted();
 
     const store = lockScope.getStore();
     const inherited = store?.owner === this ? store.held : undefined;
     if (!inherited) {
-      const lock = await this.take(ids, scope, wait, maxHold, options.signal);
+      const lock = await this.take(ids, scope, wait, maxHold, options.signal, mode);
       lock.keepAtLeast(holdAtLeast, lock.acquiredAt);
       return new LockHold(ids, scope, [lock], lock);
     }
     const joined: HeldLock[] = [];
     const missing: string[] = [];
     for (const each of ids) {
-      const holder = inherited.get(lockKey(scope, each));
+      const holder = inherited.get(heldKey(scope, each, mode));
       if (!holder?.live) missing.push(each);
-      else if (!joined.includes(holder)) joined.push(holder);
+      else if (holder.mode === 'shared' && mode.kind === 'exclusive') {
+        // No silent upgrade: another shared holder may be reading alongside us right now.
+        throw new LockConflictError([each], scope, 0);
+      } else if (!joined.includes(holder)) joined.push(holder);
     }
     // Hold them now, synchronously: an owner releasing while we take the rest must not free them.
     for (const part of joined) {
@@ -236,7 +257,7 @@ export class LockService implements BeforeApplicationShutdown {
     let own: HeldLock | undefined;
     if (missing.length > 0) {
       try {
-        own = await this.take(missing, scope, wait, maxHold, options.signal);
+        own = await this.take(missing, scope, wait, maxHold, options.signal, mode);
       } catch (error) {
         await Promise.all(joined.map((part) => part.unhold())).catch(() => undefined);
         throw error;
@@ -359,7 +380,7 @@ export class LockService implements BeforeApplicationShutdown {
     if (this.onIdle && this.idle) this.onIdle();
   }
 
-  private async take(ids: string[], scope: string, wait: number, maxHold: number, signal?: AbortSignal): Promise<HeldLock> {
+  private async take(ids: string[], scope: string, wait: number, maxHold: number, signal: AbortSignal | undefined, mode: RequestMode): Promise<HeldLock> {
     const started = performance.now();
     // Queued acquires get a signal the shutdown can abort; a fail-fast one is refused when it lands.
     const tracked = wait > 0 && !this.gate.closed ? this.gate.track(signal) : undefined;
@@ -372,7 +393,15 @@ export class LockService implements BeforeApplicationShutdown {
       // A waiting acquire takes a place in the waiting room (refused at once when it is full).
       if (wait > 0) leave = this.room.enter(ids, scope);
       const maxQueue = wait > 0 ? this.room.limits.perId : undefined;
-      grant = await this.backend.acquire({ ids, scope, wait, signal: tracked?.signal ?? signal, maxQueue });
+      grant = await this.backend.acquire({
+        ids,
+        scope,
+        wait,
+        signal: tracked?.signal ?? signal,
+        maxQueue,
+        ...(mode.kind === 'shared' && { shared: true }),
+        ...(mode.kind === 'limited' && { limit: mode.limit }),
+      });
     } catch (error) {
       leave?.();
       tracked?.done();
@@ -397,7 +426,7 @@ export class LockService implements BeforeApplicationShutdown {
       observed?.failed(this.gate.error, performance.now() - started, wait > 0, signal);
       throw this.gate.error;
     }
-    const lock = new HeldLock(ids, scope, ids.map((each) => lockKey(scope, each)), grant, this.driver);
+    const lock = new HeldLock(ids, scope, ids.map((each) => heldKey(scope, each, mode)), grant, this.driver, mode.kind);
     this.held.add(lock);
     if (maxHold !== Infinity) lock.limitHold(maxHold, (expired) => this.expire(expired, maxHold));
     const waitedMs = lock.acquiredAt - started;
@@ -533,6 +562,25 @@ export class LockService implements BeforeApplicationShutdown {
 }
 
 function noop(): void {}
+
+type RequestMode = { kind: 'exclusive' } | { kind: 'shared' } | { kind: 'limited'; limit: number };
+
+/** The `shared` and `limit` options, checked. */
+function lockMode(shared: unknown, limit: unknown): RequestMode {
+  const problem = lockModeProblem(shared, limit);
+  if (problem) throw new InvalidLockOptionsError(`Lock ${problem}`);
+  if (limit !== undefined) return { kind: 'limited', limit: limit as number };
+  return shared ? { kind: 'shared' } : { kind: 'exclusive' };
+}
+
+/**
+ * A held lock's identity for reentrancy: shared and exclusive holds of an id are one lock (a shared
+ * acquire inside an exclusive hold joins it); a limited lock of the same id is another one.
+ */
+function heldKey(scope: string, id: string, mode: RequestMode): string {
+  const key = lockKey(scope, id);
+  return mode.kind === 'limited' ? `${key}\u0000limited` : key;
+}
 
 /** A maxHold option, checked (undefined when not given). */
 function validMaxHold(value: unknown): number | undefined {

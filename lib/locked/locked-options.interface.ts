@@ -9,7 +9,7 @@ import type { LockOptions } from '../lock/lock.service';
 export type LockedIdSource<TArgs extends unknown[] = any[]> = // eslint-disable-line @typescript-eslint/no-explicit-any
   string | readonly string[] | ((...args: TArgs) => string | string[]);
 
-export interface LockedOptions extends Pick<LockOptions, 'scope' | 'wait' | 'normalizeId' | 'maxHold' | 'holdAtLeast'> {
+export interface LockedOptions extends Pick<LockOptions, 'scope' | 'wait' | 'normalizeId' | 'maxHold' | 'holdAtLeast' | 'shared' | 'limit'> {
   /**
    * When the lock is held elsewhere (and, with `wait`, not freed in time):
    * - `'throw'` (default): the call rejects with LockConflictError, like any other failure of the method;

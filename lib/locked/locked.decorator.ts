@@ -3,6 +3,7 @@ import { LockConflictError } from '../lock/lock.errors';
 import type { LockService } from '../lock/lock.service';
 import { LOCKED_CLASS_METADATA, LOCKED_LOCK_SERVICE, LOCKED_METADATA } from './locked.constants';
 import { holdAtLeastProblem, maxHoldProblem } from '../lock/hold-limit';
+import { lockModeProblem } from '../lock/lock-mode';
 import type {
   LockedIdSource,
   LockedMetadata,
@@ -59,10 +60,10 @@ export function Locked(idFrom: LockedIdSource, options: LockedOptions = {}): Met
         );
       }
       const ids = typeof idFrom === 'function' ? idFrom.apply(this, args) : (idFrom as string | string[]);
-      const { wait, scope, normalizeId, maxHold, holdAtLeast } = options;
+      const { wait, scope, normalizeId, maxHold, holdAtLeast, shared, limit } = options;
       let lock;
       try {
-        lock = await locks.acquire(ids, { wait, scope, normalizeId, maxHold, holdAtLeast });
+        lock = await locks.acquire(ids, { wait, scope, normalizeId, maxHold, holdAtLeast, shared, limit });
       } catch (error) {
         if (options.onConflict === 'skip' && error instanceof LockConflictError) {
           logger.debug(`@Locked ${name} skipped: ${error.message}`);
@@ -113,6 +114,8 @@ function validate(idFrom: unknown, options: LockedOptions): void {
   if (normalizeId !== undefined && normalizeId !== false && typeof normalizeId !== 'function') {
     throw new TypeError('@Locked: option normalizeId must be a function (id, scope) => string, or false');
   }
+  const modeIssue = lockModeProblem(options.shared, options.limit);
+  if (modeIssue) throw new TypeError(`@Locked: ${modeIssue}`);
   if (onConflict !== undefined && onConflict !== 'throw' && onConflict !== 'skip') {
     throw new TypeError(`@Locked: option onConflict must be 'throw' or 'skip', got ${String(onConflict)}`);
   }

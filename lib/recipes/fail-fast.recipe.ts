@@ -12,6 +12,11 @@ export interface OwnedNodes {
   sessionId: string;
   /** Queues where a stray waiter node of ours may still appear (a lost create reply): swept at release. */
   sweep?: string[];
+  /**
+   * Containers our holder nodes are members of (a shared group, a limited lock's callers): removed in the
+   * release's own MULTI when we were their last member, never on their own (see releaseNodes).
+   */
+  groups?: string[];
 }
 
 /**

@@ -11,6 +11,7 @@ import { carriesToken } from './node-data';
 import { AclPolicy, aclPolicy, describeAclEntry, foreignEntries } from './namespace-acl';
 
 const INSPECT_INTERVAL_MS = 60_000;
+const GROUP_INSPECT_INTERVAL_MS = 1_000;
 const MAX_INSPECTED = 10_000;
 const MAX_KNOWN_DIRS = 1_000;
 /** Name prefix of the child that proves a node is persistent before it is removed as a squatter. */
@@ -142,8 +143,9 @@ export class LockContext {
    * ephemeral nodes cannot have children, so the whole MULTI fails, deleting nothing, when the node at
    * `path` is a live lock by then.
    */
-  async removeSquatter(path: string, version: number): Promise<void> {
-    this.logger.warn(`Removing ${path}: a persistent node where only a lock's ephemeral nodes belong (not made by this library)`);
+  async removeSquatter(path: string, version: number, emptyGroup = false): Promise<void> {
+    // A node with no data there is most likely an empty shared group (its last member crashed): no warning.
+    if (!emptyGroup) this.logger.warn(`Removing ${path}: a persistent node where only a lock's ephemeral nodes belong (not made by this library)`);
     const probe = `${path}/${PERSISTENCE_PROBE}${randomBytes(6).toString('hex')}`;
     try {
       await this.zk.multi([
@@ -164,11 +166,17 @@ export class LockContext {
    */
   inspectHolder(path: string): void {
     const now = Date.now();
-    if ((this.inspected.get(path) ?? -Infinity) > now - INSPECT_INTERVAL_MS) return;
+    if ((this.inspected.get(path) ?? -Infinity) > now) return;
     if (this.inspected.size >= MAX_INSPECTED) this.inspected.clear(); // bounded, whatever the ids
-    this.inspected.set(path, now);
+    this.inspected.set(path, now + INSPECT_INTERVAL_MS);
     this.zk.getData(path).then(
-      ({ stat }) => (stat.ephemeralOwner === undefined ? this.removeSquatter(path, stat.version) : undefined),
+      ({ stat }) => {
+        if (stat.ephemeralOwner !== undefined) return undefined;
+        // A shared group: looked at again sooner, since an empty one (its last member crashed, or left
+        // at the same moment as another) would make this id a conflict until the server reaps it.
+        if (stat.dataLength === 0) this.inspected.set(path, now + GROUP_INSPECT_INTERVAL_MS);
+        return stat.numChildren > 0 ? undefined : this.removeSquatter(path, stat.version, stat.dataLength === 0);
+      },
       () => undefined, // gone already, or no answer: nothing to do
     );
   }

@@ -8,7 +8,22 @@ import { encodeNodeName } from '../lock/lock-id';
  *                                     on ZooKeeper < 3.5), removed eagerly too when a release finds it empty
  *   <namespace>/<scope>/<id>%q/w-<token>-<seq>   one waiter: ephemeral sequential
  *
- * (`<scope>` and `<id>` are encodeNodeName'd; an encoded name never contains `%q`, so a queue can
+ * Shared locks (`shared: true`) hold the same holder path, as a group:
+ *
+ *   <namespace>/<scope>/<id>/               a CONTAINER while shared holders hold it (so an exclusive create
+ *                                           of <id> fails with NODE_EXISTS: one request, as before)
+ *   <namespace>/<scope>/<id>/s-<token>-<seq>  one shared holder: ephemeral sequential
+ *   <namespace>/<scope>/<id>/x              the gate: made by the exclusive waiter at the head of the queue;
+ *                                           fail-fast shared callers cannot join while it exists
+ *   <namespace>/<scope>/<id>%q/r-<token>-<seq>  a shared caller's place in the queue (exclusive: w-)
+ *
+ * Concurrency limits (`limit: n`) are a lock of their own, next to the others:
+ *
+ *   <namespace>/<scope>/<id>%l/             a CONTAINER
+ *   <namespace>/<scope>/<id>%l/l<n>-<token>-<seq>  one caller (holder or waiting): ephemeral sequential;
+ *                                           the first ones in sequence order hold (see semaphore.ts)
+ *
+ * (`<scope>` and `<id>` are encodeNodeName'd; an encoded name never contains `%q` or `%l`, so a queue can
  * never be mistaken for a holder. With the `hashIds` option, `<id>` is a keyed hash: see hashed-names.ts.)
  */
 export interface LockTarget {
@@ -38,6 +53,26 @@ export function lockTargets(namespace: string, scope: string, ids: string[], nam
 }
 
 /** Prefix of a waiter's node name; the token lets us find our node after a create with unknown outcome. */
-export function waiterPrefix(target: LockTarget, token: string): string {
-  return `${target.queue}/w-${token}-`;
+export function waiterPrefix(target: LockTarget, token: string, shared = false): string {
+  return `${target.queue}/${shared ? 'r' : 'w'}-${token}-`;
+}
+
+/** Prefix of a shared holder's node in the group (the holder path, as a container). */
+export function memberPrefix(target: LockTarget, token: string): string {
+  return `${target.holder}/s-${token}-`;
+}
+
+/** The gate an exclusive waiter puts in a shared group so that no fail-fast shared caller joins it. */
+export function gatePath(target: LockTarget): string {
+  return `${target.holder}/x`;
+}
+
+/** The container of a concurrency-limited lock's callers. */
+export function slotsPath(target: LockTarget): string {
+  return `${target.holder}%l`;
+}
+
+/** Prefix of a limited caller's node: its limit, then its token. */
+export function slotPrefix(target: LockTarget, token: string, limit: number): string {
+  return `${slotsPath(target)}/l${limit}-${token}-`;
 }

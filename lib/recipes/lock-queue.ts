@@ -3,17 +3,21 @@
  * children of a lock's queue, where do I stand and whom do I watch.
  */
 
-const WAITER = /^w-([0-9a-f]+)-(\d{10})$/;
+const WAITER = /^([wr])-([0-9a-f]+)-(\d{10})$/;
+
+/** `w-`: an exclusive caller's place in the queue; `r-`: a shared (read) caller's. */
+export type WaiterKind = 'exclusive' | 'shared';
 
 export interface Waiter {
   name: string;
   token: string;
   sequence: number;
+  kind: WaiterKind;
 }
 
 export function parseWaiter(name: string): Waiter | undefined {
   const match = WAITER.exec(name);
-  return match ? { name, token: match[1], sequence: Number(match[2]) } : undefined;
+  return match ? { name, token: match[2], sequence: Number(match[3]), kind: match[1] === 'r' ? 'shared' : 'exclusive' } : undefined;
 }
 
 /** Waiters in arrival order (ZooKeeper's sequence numbers); foreign names are ignored. */
@@ -33,6 +37,7 @@ export type QueuePosition =
   | { kind: 'missing' };
 
 /**
+ * Where an exclusive waiter stands: it may take the lock only at the head, behind waiters of both kinds.
  * `token`: our acquisition's token. Other waiter nodes carrying it are our own strays (a create that
  * landed after we looked for it, or one of an ended session of ours) and never stand in our way.
  */
@@ -54,4 +59,20 @@ export function strayWaiters(children: string[], token: string, own: string): st
   return sortWaiters(children)
     .filter((w) => w.token === token && w.name !== own)
     .map((w) => w.name);
+}
+
+/**
+ * Where a shared waiter stands: it may join the holders once no exclusive waiter is ahead of it (shared
+ * waiters ahead of it do not stand in its way), so a shared caller that arrives after a waiting exclusive
+ * one waits behind it, and the exclusive one is never starved. Behind one, it watches only the nearest
+ * exclusive waiter ahead (the one whose leaving can let it in).
+ */
+export function sharedPosition(children: string[], own: string, token?: string): QueuePosition {
+  const waiters = sortWaiters(children).filter((w) => w.name === own || token === undefined || w.token !== token);
+  const index = waiters.findIndex((w) => w.name === own);
+  if (index < 0) return { kind: 'missing' };
+  for (let i = index - 1; i >= 0; i--) {
+    if (waiters[i].kind === 'exclusive') return { kind: 'behind', predecessor: waiters[i].name, ahead: index };
+  }
+  return { kind: 'head' };
 }

@@ -12,6 +12,16 @@ export function isOurs(data: Buffer, stat: NodeStat, token: string, sessionId: s
   return stat.ephemeralOwner === sessionId && carriesToken(data, token);
 }
 
+/**
+ * A shared group at a holder path: a node no session owns, with members in it. (ZooKeeper 3.8 reports a
+ * container's ephemeralOwner as 0, like a persistent node's, so the members are what tell.) An empty one
+ * is a group whose last member left without taking it along (a crash, or releases at the same moment):
+ * it is removed like a squatter, with the same safety (lock-context.ts removeSquatter).
+ */
+export function isGroup(stat: Pick<NodeStat, 'ephemeralOwner' | 'numChildren'>): boolean {
+  return stat.ephemeralOwner === undefined && stat.numChildren > 0;
+}
+
 export type NodeReading =
   | { path: string; kind: 'ours'; version: number }
   /** Someone else's node under our name now (ours was deleted and the name taken again). */

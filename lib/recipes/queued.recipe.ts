@@ -3,13 +3,13 @@ import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { LockConflictError, LockQueueFullError, LockUnavailableError } from '../lock/lock.errors';
 import { LockContext, unavailable } from './lock-context';
 import type { LockTarget } from './lock-paths';
-import { waiterPrefix } from './lock-paths';
-import { findOwnWaiter, QueuePosition, queuePosition, strayWaiters } from './lock-queue';
-import { readOwnership, removeRead } from './node-ownership';
+import { gatePath, memberPrefix, waiterPrefix } from './lock-paths';
+import { findOwnWaiter, QueuePosition, queuePosition, sharedPosition, strayWaiters } from './lock-queue';
+import { isGroup, readOwnership, removeRead } from './node-ownership';
 import { MAX_TIMER_MS, setLongTimeout } from './long-timeout';
 import { settleWithin } from '../zookeeper/settle-within';
 import type { OwnedNodes } from './fail-fast.recipe';
-import { carriesToken, encodeNodeData } from './node-data';
+import { carriesToken, encodeNodeData, nodeToken } from './node-data';
 import { mayTryUncontended, tryUncontended } from './uncontended';
 
 export interface WaitLimits {
@@ -25,14 +25,23 @@ export interface WaitLimits {
 /**
  * Queued acquire (`wait > 0`), first come first served:
  * 1. join the lock's queue with an ephemeral sequential node (its name carries our token, so a create
- *    whose reply was lost can be found again);
- * 2. while someone is ahead, watch only the waiter right before us;
- * 3. at the head, take the holder node; if a fail-fast caller holds it, watch it and try again.
+ *    whose reply was lost can be found again; `w-` for an exclusive caller, `r-` for a shared one);
+ * 2. while someone is in our way, watch only the waiter that matters: an exclusive caller the one right
+ *    before it, a shared one the nearest exclusive one ahead (shared waiters do not exclude each other);
+ * 3. then take the holder: an exclusive caller creates the holder node (if a fail-fast caller holds it,
+ *    it watches it; if a shared group holds it, it closes the group with the gate and waits for its
+ *    members to leave); a shared caller joins the group (waiting out a fail-fast exclusive holder).
  * The waiter node is kept while the lock is held and removed with the holder at release, so the next
  * waiter wakes exactly once, when the lock is free. On timeout, abort or error, our waiter node is
  * removed (by the janitor if the connection is down) and the queue too once it is empty.
  */
-export async function acquireQueued(ctx: LockContext, target: LockTarget, token: string, limits: WaitLimits): Promise<OwnedNodes> {
+export async function acquireQueued(
+  ctx: LockContext,
+  target: LockTarget,
+  token: string,
+  limits: WaitLimits,
+  shared = false,
+): Promise<OwnedNodes> {
   const { zk } = ctx;
   const cancelled = () => {
     if (limits.signal?.aborted) return limits.signal.reason ?? new Error('aborted');
@@ -42,18 +51,21 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
   checkCancelled(cancelled);
   let waiter: { path: string; sessionId: string; strayPossible: boolean; found: boolean } | undefined;
   let holding = false;
-  const doubt = { holder: false }; // a holder create whose reply was lost: it may exist, with our token
+  // A holder (or member) create whose reply was lost: it may exist, with our token. `gate`: we may have
+  // put the gate in a shared group (an exclusive caller at the head).
+  const doubt = { holder: false, gate: false };
   // The uncontended MULTI's outcome, when unknown: its session (its nodes may exist, with our token).
   let fastDoubt: string | undefined;
   let readHolderFirst = false;
   const here = ctx.startWaiting(target.key);
+  const granted = (holder: string, waiterPath: string, sessionId: string, sweep: string[]): OwnedNodes => {
+    holding = true;
+    return { nodes: [holder, waiterPath], holders: [holder], sessionId, sweep, groups: shared ? [target.holder] : [] };
+  };
   try {
     if (ctx.hasDir(target.scopeDir) && mayTryUncontended(ctx.containerSupport, here.others)) {
-      const tried = await tryUncontended(ctx, target, token);
-      if (tried.kind === 'taken') {
-        holding = true;
-        return { nodes: [target.holder, tried.waiter], holders: [target.holder], sessionId: tried.sessionId, sweep: [] };
-      }
+      const tried = await tryUncontended(ctx, target, token, shared);
+      if (tried.kind === 'taken') return granted(tried.holder, tried.waiter, tried.sessionId, []);
       if (tried.kind === 'doubtful') fastDoubt = tried.sessionId;
     }
     for (;;) {
@@ -64,21 +76,25 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
         // no session at all ends the wait.
         if (waiter !== undefined) await waitForSession(ctx, limits, cancelled);
         if (!ctx.hasDir(target.scopeDir)) await retrying(ctx, limits, () => ctx.ensureDir(target.scopeDir));
-        waiter = await enqueue(ctx, target, token, limits, fastDoubt);
+        waiter = await enqueue(ctx, target, token, limits, fastDoubt, shared);
         // After a doubtful MULTI on this session, the holder may be ours too (it was made with the waiter,
         // or not at all): the watch on it recognises our token.
         doubt.holder = fastDoubt !== undefined && fastDoubt === waiter.sessionId;
+        doubt.gate = false;
         // Our waiter from that MULTI is there, so its holder was made too (atomic): read it, make nothing.
         readHolderFirst = doubt.holder && waiter.found;
         fastDoubt = undefined;
         continue;
       }
       try {
-        const position = await readPosition(ctx, target, waiter, token);
+        const position = await readPosition(ctx, target, waiter, token, shared);
         if (position.kind === 'missing') {
           // Someone deleted our waiter node (our session lives: see above). Leave what we may hold, and
           // queue again at the tail.
           if (doubt.holder) await removeIfOurs(ctx, [target.holder], token, waiter.sessionId);
+          if (doubt.holder && shared) await removeOwnMembers(ctx, target, token, waiter.sessionId);
+          if (doubt.gate) await removeIfOurs(ctx, [gatePath(target)], token, waiter.sessionId);
+          doubt.gate = false;
           waiter = undefined;
           continue;
         }
@@ -91,16 +107,22 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
           await waitForRemoval(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits);
           continue;
         }
+        const sweep = waiter.strayPossible ? [target.queue] : [];
+        if (shared) {
+          // Nobody exclusive ahead of us: join the group (or wait out a fail-fast exclusive holder).
+          const member = await joinGroup(ctx, target, token, waiter.sessionId, limits, doubt, readHolderFirst);
+          readHolderFirst = false;
+          if (member !== undefined) return granted(member, waiter.path, waiter.sessionId, sweep);
+          continue;
+        }
         // Head of the queue: take the holder node. If a fail-fast caller holds it, we alone watch it.
         const tryCreate = !readHolderFirst;
         readHolderFirst = false;
-        if (
-          (tryCreate && (await takeHolder(ctx, target, token, doubt))) ||
-          (await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token)) === 'ours'
-        ) {
-          holding = true;
-          const sweep = waiter.strayPossible ? [target.queue] : [];
-          return { nodes: [target.holder, waiter.path], holders: [target.holder], sessionId: waiter.sessionId, sweep };
+        if (tryCreate && (await takeHolder(ctx, target, token, doubt))) return granted(target.holder, waiter.path, waiter.sessionId, sweep);
+        const seen = await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token);
+        if (seen === 'ours') return granted(target.holder, waiter.path, waiter.sessionId, sweep);
+        if (seen === 'group' && (await closeGroup(ctx, target, token, waiter.sessionId, limits, doubt)) === 'ours') {
+          return granted(target.holder, waiter.path, waiter.sessionId, sweep);
         }
       } catch (error) {
         // Connection trouble (e.g. a leader election): our place in the queue lives as long as the session.
@@ -115,15 +137,211 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
     if (!holding && fastDoubt !== undefined) {
       // Gave up before learning what the doubtful MULTI did: if it landed, its nodes are ours to remove.
       void ctx.janitor.removeOwned([target.holder], token, fastDoubt);
+      if (shared) void ctx.janitor.removeOwnedChildren(target.holder, token, fastDoubt);
       void ctx.janitor.removeOwnedChildren(target.queue, token, fastDoubt);
     }
     if (!holding && waiter !== undefined) {
       if (doubt.holder) void ctx.janitor.removeOwned([target.holder], token, waiter.sessionId);
+      if (doubt.holder && shared) void ctx.janitor.removeOwnedChildren(target.holder, token, waiter.sessionId);
+      // Our gate in a shared group we were waiting to close: the group opens again for fail-fast callers.
+      if (doubt.gate) void ctx.janitor.removeOwned([gatePath(target)], token, waiter.sessionId);
       if (waiter.strayPossible) void ctx.janitor.removeOwnedChildren(target.queue, token, waiter.sessionId);
       // The answer comes within `wait` plus one operation timeout, however long a frozen server keeps
       // the removal: what is left of it then goes on in the background (the janitor, the container reaper).
       await settleWithin(leaveQueue(ctx, target, waiter.path, token, waiter.sessionId), answerBudget(ctx, limits), () => undefined);
     }
+  }
+}
+
+/**
+ * A shared caller with no exclusive waiter ahead joins the group: one create of its member node in the
+ * group's container (the container made with it, in one MULTI, when there is none). Resolves with the
+ * member's path, or undefined after waiting for a fail-fast exclusive holder to leave (the caller's
+ * loop then looks again). After a create whose reply was lost, our member is looked for by token.
+ */
+async function joinGroup(
+  ctx: LockContext,
+  target: LockTarget,
+  token: string,
+  sessionId: string,
+  limits: WaitLimits,
+  doubt: { holder: boolean },
+  readFirst: boolean,
+): Promise<string | undefined> {
+  if (doubt.holder) {
+    const own = await findOwnMember(ctx, target, token);
+    if (own !== undefined) return own;
+    if (readFirst) return undefined; // the MULTI that made our waiter made no member: it was refused
+  }
+  const data = encodeNodeData(token, ctx.zk.options.ownerName);
+  try {
+    return await createMember(ctx, target, data);
+  } catch (error) {
+    if (!(error instanceof ZookeeperError)) throw error;
+    if (error.outcomeUnknown) {
+      doubt.holder = true;
+      throw error;
+    }
+    // The holder path is an exclusive holder's ephemeral node (a fail-fast caller): wait for it to go.
+    if (error.code !== 'NO_CHILDREN_FOR_EPHEMERALS') throw error;
+    const seen = await waitForRemoval(ctx, target.holder, sessionId, limits, token);
+    if (seen === 'ours') return undefined; // cannot be: a shared caller never makes the holder node
+    return undefined;
+  }
+}
+
+/**
+ * Creates our member node in the group: in the container when it exists, or the container and the member
+ * in one MULTI when it does not (it went with its last member meanwhile: tried again a few times).
+ */
+export async function createMember(ctx: LockContext, target: LockTarget, data: Buffer, gateChecked = false): Promise<string> {
+  const prefix = memberPrefix(target, token(data));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (gateChecked) {
+        // Fail-fast: only while no exclusive waiter closed the group (the gate's create fails if it is there).
+        const results = await ctx.zk.multi([
+          { op: 'create', path: gatePath(target), mode: 'ephemeral' },
+          { op: 'remove', path: gatePath(target) },
+          { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
+        ]);
+        return (results[2] as { path: string }).path;
+      }
+      return (await ctx.zk.create(prefix, { data, mode: 'ephemeral-sequential' })).path;
+    } catch (error) {
+      if (!(error instanceof ZookeeperError) || error.code !== 'NO_NODE' || attempt >= 3) throw error;
+      try {
+        const results = await ctx.zk.multi([
+          { op: 'create', path: target.holder, mode: 'container' },
+          { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
+        ]);
+        ctx.confirmContainers();
+        return (results[1] as { path: string }).path;
+      } catch (again) {
+        if (!(again instanceof ZookeeperError)) throw again;
+        if (again.code === 'NO_NODE' && again.opIndex === 0) {
+          ctx.forgetDir(target.scopeDir);
+          await ctx.ensureDir(target.scopeDir);
+          continue;
+        }
+        // Someone made the group (or took the lock exclusively) meanwhile: join it as usual.
+        if (again.code !== 'NODE_EXISTS' || again.opIndex !== 0) throw again;
+      }
+    }
+  }
+}
+
+function token(data: Buffer): string {
+  return nodeToken(data);
+}
+
+/** Our member node in the group, by token (after a create whose reply was lost). */
+export async function findOwnMember(ctx: LockContext, target: LockTarget, ownToken: string): Promise<string | undefined> {
+  const children = await ctx.zk.getChildren(target.holder).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
+  const own = children.find((name) => name.startsWith(`s-${ownToken}-`));
+  if (own === undefined) return undefined;
+  const path = `${target.holder}/${own}`;
+  const { data, stat } = await ctx.zk.getData(path);
+  return carriesToken(data, ownToken) && stat.ephemeralOwner === ctx.zk.sessionId ? path : undefined;
+}
+
+async function removeOwnMembers(ctx: LockContext, target: LockTarget, ownToken: string, sessionId: string): Promise<void> {
+  await ctx.janitor.removeOwnedChildren(target.holder, ownToken, sessionId);
+}
+
+/**
+ * The exclusive caller at the head of the queue found a shared group holding the lock: it closes the
+ * group with the gate (fail-fast shared callers are refused from then on; queued ones are behind us),
+ * waits for the members to leave, then in one MULTI removes the gate and the empty group and makes the
+ * holder node. Removing our own gate (its parent is the group) proves the MULTI works on the group and
+ * not on a holder node made meanwhile. 'ours' when we hold the lock; 'again' to look at it afresh.
+ */
+async function closeGroup(
+  ctx: LockContext,
+  target: LockTarget,
+  ownToken: string,
+  sessionId: string,
+  limits: WaitLimits,
+  doubt: { holder: boolean; gate: boolean },
+): Promise<'ours' | 'again'> {
+  const { zk } = ctx;
+  const gate = gatePath(target);
+  const data = encodeNodeData(ownToken, zk.options.ownerName);
+  let gateVersion: number | undefined;
+  try {
+    await zk.create(gate, { data, mode: 'ephemeral' });
+    doubt.gate = true;
+    gateVersion = 0;
+  } catch (error) {
+    if (!(error instanceof ZookeeperError)) throw error;
+    if (error.outcomeUnknown) doubt.gate = true;
+    if (error.code === 'NO_NODE' || error.code === 'NO_CHILDREN_FOR_EPHEMERALS') return 'again'; // group gone, or a holder now
+    if (error.code !== 'NODE_EXISTS' && !error.outcomeUnknown) throw error;
+  }
+  if (gateVersion === undefined) {
+    // A gate is there: ours (a create whose reply was lost) or a former head's that is leaving.
+    const seen = await waitForRemoval(ctx, gate, sessionId, limits, ownToken);
+    if (seen !== 'ours') return 'again';
+    doubt.gate = true;
+    gateVersion = 0;
+  }
+  for (;;) {
+    if (Date.now() >= limits.deadline || limits.signal?.aborted || zk.sessionId !== sessionId) return 'again';
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    const watch = () => wake();
+    try {
+      const children = await zk.getChildren(target.holder, watch).catch((e) => (isCode(e, 'NO_NODE') ? undefined : Promise.reject(e)));
+      if (children === undefined) return 'again';
+      if (!children.includes('x')) {
+        doubt.gate = false;
+        return 'again'; // our gate was removed by someone: look again
+      }
+      if (children.length === 1) {
+        try {
+          await zk.multi([
+            { op: 'remove', path: gate, version: gateVersion },
+            { op: 'remove', path: target.holder },
+            { op: 'create', path: target.holder, mode: 'ephemeral', data },
+          ]);
+          doubt.gate = false;
+          return 'ours';
+        } catch (error) {
+          if (!(error instanceof ZookeeperError)) throw error;
+          if (error.outcomeUnknown) {
+            doubt.holder = true; // the holder may be ours now: the caller's next look recognises it
+            throw error;
+          }
+          if (error.code === 'BAD_VERSION' || error.code === 'NO_NODE') {
+            doubt.gate = false;
+            return 'again';
+          }
+          if (error.code !== 'NOT_EMPTY') throw error;
+          continue; // a member joined meanwhile (one that was ahead of us): wait for it too
+        }
+      }
+      await untilWoken(ctx, woken, wake, sessionId, limits);
+    } finally {
+      zk.unwatch(target.holder, watch);
+    }
+  }
+}
+
+/** Resolves when `woken` does, or on timeout, abort, or the end of our session. */
+export async function untilWoken(ctx: LockContext, woken: Promise<void>, wake: () => void, sessionId: string, limits: WaitLimits): Promise<void> {
+  const timer = setLongTimeout(wake, limits.deadline - Date.now());
+  limits.signal?.addEventListener('abort', wake, { once: true });
+  if (limits.signal?.aborted) wake();
+  const session: Subscription = ctx.zk.state$.subscribe((event) => {
+    if (event.state !== 'connected' && event.state !== 'suspended') wake();
+    else if (event.sessionId !== sessionId) wake();
+  });
+  try {
+    await woken;
+  } finally {
+    timer.clear();
+    limits.signal?.removeEventListener('abort', wake);
+    session.unsubscribe();
   }
 }
 
@@ -138,19 +356,20 @@ async function readPosition(
   target: LockTarget,
   waiter: { path: string; sessionId: string },
   token: string,
+  shared = false,
 ): Promise<QueuePosition> {
   const ownName = waiter.path.slice(target.queue.length + 1);
   const children = await ctx.zk.getChildren(target.queue).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
   const strays = strayWaiters(children, token, ownName);
   if (strays.length > 0) await removeIfOurs(ctx, strays.map((name) => `${target.queue}/${name}`), token, waiter.sessionId);
-  return queuePosition(children, ownName, token);
+  return shared ? sharedPosition(children, ownName, token) : queuePosition(children, ownName, token);
 }
 
 /**
  * After our session ended: waits for the next one (the service opens it at once) within our deadline,
  * and not past an abort. Throws LockUnavailableError when none comes within the connect timeout.
  */
-async function waitForSession(ctx: LockContext, limits: WaitLimits, cancelled: () => unknown): Promise<void> {
+export async function waitForSession(ctx: LockContext, limits: WaitLimits, cancelled: () => unknown): Promise<void> {
   const left = Math.min(limits.deadline - Date.now(), ctx.zk.options.connectTimeout);
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<boolean>((resolve) => {
@@ -178,11 +397,11 @@ function isCode(error: unknown, code: ZookeeperError['code']): boolean {
 }
 
 /** Failures worth waiting out while the deadline allows: no answer, or no connection for a moment. */
-function isTransient(error: unknown): boolean {
+export function isTransient(error: unknown): boolean {
   return error instanceof ZookeeperError && error.isConnectivity;
 }
 
-function checkCancelled(cancelled: () => unknown): void {
+export function checkCancelled(cancelled: () => unknown): void {
   const reason = cancelled();
   if (reason !== undefined) throw reason;
 }
@@ -192,7 +411,7 @@ function checkCancelled(cancelled: () => unknown): void {
  * looks for our token among the waiters before creating again, so we never queue twice. Connection
  * trouble is waited out while the deadline allows and the session lives.
  */
-async function enqueue(ctx: LockContext, target: LockTarget, token: string, limits: WaitLimits, doubtfulMulti?: string) {
+async function enqueue(ctx: LockContext, target: LockTarget, token: string, limits: WaitLimits, doubtfulMulti?: string, shared = false) {
   const { zk } = ctx;
   const data = encodeNodeData(token, ctx.zk.options.ownerName);
   // Session of a create whose outcome we do not know (the uncontended MULTI's, to begin with).
@@ -209,7 +428,7 @@ async function enqueue(ctx: LockContext, target: LockTarget, token: string, limi
         strayPossible = true;
       }
       doubtful = undefined;
-      const created = await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
+      const created = await zk.create(waiterPrefix(target, token, shared), { data, mode: 'ephemeral-sequential' });
       return { ...created, strayPossible, found: false };
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') {
@@ -251,7 +470,7 @@ async function retrying<T>(ctx: LockContext, limits: WaitLimits, step: () => Pro
  * the session is alive (merely suspended, as during a leader election). Rethrows otherwise: with no
  * session at all, a waiting call fails at once like any other.
  */
-async function waitOut(ctx: LockContext, limits: WaitLimits, error: unknown): Promise<void> {
+export async function waitOut(ctx: LockContext, limits: WaitLimits, error: unknown): Promise<void> {
   const left = limits.deadline - Date.now();
   if (!(error instanceof ZookeeperError && error.isConnectivity) || left <= 0 || limits.signal?.aborted) throw error;
   if (ctx.zk.state === 'connected') {
@@ -297,7 +516,7 @@ async function waitForRemoval(
   sessionId: string,
   limits: WaitLimits,
   ownToken?: string,
-): Promise<'changed' | 'ours'> {
+): Promise<'changed' | 'ours' | 'group'> {
   let wake!: () => void;
   const woken = new Promise<void>((resolve) => (wake = resolve));
   const watch = () => wake();
@@ -306,9 +525,12 @@ async function waitForRemoval(
       const { data, stat } = await ctx.zk.getData(path, watch);
       // Our own holder node, from a create whose reply was lost: the lock is ours.
       if (ownToken !== undefined && carriesToken(data, ownToken) && stat.ephemeralOwner === sessionId) return 'ours';
+      // A shared group's container: its data never changes, so a data watch would wait for nothing.
+      if (isGroup(stat)) return 'group';
       if (stat.ephemeralOwner === undefined) {
-        // Persistent: no session of ours made it, and none will ever end it. Out of our way.
-        await ctx.removeSquatter(path, stat.version);
+        // Persistent: no session of ours made it, and none will ever end it (or an empty shared group:
+        // the server would reap it, but not for a while). Out of our way.
+        await ctx.removeSquatter(path, stat.version, stat.dataLength === 0);
         return 'changed';
       }
     } catch (error) {

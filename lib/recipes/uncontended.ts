@@ -1,7 +1,8 @@
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import type { MultiOp } from '../zookeeper/zookeeper.service';
 import type { LockContext } from './lock-context';
 import type { LockTarget } from './lock-paths';
-import { waiterPrefix } from './lock-paths';
+import { memberPrefix, waiterPrefix } from './lock-paths';
 import { encodeNodeData } from './node-data';
 
 /**
@@ -49,26 +50,35 @@ export function mayTryUncontended(containers: 'yes' | 'no' | 'unknown', othersWa
 }
 
 export type UncontendedOutcome =
-  | { kind: 'taken'; waiter: string; sessionId: string }
+  /** `holder`: the holder node (for a shared caller, its member node in the group). */
+  | { kind: 'taken'; waiter: string; holder: string; sessionId: string }
   | { kind: 'queue' }
   /** The MULTI's outcome is unknown; it was sent on `sessionId`. */
   | { kind: 'doubtful'; sessionId: string };
 
 /** Sends the MULTI once (after making the scope dir if it was missing) and says what happened. */
-export async function tryUncontended(ctx: LockContext, target: LockTarget, token: string): Promise<UncontendedOutcome> {
+export async function tryUncontended(ctx: LockContext, target: LockTarget, token: string, shared = false): Promise<UncontendedOutcome> {
   const data = encodeNodeData(token, ctx.zk.options.ownerName);
+  // A shared caller makes the holder path as the group's CONTAINER and its own member node in it.
+  const holder: MultiOp[] = shared
+    ? [
+        { op: 'create', path: target.holder, mode: 'container' },
+        { op: 'create', path: memberPrefix(target, token), mode: 'ephemeral-sequential', data },
+      ]
+    : [{ op: 'create', path: target.holder, mode: 'ephemeral', data }];
   for (let attempt = 0; ; attempt++) {
     const sessionId = ctx.zk.sessionId;
     let next: UncontendedNext;
     let error: unknown;
     try {
-      const [, waiter] = await ctx.zk.multi([
+      const [, waiter, , member] = await ctx.zk.multi([
         { op: 'create', path: target.queue, mode: 'container' },
-        { op: 'create', path: waiterPrefix(target, token), mode: 'ephemeral-sequential', data },
-        { op: 'create', path: target.holder, mode: 'ephemeral', data },
+        { op: 'create', path: waiterPrefix(target, token, shared), mode: 'ephemeral-sequential', data },
+        ...holder,
       ]);
       ctx.confirmContainers();
-      if (waiter.op === 'create' && sessionId) return { kind: 'taken', waiter: waiter.path, sessionId };
+      const held = shared ? (member?.op === 'create' ? member.path : undefined) : target.holder;
+      if (waiter.op === 'create' && held && sessionId) return { kind: 'taken', waiter: waiter.path, holder: held, sessionId };
       next = 'queue';
     } catch (caught) {
       if (!(caught instanceof ZookeeperError)) throw caught;

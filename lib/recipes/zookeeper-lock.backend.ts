@@ -8,7 +8,9 @@ import { settleWithin } from '../zookeeper/settle-within';
 import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
 import { LockUnavailableError } from '../lock/lock.errors';
 import { acquireFailFast, OwnedNodes } from './fail-fast.recipe';
-import { acquireQueued, answerBudget } from './queued.recipe';
+import { acquireQueued, answerBudget, WaitLimits } from './queued.recipe';
+import { joinSharedFailFast } from './shared.recipe';
+import { acquireLimited } from './limited.recipe';
 import { LockContext, unavailable } from './lock-context';
 import { HashedNames } from './hashed-names';
 import { IdNamer, LockTarget, lockTargets } from './lock-paths';
@@ -79,16 +81,31 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     await this.atMostOperationTimeout(this.context.ensureDir(this.zk.options.namespace).catch(() => undefined));
   }
 
-  async acquire({ ids, scope, wait, signal, maxQueue }: LockRequest): Promise<ZookeeperGrant> {
+  async acquire({ ids, scope, wait, signal, maxQueue, shared, limit }: LockRequest): Promise<ZookeeperGrant> {
     const targets = lockTargets(this.zk.options.namespace, scope, ids, this.nameOf);
     const token = this.nextToken();
-    const owned =
-      wait === 0 ? await acquireFailFast(this.context, targets, token) : await this.acquireQueued(targets, token, wait, signal, maxQueue);
+    const ctx = this.context;
+    let owned: OwnedNodes;
+    if (limit !== undefined) {
+      // A limited lock has no queue of its own: its callers' nodes are the queue (limited.recipe.ts).
+      owned = await this.acquireEach(targets, token, wait, signal, maxQueue, (target, limits) =>
+        acquireLimited(ctx, target, token, limit, wait === 0 ? undefined : limits),
+      );
+    } else if (wait === 0 && shared) {
+      owned = await this.acquireEach(targets, token, wait, signal, maxQueue, async (target) => {
+        const member = await joinSharedFailFast(ctx, target, token);
+        return { nodes: [member], holders: [member], sessionId: this.zk.sessionId as string, sweep: [], groups: [target.holder] };
+      });
+    } else if (wait === 0) {
+      owned = await acquireFailFast(ctx, targets, token);
+    } else {
+      owned = await this.acquireEach(targets, token, wait, signal, maxQueue, (target, limits) => acquireQueued(ctx, target, token, limits, shared === true), true);
+    }
     if (this.zk.sessionId !== owned.sessionId) {
       // The session ended between our create and now: ZooKeeper has dropped the nodes already.
       throw new LockUnavailableError('ZooKeeper session ended while taking the lock');
     }
-    return { owner: owned.sessionId, owned, token, queues: wait === 0 ? [] : targets };
+    return { owner: owned.sessionId, owned, token, queues: wait === 0 || limit !== undefined ? [] : targets };
   }
 
   release(grant: ZookeeperGrant): Promise<void> {
@@ -198,22 +215,33 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
   }
 
   /**
-   * Queued acquire of each id in the global order (no deadlock); all or none. If the session that holds
-   * the first ids ends while we wait for the others, those are gone: start over on the live session.
+   * Acquire of each id in the global order (no deadlock), one after the other; all or none. If the
+   * session that holds the first ids ends while we wait for the others, those are gone: start over on the
+   * live session.
    */
-  private async acquireQueued(targets: LockTarget[], token: string, wait: number, signal?: AbortSignal, maxQueue?: number): Promise<OwnedNodes> {
+  private async acquireEach(
+    targets: LockTarget[],
+    token: string,
+    wait: number,
+    signal: AbortSignal | undefined,
+    maxQueue: number | undefined,
+    acquireOne: (target: LockTarget, limits: WaitLimits) => Promise<OwnedNodes>,
+    queued = false,
+  ): Promise<OwnedNodes> {
     const limits = { deadline: Date.now() + wait, wait, signal, maxQueue };
+    // What a failed multi-id acquire took is freed with its queues only where it queued.
+    const queuesOf = queued ? targets : [];
     for (;;) {
       const taken: OwnedNodes[] = [];
       try {
         for (const target of targets) {
-          const owned = await acquireQueued(this.context, target, token, limits);
+          const owned = await acquireOne(target, limits);
           taken.push(owned);
           if (owned.sessionId !== taken[0].sessionId) break;
         }
       } catch (error) {
         // Within the same bound as the failed wait's own answer; the rest goes on in the background.
-        await settleWithin(this.releaseQuietly(taken, token, targets), answerBudget(this.context, limits), () => undefined);
+        await settleWithin(this.releaseQuietly(taken, token, queuesOf), answerBudget(this.context, limits), () => undefined);
         throw error;
       }
       if (taken.every((owned) => owned.sessionId === taken[0].sessionId)) {
@@ -222,15 +250,27 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
           holders: taken.flatMap((o) => o.holders),
           sessionId: taken[0].sessionId,
           sweep: taken.flatMap((o) => o.sweep ?? []),
+          groups: taken.flatMap((o) => o.groups ?? []),
         };
       }
-      await this.releaseQuietly(taken, token, targets);
+      await this.releaseQuietly(taken, token, queuesOf);
     }
+  }
+
+  /**
+   * Removes a group (a shared lock's, a limited lock's) if it is empty, never anything else: with the
+   * squatter MULTI (a child made and removed first, so a holder node made at that path meanwhile, which
+   * can have no children, makes the whole request fail), at the version read.
+   */
+  private async removeEmptyGroup(group: string): Promise<void> {
+    const stat = await this.zk.exists(group).catch(() => undefined);
+    if (!stat || stat.numChildren > 0 || stat.ephemeralOwner !== undefined) return;
+    await this.context.removeSquatter(group, stat.version, true).catch(() => undefined);
   }
 
   /** Frees what a failed multi-id acquire took (only nodes still ours; the session check is in releaseNodes). */
   private async releaseQuietly(taken: OwnedNodes[], token: string, targets: LockTarget[]): Promise<void> {
-    await Promise.all(taken.map((owned, i) => this.releaseNodes(owned, token, [targets[i]]).catch(() => undefined)));
+    await Promise.all(taken.map((owned, i) => this.releaseNodes(owned, token, targets[i] ? [targets[i]] : []).catch(() => undefined)));
   }
 
   /**
@@ -248,9 +288,11 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     let queuesLeft = queues;
     try {
       // One round trip of reads: each node's owner and token, and each queue's number of waiters.
-      const [readings, queueStats] = await Promise.all([
+      const groups = owned.groups ?? [];
+      const [readings, queueStats, groupStats] = await Promise.all([
         readOwnership(this.zk, owned.nodes, token, owned.sessionId),
         Promise.all(queues.map((target) => this.zk.exists(target.queue).catch(() => undefined))),
+        Promise.all(groups.map((group) => this.zk.exists(group).catch(() => undefined))),
       ]);
       const ours = readings.flatMap((r) => (r.kind === 'ours' ? [{ path: r.path, version: r.version }] : []));
       // A waiter node that vanished does not matter (the holder node is the lock); a holder node does.
@@ -259,8 +301,17 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       // A queue whose only waiters are the ones we remove goes in the same MULTI (one write for all);
       // one with other waiters is left to them (and to the server, which reaps an empty container).
       const decision = queueRemovals(queues.map((target, i) => ({ queue: target.queue, children: queueStats[i] === null ? 0 : queueStats[i]?.numChildren })), ours.map((n) => n.path));
-      const untried = ours.length > 0 ? await removeRead(this.zk, ours, decision.remove) : decision.remove;
+      // A group (shared holders, limited callers) we were the last member of goes in the same MULTI, and
+      // only there: removed after our member in one atomic request, it is certainly still that group
+      // (never a holder node made at its path meanwhile). Otherwise the next callers or the server reap it.
+      const lastOf = queueRemovals(groups.map((group, i) => ({ queue: group, children: groupStats[i]?.numChildren })), ours.map((n) => n.path)).remove;
+      const untried = ours.length > 0 ? await removeRead(this.zk, ours, [...decision.remove, ...lastOf]) : decision.remove;
       queuesLeft = queues.filter((target) => decision.probe.includes(target.queue) || untried.includes(target.queue));
+      // Others were in a group when we read it: if they left at the same moment as we did, nobody took the
+      // group along. One read tells (after our removal); an empty group is then removed the safe way.
+      const others = groups.filter((group, i) => !lastOf.includes(group) && (groupStats[i]?.numChildren ?? 0) > 0);
+      const leftovers = [...others, ...lastOf.filter((group) => untried.includes(group))];
+      if (ours.length > 0 && leftovers.length > 0) await Promise.all(leftovers.map((group) => this.removeEmptyGroup(group)));
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
       interrupted = true;

@@ -1,0 +1,203 @@
+import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import { settleWithin } from '../zookeeper/settle-within';
+import { LockConflictError, LockQueueFullError } from '../lock/lock.errors';
+import { LockContext, unavailable } from './lock-context';
+import type { LockTarget } from './lock-paths';
+import { slotPrefix, slotsPath } from './lock-paths';
+import type { OwnedNodes } from './fail-fast.recipe';
+import { carriesToken, encodeNodeData } from './node-data';
+import { slotPosition, SlotPosition } from './semaphore';
+import { answerBudget, checkCancelled, isTransient, untilWoken, waitForSession, waitOut, WaitLimits } from './queued.recipe';
+
+/**
+ * A concurrency-limited acquire (`limit: n`) of one id: every caller, holding or waiting, is one
+ * ephemeral sequential node in the id's container (see lock-paths.ts); the first ones in sequence order
+ * hold (the rule and why it is safe: semaphore.ts). A node that holds never stops holding until it is
+ * removed, so there is no separate holder node and no hand-over step.
+ *
+ * - join: one MULTI making the container and our node when there is none (one request), else one create;
+ *   the listing that decides is sent right behind it on the same session (the server answers in order,
+ *   so it sees our node): one round trip more, not two;
+ * - fail-fast (`limits` undefined): not among the holders, our node is removed and LockConflictError
+ *   answered (three requests in all);
+ * - waiting: watch the nodes whose leaving can let us in (slotPosition), list again when one goes; on
+ *   timeout, abort or error our node is removed. A session that ends while we wait takes our node with
+ *   it: we join again at the tail on the next session, as queued locks do.
+ * A create whose reply was lost is resolved by looking for our token in the listing.
+ */
+export async function acquireLimited(ctx: LockContext, target: LockTarget, token: string, limit: number, limits?: WaitLimits): Promise<OwnedNodes> {
+  const { zk } = ctx;
+  const dir = slotsPath(target);
+  const cancelled = () => {
+    if (!limits) return undefined;
+    if (limits.signal?.aborted) return limits.signal.reason ?? new Error('aborted');
+    if (Date.now() >= limits.deadline) return new LockConflictError([target.id], target.scope, limits.wait);
+    return undefined;
+  };
+  const failFast = limits === undefined;
+  // The bound of a fail-fast call: one operation timeout, as for the other fail-fast acquires.
+  const bounds: WaitLimits = limits ?? { deadline: Date.now() + zk.options.operationTimeout, wait: 0 };
+  let own: { path: string; sessionId: string } | undefined;
+  let doubtful: string | undefined; // session of a create whose outcome we never learned
+  let holding = false;
+  try {
+    for (;;) {
+      checkCancelled(cancelled);
+      try {
+        if (own === undefined || zk.sessionId !== own.sessionId) {
+          if (own !== undefined) {
+            if (failFast) throw new LockConflictError([target.id], target.scope, 0);
+            await waitForSession(ctx, bounds, cancelled);
+          }
+          if (!ctx.hasDir(target.scopeDir)) await ctx.ensureDir(target.scopeDir);
+          const joined = await join(ctx, target, token, limit, doubtful);
+          own = { path: joined.path, sessionId: joined.sessionId };
+          doubtful = undefined;
+          const position = slotPosition(joined.children, joined.path.slice(dir.length + 1), token);
+          if (position.kind === 'holder') {
+            holding = true;
+            return granted(own, dir);
+          }
+          if (failFast && position.kind === 'waiting') throw new LockConflictError([target.id], target.scope, 0);
+          continue;
+        }
+        const children = await zk.getChildren(dir).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
+        const position: SlotPosition = slotPosition(children, own.path.slice(dir.length + 1), token);
+        if (position.kind === 'holder') {
+          holding = true;
+          return granted(own, dir);
+        }
+        if (position.kind === 'missing') {
+          // Someone deleted our node while our session lives: join again at the tail.
+          own = undefined;
+          continue;
+        }
+        if (failFast) throw new LockConflictError([target.id], target.scope, 0);
+        if (bounds.maxQueue !== undefined && position.ahead - position.limit >= bounds.maxQueue) {
+          throw new LockQueueFullError([target.id], target.scope, { perId: bounds.maxQueue });
+        }
+        await waitForAnyRemoval(ctx, position.watch.map((name) => `${dir}/${name}`), own.sessionId, bounds);
+      } catch (error) {
+        if (error instanceof ZookeeperError && error.outcomeUnknown && own === undefined && zk.sessionId) doubtful = zk.sessionId;
+        if (failFast || !isTransient(error)) throw error;
+        await waitOut(ctx, bounds, error).catch(() => checkCancelled(cancelled));
+      }
+    }
+  } catch (error) {
+    throw error instanceof ZookeeperError ? unavailable(error) : error;
+  } finally {
+    if (!holding) {
+      if (doubtful !== undefined) void ctx.janitor.removeOwnedChildren(dir, token, doubtful);
+      if (own !== undefined && zk.sessionId === own.sessionId) {
+        const leave = leaveSlots(ctx, dir, own.path, token, own.sessionId);
+        await settleWithin(leave, failFast ? zk.options.operationTimeout : answerBudget(ctx, bounds), () => undefined);
+      }
+    }
+  }
+}
+
+function granted(own: { path: string; sessionId: string }, dir: string): OwnedNodes {
+  return { nodes: [own.path], holders: [own.path], sessionId: own.sessionId, sweep: [], groups: [dir] };
+}
+
+/**
+ * Makes our node (and the container, when there is none) and lists the container right behind it.
+ * After a create whose reply was lost on this session, our node is first looked for by token.
+ */
+async function join(
+  ctx: LockContext,
+  target: LockTarget,
+  token: string,
+  limit: number,
+  doubtful: string | undefined,
+): Promise<{ path: string; sessionId: string; children: string[] }> {
+  const { zk } = ctx;
+  const dir = slotsPath(target);
+  const sessionId = zk.sessionId as string;
+  const data = encodeNodeData(token, zk.options.ownerName);
+  if (doubtful !== undefined && doubtful === sessionId) {
+    const children = await zk.getChildren(dir).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
+    const mine = children.find((name) => name.startsWith(`l${limit}-${token}-`));
+    if (mine !== undefined) {
+      const { data: found, stat } = await zk.getData(`${dir}/${mine}`);
+      if (carriesToken(found, token) && stat.ephemeralOwner === sessionId) return { path: `${dir}/${mine}`, sessionId, children };
+    }
+  }
+  const prefix = slotPrefix(target, token, limit);
+  for (let attempt = 0; ; attempt++) {
+    // Pipelined: the listing is answered after the create (one session's requests are answered in order).
+    const creating = zk.create(prefix, { data, mode: 'ephemeral-sequential' });
+    const listing = zk.getChildren(dir).catch(() => undefined);
+    try {
+      const created = await creating;
+      return { path: created.path, sessionId: created.sessionId, children: await listedWith(zk, dir, created.path, await listing) };
+    } catch (error) {
+      if (!(error instanceof ZookeeperError) || error.code !== 'NO_NODE' || attempt >= 3) throw error;
+    }
+    try {
+      const making = zk.multi([
+        { op: 'create', path: dir, mode: 'container' },
+        { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
+      ]);
+      const listing = zk.getChildren(dir).catch(() => undefined);
+      const results = await making;
+      ctx.confirmContainers();
+      const path = (results[1] as { path: string }).path;
+      return { path, sessionId, children: await listedWith(zk, dir, path, await listing) };
+    } catch (error) {
+      if (!(error instanceof ZookeeperError)) throw error;
+      if (error.code === 'NO_NODE' && error.opIndex === 0) {
+        ctx.forgetDir(target.scopeDir);
+        await ctx.ensureDir(target.scopeDir);
+      } else if (error.code !== 'NODE_EXISTS') throw error;
+      // Made by someone else meanwhile: join it with a plain create.
+    }
+  }
+}
+
+/** The pipelined listing when it has our node (it normally does), else a fresh one. */
+async function listedWith(zk: LockContext['zk'], dir: string, path: string, listing: string[] | undefined): Promise<string[]> {
+  const name = path.slice(dir.length + 1);
+  return listing?.includes(name) ? listing : zk.getChildren(dir);
+}
+
+/** Removes our node (directly: its name is ours alone); the container goes with its last node (or the reaper). */
+async function leaveSlots(ctx: LockContext, dir: string, path: string, token: string, sessionId: string): Promise<void> {
+  try {
+    await ctx.zk.remove(path);
+  } catch (error) {
+    if (!(error instanceof ZookeeperError && error.code === 'NO_NODE')) {
+      void ctx.janitor.removeOwned([path], token, sessionId);
+      return;
+    }
+  }
+  await ctx.zk.remove(dir).catch(() => undefined); // NOT_EMPTY (others are in it), NO_NODE: fine
+}
+
+/**
+ * Resolves once one of `paths` is gone (at once if one already is), or on timeout, abort, or the end of
+ * our session. Watches set with getData; every watch is taken back when the wait ends.
+ */
+async function waitForAnyRemoval(ctx: LockContext, paths: string[], sessionId: string, limits: WaitLimits): Promise<void> {
+  let wake!: () => void;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  const watch = () => wake();
+  try {
+    const present = await Promise.all(
+      paths.map((path) =>
+        ctx.zk.getData(path, watch).then(
+          () => true,
+          (error) => (isCode(error, 'NO_NODE') ? false : Promise.reject(error)),
+        ),
+      ),
+    );
+    if (present.some((here) => !here)) return;
+    await untilWoken(ctx, woken, wake, sessionId, limits);
+  } finally {
+    for (const path of paths) ctx.zk.unwatch(path, watch);
+  }
+}
+
+function isCode(error: unknown, code: ZookeeperError['code']): boolean {
+  return error instanceof ZookeeperError && error.code === code;
+}
