@@ -1,11 +1,12 @@
 import { LockEvent, LockService } from 'nestjs-zookeeper-lock';
 import { InMemoryLockBackend, InMemoryLockStore } from 'nestjs-zookeeper-lock/testing';
-import { describeLockContract } from './contract/lock-contract';
+import { ContractWorld, describeLockContract } from './contract/lock-contract';
+import { describeFamilyContract } from './contract/lock-family-contract';
 import { lockKey } from '../lib/lock/lock-id';
 import { newLockService } from './support/locks';
 import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForChildren, waitForState } from './support/zookeeper';
 
-describeLockContract('ZooKeeper', async () => {
+const zookeeperWorld = async (): Promise<ContractWorld> => {
   const namespace = uniqueNamespace('contract');
   const eventsOfA: LockEvent[] = [];
   const zkA = await newService({ namespace, onLockEvent: (event) => eventsOfA.push(event), shutdownTimeout: 1_000, ownerName: 'instance-a' });
@@ -26,9 +27,11 @@ describeLockContract('ZooKeeper', async () => {
     },
     dispose: cleanup,
   };
-});
+};
+describeLockContract('ZooKeeper', zookeeperWorld);
+describeFamilyContract('ZooKeeper', zookeeperWorld);
 
-describeLockContract('in-memory (ZookeeperLockTestingModule)', async () => {
+const memoryWorld = async (): Promise<ContractWorld> => {
   const store = new InMemoryLockStore();
   const backendA = new InMemoryLockBackend(store, { ownerName: 'instance-a' });
   const eventsOfA: LockEvent[] = [];
@@ -51,4 +54,7 @@ describeLockContract('in-memory (ZookeeperLockTestingModule)', async () => {
     },
     async dispose() {},
   };
-});
+};
+describeLockContract('in-memory (ZookeeperLockTestingModule)', memoryWorld);
+describeFamilyContract('in-memory (ZookeeperLockTestingModule)', memoryWorld);
+

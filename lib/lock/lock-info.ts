@@ -8,14 +8,14 @@ export interface LockInfo {
   id: string;
   scope: string;
   /**
-   * `free`: nobody holds it; `exclusive`: one holder (today's locks). `shared` (read locks) and `limited`
-   * (concurrency limits) are reserved for the kinds of lock that are coming; a backend reports them
-   * once it has them.
+   * `free`: nobody holds it; `exclusive`: one holder; `shared`: one or more holders of a shared (read)
+   * lock; `limited`: the holders of a concurrency-limited lock (`limit`). A limited lock is a lock of its
+   * own: `inspect` reports it when the id's exclusive/shared lock is free, `list` as an entry of its own.
    */
   mode: LockMode;
-  /** Who holds it: none when free, one for `exclusive`, possibly several for `shared` and `limited`. */
+  /** Who holds it, oldest fencing token first: none when free, one for `exclusive`, possibly several for `shared` and `limited`. */
   holders: LockHolderInfo[];
-  /** Callers of all instances queued for it (waiting acquires; the holder's own place does not count). */
+  /** Callers of all instances queued for it (waiting acquires; holders' own places do not count). */
   waiting: number;
 }
 
