@@ -89,7 +89,7 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
     if (!holding) {
       if (doubtful !== undefined) void ctx.janitor.removeOwnedChildren(dir, token, doubtful);
       if (own !== undefined && zk.sessionId === own.sessionId) {
-        const leave = leaveSlots(ctx, dir, own.path, token, own.sessionId);
+        const leave = leaveSlots(ctx, own.path, token, own.sessionId);
         await settleWithin(leave, failFast ? zk.options.operationTimeout : answerBudget(ctx, bounds), () => undefined);
       }
     }
@@ -161,17 +161,19 @@ async function listedWith(zk: LockContext['zk'], dir: string, path: string, list
   return listing?.includes(name) ? listing : zk.getChildren(dir);
 }
 
-/** Removes our node (directly: its name is ours alone); the container goes with its last node (or the reaper). */
-async function leaveSlots(ctx: LockContext, dir: string, path: string, token: string, sessionId: string): Promise<void> {
+/**
+ * Removes our node (directly: its name is ours alone). Callers were ahead of us, so the container is left
+ * to them (the last holder's release takes it along); an empty one blocks nothing (a join creates in it)
+ * and the server reaps it.
+ */
+async function leaveSlots(ctx: LockContext, path: string, token: string, sessionId: string): Promise<void> {
   try {
     await ctx.zk.remove(path);
   } catch (error) {
     if (!(error instanceof ZookeeperError && error.code === 'NO_NODE')) {
       void ctx.janitor.removeOwned([path], token, sessionId);
-      return;
     }
   }
-  await ctx.zk.remove(dir).catch(() => undefined); // NOT_EMPTY (others are in it), NO_NODE: fine
 }
 
 /**
