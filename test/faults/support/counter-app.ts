@@ -6,7 +6,7 @@
  * It prints "ready <url> <sessionId>" once listening, then one line per session event ("session <state> <id>")
  * and per lost lock ("lost <ids>"). In-process: `createCounterApp(config)`.
  *
- * Every critical section appends "<id>\t<enter ns>\t<leave ns>\t<pid>\t<lost 0|1>" to `logFile`, with
+ * Every critical section appends "<id>\t<enter ns>\t<leave ns>\t<pid>\t<lost 0|1>[\t<kind>]" to `logFile`, with
  * process.hrtime (CLOCK_MONOTONIC: one clock for every process on the machine), so the test can look for
  * two holders of one id at the same time.
  */
@@ -44,6 +44,9 @@ export interface CounterAppConfig {
 
 let tmpSeq = 0;
 
+/** The `limit` of the counter app's limited routes. */
+export const COUNTER_APP_LIMIT = 3;
+
 export function buildCounterModule(config: CounterAppConfig) {
   const pauseMs = config.pauseMs ?? 3;
 
@@ -64,6 +67,82 @@ export function buildCounterModule(config: CounterAppConfig) {
     const leave = process.hrtime.bigint();
     appendFileSync(config.logFile, `${id}\t${enter}\t${leave}\t${process.pid}\t${lock?.signal.aborted ? 1 : 0}\n`);
     return { id, value: current + 1 };
+  }
+
+  /**
+   * A section of the shared/limited routes: no counter (readers change nothing), only its interval, with
+   * its kind (`r` reader, `w` writer, `l` limited), for the detectors of family-checks.ts.
+   */
+  async function section(id: string, kind: 'r' | 'w' | 'l', lock?: LockHandle): Promise<{ id: string }> {
+    const enter = process.hrtime.bigint();
+    await sleep(pauseMs);
+    const leave = process.hrtime.bigint();
+    appendFileSync(config.logFile, `${id}\t${enter}\t${leave}\t${process.pid}\t${lock?.signal.aborted ? 1 : 0}\t${kind}\n`);
+    return { id };
+  }
+  const wait = config.queueWait ?? 2_000;
+
+  /** Shared (read/write) locks: readers share an id, writers exclude (issue 13 §1). */
+  @Controller('shared/:id')
+  class SharedController {
+    @Post('read')
+    @HttpCode(200)
+    @WithLock('params.id', { scope: 'shared', shared: true })
+    read(@Param('id') id: string, @CurrentLock() lock: LockHandle) {
+      return section(id, 'r', lock);
+    }
+
+    @Post('read/queued')
+    @HttpCode(200)
+    @WithLock('params.id', { scope: 'shared', shared: true, wait })
+    readQueued(@Param('id') id: string, @CurrentLock() lock: LockHandle) {
+      return section(id, 'r', lock);
+    }
+
+    @Post('write')
+    @HttpCode(200)
+    @WithLock('params.id', { scope: 'shared' })
+    write(@Param('id') id: string, @CurrentLock() lock: LockHandle) {
+      return section(id, 'w', lock);
+    }
+
+    @Post('write/queued')
+    @HttpCode(200)
+    @WithLock('params.id', { scope: 'shared', wait })
+    writeQueued(@Param('id') id: string, @CurrentLock() lock: LockHandle) {
+      return section(id, 'w', lock);
+    }
+
+    /** The control: the same sections without any lock. */
+    @Post('unlocked/:kind')
+    @HttpCode(200)
+    unlocked(@Param('id') id: string, @Param('kind') kind: string) {
+      return section(id, kind === 'w' ? 'w' : 'r');
+    }
+  }
+
+  /** Concurrency limits: at most LIMIT sections of one id at once (issue 13 §2). */
+  @Controller('limited/:id')
+  class LimitedController {
+    @Post()
+    @HttpCode(200)
+    @WithLock('params.id', { scope: 'limited', limit: COUNTER_APP_LIMIT })
+    failFast(@Param('id') id: string, @CurrentLock() lock: LockHandle) {
+      return section(id, 'l', lock);
+    }
+
+    @Post('queued')
+    @HttpCode(200)
+    @WithLock('params.id', { scope: 'limited', limit: COUNTER_APP_LIMIT, wait })
+    queued(@Param('id') id: string, @CurrentLock() lock: LockHandle) {
+      return section(id, 'l', lock);
+    }
+
+    @Post('unlocked')
+    @HttpCode(200)
+    unlocked(@Param('id') id: string) {
+      return section(id, 'l');
+    }
   }
 
   @Controller()
@@ -112,7 +191,7 @@ export function buildCounterModule(config: CounterAppConfig) {
 
   @Module({
     imports: [ZookeeperLockModule.forRoot({ ...config.zookeeper, onLockEvent: config.onEvent })],
-    controllers: [CounterController],
+    controllers: [CounterController, SharedController, LimitedController],
   })
   class CounterAppModule {}
 

@@ -15,6 +15,8 @@ interface HolderConfig {
   zookeeper: ZookeeperLockModuleOptions;
   ids: string[];
   scope?: string;
+  /** How each id is held: `{ shared: true }` or `{ limit: n }` (default exclusive). */
+  options?: { shared?: boolean; limit?: number };
 }
 
 async function main(): Promise<void> {
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
   const locks = app.get(LockService);
   const handles: LockHandle[] = [];
   for (const id of config.ids) {
-    const handle = await locks.acquire(id, { scope: config.scope });
+    const handle = await locks.acquire(id, { scope: config.scope, ...config.options });
     handle.signal.addEventListener('abort', () => print(`lost ${(handle.signal.reason as { code?: string }).code}`), { once: true });
     handles.push(handle);
   }

@@ -220,6 +220,8 @@ export interface Interval {
   leave: bigint;
   pid: number;
   lost: boolean;
+  /** `w` (exclusive, the counter routes), `r` (shared reader), `l` (limited). */
+  kind: string;
 }
 
 /** Every critical section logged by the app instances (every *.log file in `logDir`). */
@@ -228,8 +230,8 @@ export function readIntervals(logDir: string): Interval[] {
   for (const name of readdirSync(logDir).filter((n) => n.endsWith('.log'))) {
     for (const line of readFileSync(join(logDir, name), 'utf8').split('\n')) {
       if (!line) continue;
-      const [id, enter, leave, pid, lost] = line.split('\t');
-      out.push({ id, enter: BigInt(enter), leave: BigInt(leave), pid: Number(pid), lost: lost === '1' });
+      const [id, enter, leave, pid, lost, kind] = line.split('\t');
+      out.push({ id, enter: BigInt(enter), leave: BigInt(leave), pid: Number(pid), lost: lost === '1', kind: kind ?? 'w' });
     }
   }
   return out;
