@@ -111,6 +111,33 @@ describe('sample app end to end', () => {
     expect((await request(urls[1]).post('/accounts/dave/deposit').send({ amount: 1 })).status).toBe(201);
   });
 
+  it('streams statements of one account side by side (shared lock) while payments get 409', async () => {
+    const read = (url: string) =>
+      request(url).get('/accounts/frank/statement').buffer(true).parse((res, done) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+          if (text.includes('"step":1')) started();
+        });
+        res.on('end', () => done(null, text));
+      }).then((response) => response); // sent now (a supertest request is sent when awaited)
+    let started!: () => void;
+    const streaming = new Promise<void>((resolve) => (started = resolve));
+    const first = read(urls[0]);
+    await streaming; // the first statement holds the account, shared
+    const [second, deposit] = await Promise.all([read(urls[1]), request(urls[1]).post('/accounts/frank/deposit').send({ amount: 1 })]);
+    expect(deposit.status).toBe(409); // a writer is excluded while statements stream
+    expect(String(second.body)).toContain('"done":true'); // another reader was not
+    expect(String((await first).body)).toContain('"done":true');
+    expect((await request(urls[0]).post('/accounts/frank/deposit').send({ amount: 1 })).status).toBe(201);
+  });
+
+  it('allows at most 2 exports of one account at once across instances (limit); the 3rd gets 409', async () => {
+    const exports = await Promise.all([0, 1, 0].map((i) => request(urls[i]).get('/accounts/gina/export')));
+    expect(exports.map((r) => r.status).sort()).toEqual([200, 200, 409]);
+    expect((await request(urls[1]).get('/accounts/gina/export')).status).toBe(200); // freed again
+  });
+
   it('runs the settlement job on one instance at a time', async () => {
     const jobs = instances.map((app) => app.get(SettlementJob));
     const outcomes = await Promise.all([jobs[0].settle(), jobs[1].settle()]);

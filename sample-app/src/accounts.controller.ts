@@ -68,10 +68,12 @@ export class AccountsController {
 
   /**
    * Server-sent events: the account stays locked while the statement streams (and is freed if you leave).
-   * A stream a client holds open must not keep the account locked: maxHold ends it after 3 s whatever.
+   * A shared lock (`FOR SHARE`): statements of one account stream side by side, while deposits,
+   * withdrawals and transfers (exclusive) wait for them or get 409, so a statement never shows half a
+   * transfer. A stream a client holds open must not keep the account locked: maxHold ends it after 3 s.
    */
   @Sse(':id/statement')
-  @WithLock('params.id', { scope: 'accounts', maxHold: 3_000 })
+  @WithLock('params.id', { scope: 'accounts', shared: true, maxHold: 3_000 })
   statement(@Param('id') id: string): Observable<MessageEvent> {
     return new Observable((subscriber) => {
       let step = 0;
@@ -85,6 +87,18 @@ export class AccountsController {
       }, 300);
       return () => clearInterval(timer);
     });
+  }
+
+  /**
+   * An export is slow and heavy: at most 2 at once per account, across every instance (a concurrency
+   * limit); the 3rd gets 409. A lock of its own (scope `exports`), so exports do not block payments.
+   */
+  @Get(':id/export')
+  @WithLock('params.id', { scope: 'exports', limit: 2 })
+  async export(@Param('id') id: string) {
+    const account = await this.store.get(id);
+    await pause(500); // rendering the document
+    return { account, exportedAt: new Date().toISOString() };
   }
 
   private async debit(id: string, amount: number, lock: LockHandle, thinkMs: number) {
