@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { AppModule } from '../sample-app/src/app.module';
+import { readSampleConfig } from '../sample-app/src/sample.config';
 import { SettlementJob } from '../sample-app/src/settlement.job';
 import { LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { cleanup, listTree, sharedConnectString, uniqueNamespace } from './support/zookeeper';
@@ -191,6 +192,22 @@ describe('sample app end to end', () => {
     expect((await admin(urls[0], '/admin/locks?scope=')).status).toBe(400);
     expect((await admin(urls[0], '/admin/locks?scope=a&scope=b')).status).toBe(400);
     expect((await admin(urls[0], `/admin/locks/${'s'.repeat(1025)}/frank`)).status).toBe(400);
+  });
+
+  it('refuses a bad setting at start-up, naming the variable and never echoing the admin token', async () => {
+    process.env.SETTLEMENT_ENABLED = 'maybe';
+    try {
+      await expect(NestFactory.create(AppModule, { logger: false, abortOnError: false })).rejects.toThrow(
+        'SETTLEMENT_ENABLED must be true or false (or 1 or 0), got "maybe"',
+      );
+    } finally {
+      process.env.SETTLEMENT_ENABLED = 'false';
+    }
+    expect(() => readSampleConfig({ ZOOKEEPER_SESSION_TIMEOUT: '15s' })).toThrow('ZOOKEEPER_SESSION_TIMEOUT must be a whole number');
+    expect(() => readSampleConfig({ PORT: '-1' })).toThrow('PORT must be a whole number');
+    expect(() => readSampleConfig({ ADMIN_TOKEN: 'short-secret' })).toThrow(/^ADMIN_TOKEN must be at least 16 characters[^]*$/);
+    expect(() => readSampleConfig({ ADMIN_TOKEN: 'short-secret' })).not.toThrow('short-secret');
+    expect(readSampleConfig({})).toMatchObject({ port: 3000, settlementEnabled: true, adminToken: undefined });
   });
 
   it('keeps the admin routes off (403) when ADMIN_TOKEN is not set', async () => {
