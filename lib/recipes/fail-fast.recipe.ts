@@ -29,7 +29,7 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
   if (!ctx.hasDir(scopeDir)) await ctx.ensureDir(scopeDir).catch((e) => Promise.reject(unavailable(e)));
   // The acquire's answer (taken, held, or unavailable) comes within one operation timeout, even when the
   // create's reply is lost and its outcome must be looked for.
-  const deadline = Date.now() + zk.options.operationTimeout;
+  const deadline = performance.now() + zk.options.operationTimeout;
   let doubtful: string | undefined; // session of an earlier create whose outcome we never learned
   for (let attempt = 0; ; attempt++) {
     const sessionId = zk.sessionId;
@@ -50,7 +50,7 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
         if (outcome === 'taken') throw new LockConflictError(targets.map((t) => t.id), targets[0].scope, 0);
         // Not found when we looked: it did not happen, or not yet (a read served before the create
         // landed). One more try; a NODE_EXISTS then is looked at again, never taken as final.
-        if (attempt === 0 && Date.now() < deadline) continue;
+        if (attempt === 0 && performance.now() < deadline) continue;
         // Giving up while the first create may still land: the janitor removes it if it does.
         void ctx.janitor.removeOwned(holders, token, sessionId);
       } else if (error.code === 'NODE_EXISTS' && doubtful !== undefined && doubtful === zk.sessionId) {
