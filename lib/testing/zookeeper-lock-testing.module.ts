@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { LOCK_BACKEND } from '../lock/lock-backend';
+import type { LockErrorFactory } from '../interceptor/with-lock-options.interface';
 import type { LockEventListener } from '../lock/lock-events';
 import type { LockIdNormalizer } from '../lock/lock-id';
 import { LockService } from '../lock/lock.service';
@@ -22,6 +23,10 @@ export interface ZookeeperLockTestingOptions {
   maxHold?: number;
   /** As ZookeeperLockModule's: bounds on waiting acquires (counted in this process). */
   maxWaiters?: { perId?: number; perProcess?: number };
+  /** As ZookeeperLockModule's: builds what @WithLock throws when it cannot lock. */
+  errorFactory?: LockErrorFactory;
+  /** As ZookeeperLockModule's: puts the lock ids in @WithLock's default answers. */
+  exposeLockIds?: boolean;
 }
 
 /** What `override` needs of @nestjs/testing's TestingModuleBuilder (so the library does not import it). */
@@ -58,7 +63,7 @@ export class ZookeeperLockTestingModule {
       providers: [
         {
           provide: ZOOKEEPER_LOCK_OPTIONS,
-          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters },
+          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters, errorFactory: options.errorFactory, exposeLockIds: options.exposeLockIds },
         },
         InMemoryLockBackend,
         { provide: LOCK_BACKEND, useExisting: InMemoryLockBackend },
