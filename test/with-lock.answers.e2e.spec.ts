@@ -358,6 +358,59 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock answers (%s)', (ad
       ],
     ];
 
+    it('lets each module have its own (the one its controllers can inject wins)', async () => {
+      const gates = new Gates();
+      /** A subclass that answers conflicts with `status`. */
+      const answering = (status: number) => {
+        @Injectable()
+        class Answering extends WithLockInterceptor {
+          protected override throwLockError(context: ExecutionContext, error: unknown, metadata: WithLockMetadata): never {
+            if (error instanceof LockConflictError) throw new HttpException({ from: status }, status);
+            return super.throwLockError(context, error, metadata);
+          }
+        }
+        return Answering;
+      };
+      const feature = (prefix: string, status: number) => {
+        @Controller(prefix)
+        class Routes {
+          @Post(':id')
+          @WithLock('params.id', { scope: prefix })
+          async work(@Param('id') id: string) {
+            await gates.pass(`${prefix}:${id}`);
+            return { id };
+          }
+        }
+        @Module({ controllers: [Routes], providers: [{ provide: WithLockInterceptor, useClass: answering(status) }] })
+        class Feature {}
+        return Feature;
+      };
+      @Module({
+        imports: [
+          ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), namespace: uniqueNamespace('answers-two'), isGlobal: true }),
+          feature('a', 423),
+          feature('b', 429),
+        ],
+      })
+      class AppModule {}
+      const app = adapter === 'fastify' ? await NestFactory.create(AppModule, new FastifyAdapter(), { logger: false }) : await NestFactory.create(AppModule, { logger: false });
+      await app.listen(0, '127.0.0.1');
+      const url = await app.getUrl();
+      try {
+        for (const [prefix, status] of [['a', 423], ['b', 429]] as const) {
+          const gate = gates.close(`${prefix}:x`);
+          const first = request(url).post(`/${prefix}/x`).then((r) => r);
+          await gate.entered;
+          const conflict = await request(url).post(`/${prefix}/x`);
+          gate.open();
+          expect((await first).status).toBe(201);
+          expect([conflict.status, conflict.body]).toEqual([status, { from: status }]);
+        }
+      } finally {
+        await app.close();
+      }
+    });
+
     it.each(placements)('uses it when registered %s', async (_, placement) => {
       const target = await start(adapter, { namespace: uniqueNamespace(`answers-subclass-${adapter}`) }, placement);
       try {
