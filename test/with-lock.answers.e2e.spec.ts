@@ -145,7 +145,8 @@ async function start(
 async function whileHeld<T>(target: App, id: string, check: () => Promise<T>): Promise<T> {
   const gate = target.gates.close(`work:${id}`);
   const first = request(target.url).post(`/things/${id}`).then((r) => r);
-  await gate.entered;
+  // Fails at once, rather than hanging, if the first request never reaches the handler.
+  await Promise.race([gate.entered, first.then((r) => Promise.reject(new Error(`never entered the handler: ${r.status} ${r.text}`)))]);
   try {
     return await check();
   } finally {

@@ -109,7 +109,8 @@ async function graphql(url: string, query: string): Promise<{ status: number; bo
 async function whileShipping<T>(target: App, id: string, check: () => Promise<T>): Promise<T> {
   const gate = target.gates.close(`ship:${id}`);
   const first = graphql(target.url, `mutation { ship(id: "${id}") { id state } }`);
-  await gate.entered;
+  // Fails at once, rather than hanging, if the first call never reaches the handler.
+  await Promise.race([gate.entered, first.then((r) => Promise.reject(new Error(`never entered the handler: ${r.text}`)))]);
   try {
     return await check();
   } finally {
@@ -156,7 +157,7 @@ describe('@WithLock on GraphQL resolvers (Apollo)', () => {
     it('reads ids from nested args through an idFrom function (all or none)', async () => {
       const gate = target.gates.close('transfer:a-1');
       const first = graphql(target.url, 'mutation { transfer(input: { from: "a-1", to: "a-2" }) }');
-      await gate.entered;
+      await Promise.race([gate.entered, first.then((r) => Promise.reject(new Error(`never entered the handler: ${r.text}`)))]);
       const conflict = await graphql(target.url, 'mutation { transfer(input: { from: "a-2", to: "a-3" }) }');
       gate.open();
       expect((await first).body).toEqual({ data: { transfer: true } });
