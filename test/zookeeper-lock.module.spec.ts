@@ -120,6 +120,8 @@ describe('resolveOptions', () => {
     [{ ...ok, auth: 'nocolon' }, /`auth` must be digest credentials/],
     [{ ...ok, acl: 'creator' }, /`acl` `creator` needs `auth`/],
     [{ ...ok, acl: [{ scheme: 'world', id: 'anyone', permissions: ['fly'] }] }, /`acl` has an invalid entry/],
+    [{ ...ok, errorFactory: 'conflict' }, /`errorFactory` must be a function/],
+    [{ ...ok, exposeLockIds: 'yes' }, /`exposeLockIds` must be true or false/],
   ])('rejects %j', (options, message) => {
     expect(() => resolveOptions(options as never)).toThrow(InvalidZookeeperLockOptionsError);
     expect(() => resolveOptions(options as never)).toThrow(message);
