@@ -8,7 +8,11 @@ module.exports = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
   },
-  moduleNameMapper: { '^nestjs-zookeeper-lock$': '<rootDir>/lib/index.ts' },
+  // The package's two entries (package.json `exports`), mapped to their sources.
+  moduleNameMapper: {
+    '^nestjs-zookeeper-lock$': '<rootDir>/lib/index.ts',
+    '^nestjs-zookeeper-lock/testing$': '<rootDir>/lib/testing/index.ts',
+  },
   setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',

@@ -1,6 +1,16 @@
+/**
+ * The public API of `nestjs-zookeeper-lock`. Everything else under dist/ is internal: the `exports` map
+ * refuses deep imports. Test doubles are in `nestjs-zookeeper-lock/testing` (lib/testing/index.ts).
+ */
 export { ZookeeperLockModule } from './module/zookeeper-lock.module';
 export { ZOOKEEPER_LOCK_OPTIONS } from './module/zookeeper-lock.module-definition';
-export type { ZookeeperLockModuleOptions, ZookeeperAclEntry, ZookeeperTlsOptions } from './module/zookeeper-lock-options.interface';
+export type { ZookeeperLockModuleAsyncOptions, ZookeeperLockModuleForRootOptions } from './module/zookeeper-lock.module-definition';
+export type {
+  ZookeeperLockModuleOptions,
+  ZookeeperLockOptionsFactory,
+  ZookeeperAclEntry,
+  ZookeeperTlsOptions,
+} from './module/zookeeper-lock-options.interface';
 export { InvalidZookeeperLockOptionsError } from './module/zookeeper-lock-options';
 export { ZookeeperService } from './zookeeper/zookeeper.service';
 export type {
@@ -11,14 +21,12 @@ export type {
   NodeStat,
   MultiOp,
   MultiResult,
+  WatchCallback,
 } from './zookeeper/zookeeper.service';
 export { ZookeeperError, isZookeeperError } from './zookeeper/zookeeper.error';
 export type { ZookeeperErrorCode } from './zookeeper/zookeeper.error';
 export { LockService, LOCK_LOST_WARNING } from './lock/lock.service';
-export type { LockServiceOptions } from './lock/lock.service';
-export { LOCK_BACKEND } from './lock/lock-backend';
-export type { LockBackend, LockRequest, LockGrant, GrantLoss } from './lock/lock-backend';
-export { GrantGoneError } from './lock/lock-backend';
+export type { LockOptions } from './lock/lock.service';
 export type {
   LockEvent,
   LockEventListener,
@@ -29,8 +37,6 @@ export type {
   LockUnavailableEvent,
   SessionStateEvent,
 } from './lock/lock-events';
-export { ZookeeperLockBackend } from './recipes/zookeeper-lock.backend';
-export type { LockOptions } from './lock/lock.service';
 export type { LockIdNormalizer } from './lock/lock-id';
 export type { LockHandle } from './lock/lock-handle';
 export {
@@ -52,12 +58,7 @@ export type { LockIdSource, WithLockOptions, WithLockMetadata, LockErrorFactory 
 export type { LockErrorBody } from './interceptor/lock-error-body';
 export { currentLock } from './lock/lock-scope';
 export { Locked } from './locked/locked.decorator';
-export { LockedMethodsExplorer } from './locked/locked.explorer';
 export { LOCKED_METADATA } from './locked/locked.constants';
 export type { LockedIdSource, LockedOptions, LockedMetadata } from './locked/locked-options.interface';
 export { ZookeeperHealthIndicator } from './health/zookeeper.health';
 export type { ZookeeperHealthDetails, ZookeeperHealthOptions } from './health/zookeeper.health';
-export { ZookeeperLockTestingModule } from './testing/zookeeper-lock-testing.module';
-export type { ZookeeperLockTestingOptions, ProviderOverridable } from './testing/zookeeper-lock-testing.module';
-export { InMemoryLockBackend, InMemoryLockStore } from './testing/in-memory-lock.backend';
-export { OfflineZookeeperService } from './testing/offline-zookeeper.service';

@@ -2,14 +2,15 @@
 /**
  * Packaging and compatibility check (issue #7). Run from any checkout: `node scripts/package-check.mjs`.
  *
- *  1. `npm pack` of this checkout (prepack builds dist/) into a temporary directory; fails unless the
- *     tarball holds only package.json, README.md, LICENSE and dist/**.js / dist/**.d.ts (no tests, sample
- *     app, sources or source maps) and the files `main` and `types` name.
+ *  1. `npm pack` of this checkout (prepack builds dist/) into a temporary directory, its files listed; then
+ *     the ecosystem's checkers on the tarball: publint --strict (package.json fields, `exports`, files they
+ *     name) and @arethetypeswrong/cli (types of `.` and `./testing` resolve and match the JavaScript under
+ *     node10, node16 CJS and ESM, and bundler resolution).
  *  2. Fresh temporary apps outside the repository, each installing the tarball and one Nest major with
  *     `npm install` (as a user would, so peerDependencies must admit that major):
  *        nest11-cjs-express    NestJS 11, CommonJS (app.cjs), Express
  *        nest12-esm-express    NestJS 12, ESM (app.mjs, "type": "module"), Express, with
- *                              @nestjs/microservices and @nestjs/websockets installed
+ *                              @nestjs/microservices, @nestjs/websockets and @opentelemetry/api installed
  *        nest12-esm-fastify    NestJS 12, ESM, Fastify
  *     The apps are plain JavaScript run with plain `node` (no TypeScript, no loaders): decorators are
  *     applied by hand the way TypeScript's emitted code does.
@@ -20,6 +21,10 @@
  *     locked again. Then the app must stop on SIGTERM (enableShutdownHooks). A probe checks that a lock
  *     conflict in an RPC / WebSocket context becomes the installed RpcException / WsException (the
  *     interceptor's lazy `require`), or the library's fallback error when those packages are absent.
+ *     A second probe (testing.cjs / testing.mjs, in the app's module system) imports
+ *     `nestjs-zookeeper-lock/testing`, runs ZookeeperLockTestingModule with the main entry's LockService
+ *     and errors (one copy of each), finds the test doubles absent from the main entry and deep imports
+ *     refused by the `exports` map, and reports whether @opentelemetry/api was loaded (only where installed).
  *  4. Always cleans up: apps, this run's ZooKeeper JVM (found by its -Dnzl.harness=<run> tag), temp dirs.
  *
  * Usage: node scripts/package-check.mjs [variant ...] [--keep]
@@ -65,8 +70,10 @@ const VARIANTS = [
       `@nestjs/platform-express@${NEST12}`,
       `@nestjs/microservices@${NEST12}`,
       `@nestjs/websockets@${NEST12}`,
+      '@opentelemetry/api@^1.3.0',
     ],
     transportPackages: true,
+    openTelemetry: true,
   },
   {
     name: 'nest12-esm-fastify',
@@ -129,8 +136,7 @@ function tail(text, lines = 25) {
 
 // ------------------------------------------------------------------------------------------- 1. pack
 
-const ALLOWED = [/^package\/(package\.json|README\.md|LICENSE)$/, /^package\/dist\/[A-Za-z0-9_\-./]+\.(js|d\.ts)$/];
-const FORBIDDEN_IN_DIST = [/\/(test|tests|__tests__|sample-app|bench|support)\//, /\.(spec|test|e2e-spec)\.(js|d\.ts)$/];
+const bin = (name) => path.join(repoRoot, 'node_modules', '.bin', name);
 
 async function pack(tmp) {
   const dest = path.join(tmp, 'pack');
@@ -157,22 +163,14 @@ async function pack(tmp) {
     `${(entries.reduce((s, e) => s + e.size, 0) / 1024).toFixed(1)} kB unpacked (npm pack ${seconds(Date.now() - t0)})`);
   for (const e of entries) log(`  ${String(e.size).padStart(7)}  ${e.name}`);
 
-  const unexpected = entries
-    .map((e) => e.name)
-    .filter((name) => !ALLOWED.some((re) => re.test(name)) || FORBIDDEN_IN_DIST.some((re) => re.test(name)));
-  if (unexpected.length) {
-    fail(
-      `the tarball contains files users do not need (allowed: package.json, README.md, LICENSE, dist/**/*.js, ` +
-        `dist/**/*.d.ts; no tests, sample app, sources or source maps):\n${unexpected.map((n) => `    ${n}`).join('\n')}\n` +
-        `  Fix with package.json "files" and/or tsconfig.build.json (e.g. "sourceMap": false).`,
-    );
-  }
-  const names = new Set(entries.map((e) => e.name));
   const manifest = JSON.parse(spawnSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }).stdout);
-  for (const required of ['README.md', 'LICENSE', manifest.main, manifest.types]) {
-    expect(required && names.has(`package/${path.posix.normalize(required)}`), `the tarball lacks ${required} (main/types/README/LICENSE)`);
-  }
-  log(`PASS pack: only package.json, README.md, LICENSE, dist/**/*.js and dist/**/*.d.ts`);
+
+  const publint = await run(bin('publint'), ['run', tarball, '--strict'], { cwd: tmp });
+  if (publint.code !== 0) fail(`publint --strict found problems in the tarball:\n${tail(publint.output, 40)}`);
+  log(`PASS publint --strict: ${publint.output.trim().split('\n').pop()}`);
+  const attw = await run(bin('attw'), [tarball, '--format', 'table-flipped', '--no-color'], { cwd: tmp });
+  if (attw.code !== 0) fail(`@arethetypeswrong/cli found problems in the tarball's types:\n${tail(attw.output, 60)}`);
+  log(`PASS attw (node10, node16 CJS/ESM, bundler; entries . and ./testing):\n${tail(attw.output, 20)}`);
   return { tarball, manifest };
 }
 
@@ -341,6 +339,64 @@ for (const type of ['rpc', 'ws']) {
 console.log(JSON.stringify(result));
 `;
 
+/**
+ * `nestjs-zookeeper-lock/testing` in the app's own module system: ZookeeperLockTestingModule on the main
+ * entry's LockService and errors, test doubles absent from the main entry, deep imports refused.
+ * Prints JSON.
+ */
+function testingProbeSource({ esm }) {
+  const imports = esm
+    ? `import 'reflect-metadata';
+import { createRequire } from 'node:module';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import * as main from 'nestjs-zookeeper-lock';
+import { InMemoryLockBackend, ZookeeperLockTestingModule } from 'nestjs-zookeeper-lock/testing';
+const require = createRequire(import.meta.url);
+const deepImport = async (specifier) => import(specifier);`
+    : `'use strict';
+require('reflect-metadata');
+const { Module } = require('@nestjs/common');
+const { NestFactory } = require('@nestjs/core');
+const main = require('nestjs-zookeeper-lock');
+const { InMemoryLockBackend, ZookeeperLockTestingModule } = require('nestjs-zookeeper-lock/testing');
+const deepImport = async (specifier) => require(specifier);`;
+  return `${imports}
+
+// Written by scripts/package-check.mjs.
+async function probe() {
+  let TestModule = class TestModule {};
+  TestModule = Reflect.decorate([Module({ imports: [ZookeeperLockTestingModule.forRoot()] })], TestModule);
+  const app = await NestFactory.createApplicationContext(TestModule, { logger: ['error', 'warn'] });
+  const locks = app.get(main.LockService); // the main entry's class: one copy shared by both entries
+  const backend = app.get(InMemoryLockBackend);
+  const release = backend.holdElsewhere('acct-1');
+  const conflict = await locks.acquire('acct-1').then(() => 'acquired', (error) => (error instanceof main.LockConflictError ? 'LockConflictError' : String(error)));
+  release();
+  const lock = await locks.acquire('acct-1');
+  const heldAfterRelease = backend.isHeld('acct-1');
+  await lock.release();
+  await app.close();
+  const deep = await deepImport('nestjs-zookeeper-lock/dist/lock/lock-backend.js').then(() => 'loaded', (error) => error.code);
+  return {
+    conflict,
+    heldAfterRelease,
+    mainHasTestDoubles: ['InMemoryLockBackend', 'ZookeeperLockTestingModule', 'OfflineZookeeperService', 'InMemoryLockStore'].filter((name) => name in main),
+    mainHasInternals: ['ZookeeperLockBackend', 'LockedMethodsExplorer', 'GrantGoneError', 'LOCK_BACKEND'].filter((name) => name in main),
+    deepImport: deep,
+    openTelemetryLoaded: Object.keys(require.cache).some((file) => file.includes('@opentelemetry' + '/api')),
+  };
+}
+probe().then(
+  (result) => console.log(JSON.stringify(result)),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
+`;
+}
+
 async function installApp(variant, tmp, tarball) {
   const dir = path.join(tmp, variant.name);
   fs.mkdirSync(dir);
@@ -350,6 +406,7 @@ async function installApp(variant, tmp, tarball) {
   const appFile = variant.esm ? 'app.mjs' : 'app.cjs';
   fs.writeFileSync(path.join(dir, appFile), appSource(variant));
   fs.writeFileSync(path.join(dir, 'probe.mjs'), PROBE_SOURCE);
+  fs.writeFileSync(path.join(dir, variant.esm ? 'testing.mjs' : 'testing.cjs'), testingProbeSource(variant));
   const t0 = Date.now();
   const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...variant.deps, ...COMMON_DEPS];
   const result = await run('npm', args, { cwd: dir, logFile: path.join(dir, 'npm-install.log') });
@@ -371,7 +428,7 @@ async function installApp(variant, tmp, tarball) {
       return undefined;
     }
   };
-  const installed = ['@nestjs/common', '@nestjs/core', `@nestjs/platform-${variant.platform}`, '@nestjs/microservices', '@nestjs/websockets', 'express', 'fastify', 'rxjs', 'reflect-metadata', 'nestjs-zookeeper-lock', 'node-zookeeper-client']
+  const installed = ['@nestjs/common', '@nestjs/core', `@nestjs/platform-${variant.platform}`, '@nestjs/microservices', '@nestjs/websockets', 'express', 'fastify', 'rxjs', 'reflect-metadata', 'nestjs-zookeeper-lock', 'node-zookeeper-client', '@opentelemetry/api']
     .map((name) => [name, version(name)])
     .filter(([, v]) => v);
   return { dir, appFile, installed: Object.fromEntries(installed), installMs: Date.now() - t0 };
@@ -492,8 +549,27 @@ async function checkApp(variant, app, zkConnect) {
       `${variant.name}: a lock conflict in a ${type} context should throw ${want} with statusCode 409, got ${JSON.stringify(r)}`,
     );
   }
+  // nestjs-zookeeper-lock/testing, in this app's module system.
+  const testingFile = variant.esm ? 'testing.mjs' : 'testing.cjs';
+  const testingRun = await run(process.execPath, [testingFile], { cwd: app.dir });
+  expect(testingRun.code === 0, `${variant.name}: ${testingFile} (nestjs-zookeeper-lock/testing) failed:\n${tail(testingRun.output)}`);
+  const testing = JSON.parse(testingRun.output.trim().split('\n').pop());
+  const wantTesting = {
+    conflict: 'LockConflictError',
+    heldAfterRelease: true,
+    mainHasTestDoubles: [],
+    mainHasInternals: [],
+    deepImport: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    openTelemetryLoaded: Boolean(variant.openTelemetry),
+  };
+  expect(
+    JSON.stringify(testing) === JSON.stringify(wantTesting),
+    `${variant.name}: ${testingFile} should report ${JSON.stringify(wantTesting)}, got ${JSON.stringify(testing)}`,
+  );
   return {
     ms: Date.now() - t0,
+    testing: `./testing (${variant.esm ? 'ESM' : 'CJS'}): in-memory conflict with the main entry's LockConflictError, deep import refused` +
+      (variant.openTelemetry ? ', @opentelemetry/api loaded (no SDK)' : ', @opentelemetry/api absent and not needed'),
     transport: variant.transportPackages
       ? 'conflict in rpc/ws context -> RpcException/WsException (409)'
       : 'conflict in rpc/ws context -> fallback Error (409; transports not installed)',
@@ -574,7 +650,7 @@ async function main() {
     log(
       `PASS ${variant.name}: Nest ${app.installed['@nestjs/core']} ${variant.esm ? 'ESM' : 'CommonJS'} on ${variant.platform} ` +
         `${app.installed[variant.platform] ?? ''}: 409 while held, 201 after release, LockService injected, @Locked, ` +
-        `@CurrentLock token, SIGTERM stop; ${result.transport} (${seconds(result.ms)})`,
+        `@CurrentLock token, SIGTERM stop; ${result.transport}; ${result.testing} (${seconds(result.ms)})`,
     );
   }
 }

@@ -1,4 +1,5 @@
-import { InMemoryLockBackend, InMemoryLockStore, LockEvent, LockService } from 'nestjs-zookeeper-lock';
+import { LockEvent, LockService } from 'nestjs-zookeeper-lock';
+import { InMemoryLockBackend, InMemoryLockStore } from 'nestjs-zookeeper-lock/testing';
 import { describeLockContract } from './contract/lock-contract';
 import { lockKey } from '../lib/lock/lock-id';
 import { newLockService } from './support/locks';

@@ -3,9 +3,14 @@
  * under an ACL of its own, deleting a held holder node, planting persistent holder and waiter nodes.
  * Real ZooKeeper; the stranger is a session with other credentials.
  */
-import { LockConflictError, LockLostError, LockUnavailableError } from 'nestjs-zookeeper-lock';
+import { Logger } from '@nestjs/common';
+import { LockConflictError, LockLostError, LockService, LockUnavailableError } from 'nestjs-zookeeper-lock';
+import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import { ZookeeperHealthIndicator } from '../lib/health/zookeeper.health';
 import { aclPolicy, describeAclEntry, digestId, foreignEntries } from '../lib/recipes/namespace-acl';
+import { LockContext } from '../lib/recipes/lock-context';
+import { ClientFaults, CODES } from './support/client-faults';
+import { NodeJanitor } from '../lib/recipes/node-janitor';
 import { newLockService } from './support/locks';
 import { cleanup, newService, uniqueNamespace, waitForGone } from './support/zookeeper';
 
@@ -61,6 +66,37 @@ describe('against another tenant of the ZooKeeper', () => {
     await expect(stranger.remove(scope)).rejects.toMatchObject({ code: 'NO_AUTH' }); // empty now, still not theirs
   });
 
+  it('never locks under a namespace a stranger swapped between its check and the first scope dir (review finding F3)', async () => {
+    // The namespace's parent (here the open root) lets anyone delete the namespace while it is empty, and
+    // re-create it open; then, under it, delete an idle scope dir and re-create it open too.
+    const namespace = uniqueNamespace('tenant');
+    const zk = await newService({ namespace, ...app });
+    const backend = new ZookeeperLockBackend(zk);
+    await backend.onApplicationBootstrap(); // start-up: the namespace is made with our ACL and checked
+    const locks = new LockService(backend, zk.options);
+    const stranger = await newService({ auth: 'evil:x' });
+    await stranger.remove(namespace);
+    await stranger.create(namespace); // world:anyone:cdrwa
+
+    const refused = await locks.acquire('x').catch((e) => e);
+    expect(refused).toBeInstanceOf(LockUnavailableError);
+    expect(refused.message).toContain(`Lock directory ${namespace} has an ACL that lets others create, delete or administer in it`);
+    // Its scope dir was made inside the stranger's namespace before the second look: an idle one, so the
+    // stranger swaps it too; nothing is ever granted in either.
+    const scopeDir = `${namespace}/default`;
+    await stranger.remove(scopeDir).catch(() => undefined);
+    await stranger.create(scopeDir).catch(() => undefined);
+    await expect(locks.acquire('x')).rejects.toBeInstanceOf(LockUnavailableError);
+    await expect(locks.acquire('y', { scope: 'other' })).rejects.toBeInstanceOf(LockUnavailableError);
+
+    // Once the squat is gone, the namespace is made ours again and locks work, with no restart.
+    for (const path of await stranger.getChildren(namespace)) await stranger.remove(`${namespace}/${path}`);
+    await stranger.remove(namespace);
+    await locks.withLock('x', () => undefined);
+    expect(await zk.getAcl(scopeDir)).toEqual([{ scheme: 'digest', id: digestId(app.auth), permissions: 31 }]);
+    await expect(stranger.remove(scopeDir)).rejects.toMatchObject({ code: 'NO_AUTH' });
+  });
+
   it('aborts a holder whose node someone else deleted, at once (a watch, set when the signal is read)', async () => {
     const namespace = uniqueNamespace('tenant');
     const zk = await newService({ namespace }); // acl open: anyone may delete
@@ -82,6 +118,30 @@ describe('against another tenant of the ZooKeeper', () => {
     expect(ownSignal.aborted).toBe(false);
   });
 
+  it('aborts such a holder also when the first read of its watch met a connection blip (read again, review finding F2)', async () => {
+    const namespace = uniqueNamespace('tenant');
+    const holder = `${namespace}/default/acct-1`;
+    const zk = await newService({ namespace });
+    const locks = newLockService(zk);
+    const stranger = await newService();
+    const held = await locks.acquire('acct-1');
+    const faults = new ClientFaults(zk);
+    try {
+      let failed!: () => void;
+      const watchReadFailed = new Promise<void>((resolve) => (failed = resolve));
+      faults.answerWith('getData', holder, CODES.CONNECTION_LOSS, 1, () => failed());
+      const signal = held.signal; // arms the watch: its read meets a blip, the session lives on
+      await watchReadFailed;
+      expect(zk.state).toBe('connected');
+      await stranger.remove(holder);
+      const reason = await aborted(signal);
+      expect(reason).toBeInstanceOf(LockLostError);
+      await held.release();
+    } finally {
+      faults.restore();
+    }
+  });
+
   it('removes persistent holder and waiter nodes a stranger planted, so they never block an id for ever', async () => {
     const namespace = uniqueNamespace('tenant');
     const zk = await newService({ namespace });
@@ -101,6 +161,33 @@ describe('against another tenant of the ZooKeeper', () => {
     const lock = await locks.acquire('acct-1', { wait: 10_000 });
     expect(await zk.getChildren(`${holder}%q`)).toHaveLength(1); // ours alone
     await lock.release();
+  });
+
+  it('never deletes a live lock when two instances remove the same squatter (a late remove at version 0)', async () => {
+    // Found by review: a squatter and a fresh ephemeral holder are both at version 0, so a remove at the
+    // version read, arriving late, deleted the lock someone took after the squatter went.
+    const namespace = uniqueNamespace('tenant');
+    const holder = `${namespace}/default/acct-1`;
+    const [a, b, c, stranger] = await Promise.all([newService({ namespace }), newService({ namespace }), newService({ namespace }), newService()]);
+    const [locksB, locksC] = [newLockService(b), newLockService(c)];
+    await locksB.withLock('warm', () => undefined); // makes the scope dir
+    await stranger.create(holder, { data: Buffer.from('squatter') }); // persistent, version 0
+    const contextA = new LockContext(a, new NodeJanitor(a, new Logger('test')), new Logger('test'));
+    const { stat } = await a.getData(holder); // A reads the squatter: persistent, version 0 ...
+
+    // ... while B meets it too, has it removed, and takes the lock, watching its node.
+    await expect(locksB.acquire('acct-1')).rejects.toBeInstanceOf(LockConflictError);
+    await waitForGone(b, holder);
+    const heldByB = await locksB.acquire('acct-1');
+    const signalB = heldByB.signal;
+    await b.exists('/'); // the watch is set
+    expect((await stranger.exists(holder))?.ephemeralOwner).toBe(b.sessionId);
+
+    await contextA.removeSquatter(holder, stat.version); // A's removal arrives only now
+    expect((await stranger.exists(holder))?.ephemeralOwner).toBe(b.sessionId); // B's lock survives
+    await expect(locksC.acquire('acct-1')).rejects.toBeInstanceOf(LockConflictError);
+    expect(signalB.aborted).toBe(false);
+    await heldByB.release();
   });
 
   it('decides ACLs without a server: open checks nothing; creator admits only our digest', () => {

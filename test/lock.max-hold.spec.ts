@@ -20,8 +20,8 @@ import {
   LockService,
   WithLock,
   ZookeeperLockModule,
-  ZookeeperLockTestingModule,
 } from 'nestjs-zookeeper-lock';
+import { ZookeeperLockTestingModule } from 'nestjs-zookeeper-lock/testing';
 import { resolveOptions } from '../lib/module/zookeeper-lock-options';
 import { newLockService } from './support/locks';
 import { cleanup, listTree, newService, sharedConnectString, uniqueNamespace } from './support/zookeeper';
@@ -35,7 +35,7 @@ describe('maxHold', () => {
   it('aborts the signal, then frees the lock for another instance; the late release deletes nothing of theirs', async () => {
     const namespace = uniqueNamespace('maxhold');
     const events: LockEvent[] = [];
-    const a = newLockService(await newService({ namespace, onLockEvent: (e) => events.push(e) }));
+    const a = newLockService(await newService({ namespace, onLockEvent: (e) => events.push(e), lockLostWarning: true }));
     const bZk = await newService({ namespace });
     const b = newLockService(bZk);
     let abortedBeforeOthersTook = false;

@@ -3,7 +3,9 @@
  * someone else, a create whose reply is lost, a read-back that misses a create landing late. Faults are
  * injected at the client layer (one request's reply dropped, delayed or replaced), on a real server.
  */
-import { GrantGoneError, LockConflictError, LockService, ZookeeperLockBackend, ZookeeperService } from 'nestjs-zookeeper-lock';
+import { LockConflictError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
+import { GrantGoneError } from '../lib/lock/lock-backend';
+import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
 import { newLockService } from './support/locks';
 import { ClientFaults, clientError } from './support/client-faults';

@@ -2,16 +2,9 @@
  * LockService's side of the LockBackend contract, on the in-memory backend (no ZooKeeper claim here):
  * a release that finds its grant gone is a lost lock, and waits too long for a Node timer wait forever.
  */
-import {
-  GrantGoneError,
-  InMemoryLockBackend,
-  InMemoryLockStore,
-  LockEvent,
-  LockLostError,
-  LockRequest,
-  LockService,
-  LOCK_LOST_WARNING,
-} from 'nestjs-zookeeper-lock';
+import { LockEvent, LockLostError, LockService, LOCK_LOST_WARNING } from 'nestjs-zookeeper-lock';
+import { InMemoryLockBackend, InMemoryLockStore } from 'nestjs-zookeeper-lock/testing';
+import { GrantGoneError, LockRequest } from '../lib/lock/lock-backend';
 
 /** The codes of the process warnings the library emits while `fn` runs. */
 async function collectWarnings(fn: () => Promise<void>): Promise<unknown[]> {
@@ -50,9 +43,9 @@ describe('LockService: a release that finds its node taken by another owner (Gra
     }
   }
 
-  it('marks the lock lost (signal, lost event, warning log) and resolves the release; withLock warns', async () => {
+  it('marks the lock lost (signal, lost event, warning log) and resolves the release; withLock warns (lockLostWarning)', async () => {
     const events: LockEvent[] = [];
-    const locks = new LockService(new GoneAtRelease(), { onLockEvent: (event) => events.push(event) });
+    const locks = new LockService(new GoneAtRelease(), { onLockEvent: (event) => events.push(event), lockLostWarning: true });
     let handle!: { signal: AbortSignal };
     const warnings = await collectWarnings(async () => {
       const result = await locks.withLock('gone', (lock) => {
@@ -72,6 +65,21 @@ describe('LockService: a release that finds its node taken by another owner (Gra
     await expect(direct.release()).resolves.toBeUndefined();
     expect(direct.signal.reason).toBeInstanceOf(LockLostError);
     expect(locks.heldCount).toBe(0);
+  });
+
+  it('emits no process warning for the same loss without lockLostWarning (the signal and the lost event carry it)', async () => {
+    const events: LockEvent[] = [];
+    const locks = new LockService(new GoneAtRelease(), { onLockEvent: (event) => events.push(event) });
+    let handle!: { signal: AbortSignal };
+    const warnings = await collectWarnings(async () => {
+      await locks.withLock('gone', (lock) => {
+        handle = lock;
+      });
+    });
+    expect(handle.signal.reason).toBeInstanceOf(LockLostError);
+    expect(events.filter((e) => e.type === 'lost')).toHaveLength(1);
+    expect(warnings).toEqual([]);
+    expect(() => new LockService(new GoneAtRelease(), { lockLostWarning: 'yes' as never })).toThrow(/lockLostWarning/);
   });
 });
 

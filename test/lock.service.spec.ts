@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import {
@@ -223,8 +224,8 @@ describe('LockService: ownership and loss', () => {
     await next.release();
   });
 
-  it('withLock returns the result even when the lock was lost meanwhile, and warns', async () => {
-    const a = await locks();
+  it('withLock returns the result even when the lock was lost meanwhile, and warns (lockLostWarning)', async () => {
+    const a = await locks({ lockLostWarning: true });
     const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
       const result = await a.lock.withLock('lost-inside', async (held) => {
@@ -236,6 +237,28 @@ describe('LockService: ownership and loss', () => {
       expect(warn).toHaveBeenCalledWith(expect.stringContaining('lost'), { code: 'NZL_LOCK_LOST' });
     } finally {
       warn.mockRestore();
+    }
+  });
+
+  it('withLock reports a loss by default with one log line and the signal, and no process warning', async () => {
+    const a = await locks();
+    const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const logWarn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      let signal!: AbortSignal;
+      const result = await a.lock.withLock('lost-quietly', async (held) => {
+        signal = held.signal;
+        await expireSession(sharedConnectString(), a.zk);
+        await whenLost(held);
+        return 'done';
+      });
+      expect(result).toBe('done');
+      expect(signal.reason).toBeInstanceOf(LockLostError);
+      expect(logWarn.mock.calls.filter(([line]) => /lost-quietly.* lost: /.test(String(line)))).toHaveLength(1);
+      expect(emitWarning).not.toHaveBeenCalled();
+    } finally {
+      emitWarning.mockRestore();
+      logWarn.mockRestore();
     }
   });
 

@@ -9,10 +9,10 @@ import {
   LockService,
   LockUnavailableError,
   Locked,
-  ZookeeperLockBackend,
   ZookeeperLockModule,
   ZookeeperService,
 } from 'nestjs-zookeeper-lock';
+import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import { newLockService } from './support/locks';
 import { cleanup, listTree, newService, sharedConnectString, uniqueNamespace, waitForChildren } from './support/zookeeper';
 

@@ -8,7 +8,6 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
   CurrentLock,
-  InMemoryLockBackend,
   LockConflictError,
   LockEvent,
   LockHandle,
@@ -17,11 +16,10 @@ import {
   LockService,
   WithLock,
   ZookeeperLockModule,
-  ZookeeperLockTestingModule,
   ZookeeperService,
-  OfflineZookeeperService,
-  LOCK_BACKEND,
 } from 'nestjs-zookeeper-lock';
+import { InMemoryLockBackend, ZookeeperLockTestingModule, OfflineZookeeperService } from 'nestjs-zookeeper-lock/testing';
+import { LOCK_BACKEND } from '../lib/lock/lock-backend';
 
 @Injectable()
 class Settlement {

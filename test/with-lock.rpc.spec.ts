@@ -14,7 +14,7 @@ import {
   ZookeeperService,
 } from 'nestjs-zookeeper-lock';
 import { Gates } from './support/locked-app';
-import { cleanup, harness, sharedConnectString, uniqueNamespace, waitForGone } from './support/zookeeper';
+import { cleanup, harness, sharedConnectString, uniqueNamespace, waitForChildren, waitForGone, waitForNoChildren } from './support/zookeeper';
 
 /** Records what the handlers threw (to look at the `cause` the client never sees), then answers as Nest does. */
 @Catch()
@@ -35,6 +35,8 @@ describe('@WithLock in a microservice (TCP transport)', () => {
   let client: ClientProxy;
   const namespace = uniqueNamespace('rpc');
   const caught: unknown[] = [];
+  let port: number;
+  let queuedRuns = 0;
 
   @Controller()
   class OrdersHandler {
@@ -44,9 +46,16 @@ describe('@WithLock in a microservice (TCP transport)', () => {
       await gates.pass(`ship:${data.orderId}`);
       return { shipped: data.orderId, locked: lock.ids };
     }
+
+    @MessagePattern('ship-queued')
+    @WithLock('orderId', { wait: 30_000 })
+    shipQueued(@Payload() data: { orderId: string }) {
+      queuedRuns += 1;
+      return { shipped: data.orderId };
+    }
   }
 
-  async function start(options: Partial<ZookeeperLockModuleOptions>, seen: unknown[]): Promise<{ service: INestMicroservice; client: ClientProxy }> {
+  async function start(options: Partial<ZookeeperLockModuleOptions>, seen: unknown[]): Promise<{ service: INestMicroservice; client: ClientProxy; port: number }> {
     @Module({
       imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), namespace, ...options })],
       controllers: [OrdersHandler],
@@ -62,11 +71,11 @@ describe('@WithLock in a microservice (TCP transport)', () => {
     await service.listen();
     const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
     await client.connect();
-    return { service, client };
+    return { service, client, port };
   }
 
   beforeAll(async () => {
-    ({ service, client } = await start({}, caught));
+    ({ service, client, port } = await start({}, caught));
   });
 
   afterAll(async () => {
@@ -154,5 +163,22 @@ describe('@WithLock in a microservice (TCP transport)', () => {
       custom.client.close();
       await custom.service.close();
     }
+  });
+
+  it('cancels the wait when the requesting connection closes while queued: its node leaves the queue, the handler never runs', async () => {
+    const zk = service.get(ZookeeperService);
+    const gate = gates.close('ship:o-2');
+    const first = firstValueFrom(client.send('ship', { orderId: 'o-2' }));
+    await gate.entered;
+    const leaving = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
+    await leaving.connect();
+    leaving.send('ship-queued', { orderId: 'o-2' }).subscribe({ error: () => undefined });
+    await waitForChildren(zk, `${namespace}/default/o-2%q`, 1); // queued behind the holder
+    leaving.close(); // the requester goes away while its message waits for the lock
+    await waitForNoChildren(zk, `${namespace}/default/o-2%q`);
+    gate.open();
+    expect(await first).toEqual({ shipped: 'o-2', locked: ['o-2'] });
+    await waitForGone(zk, `${namespace}/default/o-2`);
+    expect(queuedRuns).toBe(0);
   });
 });

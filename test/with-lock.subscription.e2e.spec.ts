@@ -25,7 +25,7 @@ import request from 'supertest';
 import { LockConflictError, LockService, WithLock, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { AdapterName, Gates } from './support/locked-app';
 import { newLockService } from './support/locks';
-import { cleanup, listTree, newService, sharedConnectString, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import { cleanup, listTree, newService, sharedConnectString, uniqueNamespace, waitForChildren, waitForNoChildren } from './support/zookeeper';
 
 @Injectable()
 class RetryOnceInterceptor implements NestInterceptor {
@@ -95,23 +95,6 @@ function controllers(gates: Gates) {
     }
   }
   return [RetryController, TimeoutController, EventsController, PlainController];
-}
-
-/** Resolves once `path` has no children (a child watch per change). */
-async function waitForNoChildren(zk: ZookeeperService, path: string): Promise<void> {
-  for (;;) {
-    let changed!: () => void;
-    const change = new Promise<void>((resolve) => (changed = resolve));
-    let children: string[];
-    try {
-      children = await zk.getChildren(path, () => changed());
-    } catch (error) {
-      if ((error as { code?: string }).code === 'NO_NODE') return;
-      throw error;
-    }
-    if (children.length === 0) return;
-    await change;
-  }
 }
 
 /** The holder node of `id` and any waiter node in its queue (not the queue directory itself). */

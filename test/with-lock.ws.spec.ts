@@ -7,7 +7,7 @@ import { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { CurrentLock, LockConflictError, LockHandle, WithLock, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { Gates } from './support/locked-app';
-import { cleanup, sharedConnectString, uniqueNamespace, waitForGone } from './support/zookeeper';
+import { cleanup, sharedConnectString, uniqueNamespace, waitForChildren, waitForGone, waitForNoChildren } from './support/zookeeper';
 
 /** One WebSocket connection that sends `{ event, data }` frames and hands back the frames it receives. */
 class Socket {
@@ -62,6 +62,7 @@ describe('@WithLock on a WebSocket gateway', () => {
   let url: string;
   const sockets: Socket[] = [];
   let runs = 0;
+  let queuedRuns = 0;
 
   @WebSocketGateway()
   @UseFilters(SendWsErrors)
@@ -72,6 +73,13 @@ describe('@WithLock on a WebSocket gateway', () => {
       runs += 1;
       await gates.pass(`ship:${data.orderId}`);
       return { event: 'shipped', data: { orderId: data.orderId, locked: lock.ids } };
+    }
+
+    @SubscribeMessage('ship-queued')
+    @WithLock('orderId', { scope: 'ws-orders', wait: 30_000 })
+    shipQueued(@MessageBody() data: { orderId: string }) {
+      queuedRuns += 1;
+      return { event: 'shipped', data: { orderId: data.orderId } };
     }
   }
 
@@ -138,5 +146,21 @@ describe('@WithLock on a WebSocket gateway', () => {
     expect(error.event).toBe('exception');
     expect(error.data).toMatchObject({ statusCode: 400, error: 'Bad Request', code: 'LOCK_ID_INVALID' });
     expect(runs).toBe(before);
+  });
+
+  it('cancels the wait when the client disconnects while queued: its node leaves the queue, the handler never runs', async () => {
+    const zk = app.get(ZookeeperService);
+    const [holder, waiter] = await Promise.all([open(), open()]);
+    const gate = gates.close('ship:o-2');
+    holder.send('ship', { orderId: 'o-2' });
+    await gate.entered;
+    waiter.send('ship-queued', { orderId: 'o-2' });
+    await waitForChildren(zk, `${namespace}/ws-orders/o-2%q`, 1); // queued behind the holder
+    waiter.ws.terminate(); // the client goes away while its message waits for the lock
+    await waitForNoChildren(zk, `${namespace}/ws-orders/o-2%q`);
+    gate.open();
+    expect(await holder.next()).toEqual({ event: 'shipped', data: { orderId: 'o-2', locked: ['o-2'] } });
+    await waitForGone(zk, `${namespace}/ws-orders/o-2`);
+    expect(queuedRuns).toBe(0);
   });
 });

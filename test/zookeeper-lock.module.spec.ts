@@ -1,6 +1,15 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { InvalidZookeeperLockOptionsError, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
+import {
+  InvalidZookeeperLockOptionsError,
+  LockService,
+  WithLock,
+  ZOOKEEPER_LOCK_OPTIONS,
+  ZookeeperLockModule,
+  ZookeeperLockModuleOptions,
+  ZookeeperLockOptionsFactory,
+  ZookeeperService,
+} from 'nestjs-zookeeper-lock';
 import { resolveOptions } from '../lib/module/zookeeper-lock-options';
 import { cleanup, newService, sharedConnectString, uniqueNamespace } from './support/zookeeper';
 
@@ -57,18 +66,68 @@ describe('ZookeeperLockModule', () => {
     expect(zk.state).toBe('closed');
   });
 
-  it('isGlobal makes ZookeeperService injectable everywhere', async () => {
+  it('forRootAsync takes its options from a useClass implementing ZookeeperLockOptionsFactory', async () => {
+    @Injectable()
+    class LockConfig implements ZookeeperLockOptionsFactory {
+      constructor(private readonly config: FakeConfig) {}
+      async createZookeeperLockOptions(): Promise<ZookeeperLockModuleOptions> {
+        return { connectionString: this.config.get('ZK') as string, namespace: `${this.config.get('NS')}-class` };
+      }
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [ZookeeperLockModule.forRootAsync({ imports: [FakeConfigModule], useClass: LockConfig })],
+    }).compile();
+    await moduleRef.init();
+    const zk = moduleRef.get(ZookeeperService);
+    expect(zk.options.namespace).toBe('/from-config-class');
+    expect(zk.state).toBe('connected');
+    await moduleRef.close();
+  });
+
+  it('names its options token after the module', () => {
+    expect(ZOOKEEPER_LOCK_OPTIONS).toBe('ZOOKEEPER_LOCK_MODULE_OPTIONS');
+  });
+
+  it('is global by default: LockService, ZookeeperService and @WithLock work in modules that do not import it', async () => {
     @Injectable()
     class Consumer {
-      constructor(readonly zk: ZookeeperService) {}
+      constructor(readonly zk: ZookeeperService, readonly locks: LockService) {}
     }
-    @Module({ providers: [Consumer] })
+    @Controller('items')
+    class ItemsController {
+      @Get(':id')
+      @WithLock('params.id')
+      get(): string {
+        return 'ok';
+      }
+    }
+    @Module({ providers: [Consumer], controllers: [ItemsController] })
     class FeatureModule {}
     const moduleRef = await Test.createTestingModule({
-      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), isGlobal: true }), FeatureModule],
+      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString() }), FeatureModule],
     }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
     expect(moduleRef.get(Consumer).zk).toBeInstanceOf(ZookeeperService);
-    await moduleRef.close();
+    expect(moduleRef.get(Consumer).locks).toBeInstanceOf(LockService);
+    await app.close();
+  });
+
+  it('isGlobal: false keeps it local: @WithLock in a module that does not import it is the DI error the README explains', async () => {
+    @Controller('items')
+    class ItemsController {
+      @Get(':id')
+      @WithLock('params.id')
+      get(): string {
+        return 'ok';
+      }
+    }
+    @Module({ controllers: [ItemsController] })
+    class FeatureModule {}
+    const attempt = Test.createTestingModule({
+      imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), isGlobal: false }), FeatureModule],
+    }).compile();
+    await expect(attempt).rejects.toThrow(/can't resolve dependencies of the WithLockHostInterceptor \(\?, Reflector, WithLockInterceptor, ModuleRef\)/);
   });
 
   it('refuses invalid options at start-up with a message naming the option', async () => {
@@ -95,6 +154,7 @@ describe('resolveOptions', () => {
       shutdownTimeout: 10_000,
       maxHold: Infinity,
       maxWaiters: { perId: 100, perProcess: 5000 },
+      lockLostWarning: false,
     });
   });
 
@@ -119,6 +179,7 @@ describe('resolveOptions', () => {
     [{ ...ok, shutdownTimeout: 2 ** 31 }, /`shutdownTimeout` must be at most 2147483647/],
     [{ ...ok, auth: 'nocolon' }, /`auth` must be digest credentials/],
     [{ ...ok, acl: 'creator' }, /`acl` `creator` needs `auth`/],
+    [{ ...ok, lockLostWarning: 'yes' }, /`lockLostWarning` must be true or false/],
     [{ ...ok, acl: [{ scheme: 'world', id: 'anyone', permissions: ['fly'] }] }, /`acl` has an invalid entry/],
     [{ ...ok, errorFactory: 'conflict' }, /`errorFactory` must be a function/],
     [{ ...ok, exposeLockIds: 'yes' }, /`exposeLockIds` must be true or false/],

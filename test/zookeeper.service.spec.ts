@@ -117,7 +117,10 @@ describe('ZookeeperService against a real server', () => {
     await waitForState(zk, 'connected');
     expect(zk.sessionId).toBeDefined();
     expect(zk.sessionId).not.toBe(first);
-    expect(states).toEqual(['connected', 'suspended', 'lost', 'connecting', 'connected']);
+    // 'unavailable' may come between: the restarted server took longer than a session timeout to answer
+    // a handshake (a JVM start on a loaded machine).
+    expect(states.filter((state) => state !== 'unavailable')).toEqual(['connected', 'suspended', 'lost', 'connecting', 'connected']);
+    expect(states.slice(0, 4)).toEqual(['connected', 'suspended', 'lost', 'connecting']);
   });
 
   it('reports "expired" when the server ended the session, and builds a new session', async () => {

@@ -45,6 +45,24 @@ async function takeWhenFree(other: ZookeeperService, path: string): Promise<numb
   }
 }
 
+/**
+ * Creates an ephemeral node and returns the session that owns it. Setting up a round is not what is
+ * tested: on a loaded machine the short session's connection may drop meanwhile, so connectivity errors
+ * are waited out (a create whose reply was lost may have landed: then the node is ours already).
+ */
+async function createEphemeral(service: ZookeeperService, path: string): Promise<string> {
+  for (;;) {
+    try {
+      return (await service.create(path, { mode: 'ephemeral' })).sessionId;
+    } catch (error) {
+      if (!(error instanceof ZookeeperError && (error.isConnectivity || error.code === 'NODE_EXISTS'))) throw error;
+    }
+    await waitForState(service, 'connected', 30_000);
+    const stat = await service.exists(path).catch(() => null);
+    if (stat?.ephemeralOwner !== undefined && stat.ephemeralOwner === service.sessionId) return stat.ephemeralOwner;
+  }
+}
+
 describe('session loss comes before anyone else can take our ephemeral nodes', () => {
   afterAll(async () => {
     await cleanup();
@@ -82,9 +100,8 @@ describe('session loss comes before anyone else can take our ephemeral nodes', (
 
       it(`${clamp.rounds} black-hole rounds: our state goes lost strictly before the other session gets the node`, async () => {
         for (let round = 0; round < clamp.rounds; round++) {
-          const sessionId = ours.sessionId as string;
           const path = `/node-${round}`;
-          await ours.create(path, { mode: 'ephemeral' });
+          const sessionId = await createEphemeral(ours, path);
 
           // Vary where the black hole falls between two heartbeats (a test input, not a wait for an event).
           await new Promise((resolve) => setTimeout(resolve, (round * clamp.granted) / 6 / clamp.rounds));

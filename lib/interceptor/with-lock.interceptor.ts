@@ -15,6 +15,7 @@ import { normalizeIds } from '../lock/lock-id';
 import { LockService } from '../lock/lock.service';
 import { ZOOKEEPER_LOCK_OPTIONS } from '../module/zookeeper-lock.module-definition';
 import type { ZookeeperLockModuleOptions } from '../module/zookeeper-lock-options.interface';
+import { noop, onClientGone } from './client-gone';
 import { LockErrorBody, lockErrorBody } from './lock-error-body';
 import { lockErrorException } from './lock-error.exceptions';
 import { SKIP_LOCK_METADATA, WITH_LOCK_METADATA } from './with-lock.constants';
@@ -75,7 +76,7 @@ export class WithLockInterceptor implements NestInterceptor {
       const release = (handle: LockHandle) =>
         handle.release().catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
 
-      // Nest unsubscribes when an SSE client leaves, but not for a plain HTTP request: watch its socket.
+      // Nest unsubscribes when an SSE client leaves, but not when any other caller goes: watch its connection.
       const stopWatching = onClientGone(context, () =>
         waiting.abort(new LockUnavailableError('The client went away while waiting for the lock')),
       );
@@ -275,26 +276,6 @@ export class WithLockInterceptor implements NestInterceptor {
     return this.answerOptions;
   }
 }
-
-/**
- * Calls `onGone` when the HTTP client disconnects before its response was sent (Express's response, or
- * the raw one under a Fastify reply); returns the function that stops watching. Not HTTP: nothing to watch.
- */
-function onClientGone(context: ExecutionContext, onGone: () => void): () => void {
-  if (context.getType<string>() !== 'http') return noop;
-  const response = context.switchToHttp().getResponse<{ raw?: unknown } | undefined>();
-  const raw = (response?.raw ?? response) as
-    | { writableFinished?: boolean; once?: (e: string, l: () => void) => void; removeListener?: (e: string, l: () => void) => void }
-    | undefined;
-  if (typeof raw?.once !== 'function' || typeof raw.removeListener !== 'function') return noop;
-  const listener = () => {
-    if (!raw.writableFinished) onGone();
-  };
-  raw.once('close', listener);
-  return () => raw.removeListener!('close', listener);
-}
-
-function noop(): void {}
 
 /**
  * Calls `onExpired` when a lock `handle` holds passes its maxHold; returns the function that stops

@@ -17,6 +17,7 @@ import { checkNormalizer, LockIdNormalizer, lockKey, normalizeIds, normalizeScop
 import { lockScope } from './lock-scope';
 import { ShutdownGate } from './shutdown-gate';
 import { maxWaitersProblem, WaiterLimits, waiterLimits, WaitingRoom } from './waiting-room';
+import { LockTelemetry } from '../telemetry/lock-telemetry';
 
 export interface LockOptions {
   /**
@@ -42,7 +43,10 @@ export interface LockOptions {
   maxHold?: number;
 }
 
-/** Code of the process warning emitted when `withLock`'s function finished after its lock was lost. */
+/**
+ * Code of the process warning emitted, with the module option `lockLostWarning`, when `withLock`'s (or
+ * `@Locked`'s) function finished after its lock was lost.
+ */
 export const LOCK_LOST_WARNING = 'NZL_LOCK_LOST';
 
 /** What LockService reads of the module options. */
@@ -52,6 +56,7 @@ export interface LockServiceOptions {
   normalizeId?: LockIdNormalizer;
   maxHold?: number;
   maxWaiters?: Partial<WaiterLimits>;
+  lockLostWarning?: boolean;
 }
 
 /**
@@ -82,9 +87,13 @@ export class LockService implements BeforeApplicationShutdown {
   /** Set while shutdown waits for held locks to be given up. */
   private onIdle?: () => void;
   private readonly listener?: LockEventListener;
+  /** OpenTelemetry instruments; undefined when @opentelemetry/api is not installed. */
+  private readonly telemetry = LockTelemetry.create();
   private readonly shutdownTimeout: number;
   private readonly normalizeId?: LockIdNormalizer;
   private readonly maxHold: number;
+  /** Emit the NZL_LOCK_LOST process warning (opt-in: the loss is already logged, and on the signal). */
+  private readonly lockLostWarning: boolean;
   /** Waiting acquires of this process, bounded by `maxWaiters`. */
   private readonly room: WaitingRoom;
   private readonly driver: LockDriver = {
@@ -104,6 +113,10 @@ export class LockService implements BeforeApplicationShutdown {
     this.shutdownTimeout = validShutdownTimeout(options?.shutdownTimeout);
     this.normalizeId = checkNormalizer('normalizeId', options?.normalizeId) || undefined;
     this.maxHold = validMaxHold(options?.maxHold) ?? Infinity;
+    if (options?.lockLostWarning !== undefined && typeof options.lockLostWarning !== 'boolean') {
+      throw new InvalidLockOptionsError(`Option \`lockLostWarning\` must be a boolean, got ${JSON.stringify(options.lockLostWarning)}`);
+    }
+    this.lockLostWarning = options?.lockLostWarning === true;
     const waitersProblem = options?.maxWaiters === undefined ? undefined : maxWaitersProblem(options.maxWaiters);
     if (waitersProblem) throw new InvalidLockOptionsError(`Option \`maxWaiters\` ${waitersProblem}`);
     this.room = new WaitingRoom(waiterLimits(options?.maxWaiters));
@@ -114,14 +127,16 @@ export class LockService implements BeforeApplicationShutdown {
 
   /**
    * Takes the lock, runs `fn`, and releases on every outcome. Returns `fn`'s result (or throws its error)
-   * even if the lock was lost meanwhile: loss is reported through `lock.signal`, a log line and a
-   * process warning (code NZL_LOCK_LOST), never by failing work that already happened.
+   * even if the lock was lost meanwhile: loss is reported through `lock.signal`, a log line, the `lost`
+   * event and, with the module option `lockLostWarning`, a process warning (code NZL_LOCK_LOST) once `fn`
+   * is done; never by failing work that already happened.
    */
   async withLock<T>(id: string | string[], fn: (lock: LockHandle) => T | Promise<T>, options?: LockOptions): Promise<T> {
     return this.holding(await this.acquire(id, options), fn);
   }
 
   /**
+   * @internal (used by @Locked; not part of the published types)
    * The second half of `withLock`, for a lock already acquired: runs `fn` holding it (see runHolding),
    * releases it on every outcome, and reports a loss that happened meanwhile (or that the release found).
    */
@@ -130,7 +145,7 @@ export class LockService implements BeforeApplicationShutdown {
       return await this.runHolding(lock, () => fn(lock));
     } finally {
       await lock.release().catch((error) => this.logger.error(`Lock release failed: ${(error as Error).message}`));
-      if (lock instanceof LockHold ? lock.lost : lock.signal.aborted) {
+      if (this.lockLostWarning && (lock instanceof LockHold ? lock.lost : lock.signal.aborted)) {
         process.emitWarning(`withLock finished after its lock was lost: ${(lock.signal.reason as Error).message}`, {
           code: LOCK_LOST_WARNING,
         });
@@ -139,6 +154,7 @@ export class LockService implements BeforeApplicationShutdown {
   }
 
   /**
+   * @internal (used by @WithLock; not part of the published types)
    * Runs `fn` in an async context that holds `lock`: nested `withLock`/`acquire` calls on its ids join it
    * instead of conflicting with it, and @CurrentLock() finds it. (withLock and @WithLock do this for you.)
    */
@@ -249,6 +265,7 @@ export class LockService implements BeforeApplicationShutdown {
     const tracked = wait > 0 && !this.gate.closed ? this.gate.track(signal) : undefined;
     let grant;
     let leave: (() => void) | undefined;
+    const observed = this.telemetry?.startAcquire(scope, wait > 0, ids.length);
     this.taking += 1;
     try {
       if (this.gate.closed) throw this.gate.error;
@@ -262,6 +279,7 @@ export class LockService implements BeforeApplicationShutdown {
       this.taking -= 1;
       this.checkIdle();
       const waitedMs = performance.now() - started;
+      observed?.failed(error, waitedMs, leave !== undefined, signal);
       if (error instanceof LockConflictError) {
         this.logger.debug(`${error.message}`);
         if (this.listener) this.emit({ type: 'conflict', ids, scope, waitedMs });
@@ -276,6 +294,7 @@ export class LockService implements BeforeApplicationShutdown {
     if (this.gate.closed) {
       // Granted after the shutdown began: never handed out (its session is about to close under it).
       this.track(this.backend.release(grant)).catch((e) => this.logger.error(`Lock release failed: ${(e as Error).message}`));
+      observed?.failed(this.gate.error, performance.now() - started, wait > 0, signal);
       throw this.gate.error;
     }
     const lock = new HeldLock(ids, scope, ids.map((each) => lockKey(scope, each)), grant, this.driver);
@@ -283,6 +302,7 @@ export class LockService implements BeforeApplicationShutdown {
     if (maxHold !== Infinity) lock.limitHold(maxHold, (expired) => this.expire(expired, maxHold));
     const waitedMs = lock.acquiredAt - started;
     if (wait > 0) this.logger.verbose(`${describeLock(ids, scope)} acquired after ${Math.round(waitedMs)} ms`);
+    observed?.acquired(waitedMs);
     if (this.listener) this.emit({ type: 'acquired', ids, scope, queued: wait > 0, waitedMs });
     return lock;
   }
@@ -328,14 +348,16 @@ export class LockService implements BeforeApplicationShutdown {
         this.reportLost(lock, `at release, its node was no longer ours (${error.message})`, true);
         return;
       }
-      if (this.listener) this.emitReleased(lock);
+      if (this.listener || this.telemetry) this.emitReleased(lock);
       throw error;
     }
-    if (this.listener) this.emitReleased(lock);
+    if (this.listener || this.telemetry) this.emitReleased(lock);
   }
 
   private emitReleased(lock: HeldLock): void {
-    this.emit({ type: 'released', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt });
+    const heldMs = performance.now() - lock.acquiredAt;
+    this.telemetry?.holdEnded(lock.scope, heldMs, 'released');
+    if (this.listener) this.emit({ type: 'released', ids: lock.ids, scope: lock.scope, heldMs });
   }
 
   private async readFencingToken(lock: HeldLock): Promise<bigint> {
@@ -365,7 +387,9 @@ export class LockService implements BeforeApplicationShutdown {
     if (!lock.lose(reason, evenIfReleased)) return;
     const why = typeof reason === 'string' ? reason : reason.message;
     this.logger.warn(typeof reason === 'string' ? `${describeLock(lock.ids, lock.scope)} lost: ${reason}` : why);
-    if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs: performance.now() - lock.acquiredAt, reason: why });
+    const heldMs = performance.now() - lock.acquiredAt;
+    this.telemetry?.holdEnded(lock.scope, heldMs, 'lost');
+    if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs, reason: why });
   }
 }
 

@@ -68,8 +68,9 @@ export interface ZookeeperLockModuleOptions {
   retryDelay?: number;
   /**
    * Called with every lock event (acquired, conflict, released, lost, unavailable) and every session
-   * state change: the one hook for metrics and tracing. Synchronous and on the lock's path: keep it
-   * cheap. Exceptions it throws are logged and ignored.
+   * state change, for metrics and tracing of your own (OpenTelemetry is built in: see the README's
+   * Telemetry section). Synchronous and on the lock's path: keep it cheap. Exceptions it throws are logged
+   * and ignored.
    */
   onLockEvent?: LockEventListener;
   /**
@@ -108,6 +109,13 @@ export interface ZookeeperLockModuleOptions {
    */
   hashIds?: { secret: string | Buffer };
   /**
+   * Also emit a Node process warning (code `NZL_LOCK_LOST`, see LOCK_LOST_WARNING) when `withLock`'s or
+   * `@Locked`'s function finishes after its lock was lost, for processes that watch `process.on('warning')`.
+   * Off by default: the loss is already logged (a `warn` line when it happens), aborts the handle's
+   * `signal`, and is reported as a `lost` event and metric. Default false.
+   */
+  lockLostWarning?: boolean;
+  /**
    * Builds the exception @WithLock throws when a route cannot lock (held elsewhere, ZooKeeper unavailable,
    * an invalid id, a lost lock): `(error, context) => exception`, for every route, in every transport.
    * Return `undefined` to keep the default answer for that error. Default: generic answers (409, 503, 400)
@@ -120,4 +128,22 @@ export interface ZookeeperLockModuleOptions {
    * account number, an e-mail), and a client that did not send them must not learn them.
    */
   exposeLockIds?: boolean;
+}
+
+/**
+ * For `ZookeeperLockModule.forRootAsync({ useClass })` (or `useExisting`): a provider that builds the
+ * options, e.g. from a ConfigService it injects.
+ *
+ * ```ts
+ * @Injectable()
+ * class LockConfig implements ZookeeperLockOptionsFactory {
+ *   constructor(private readonly config: ConfigService) {}
+ *   createZookeeperLockOptions(): ZookeeperLockModuleOptions {
+ *     return { connectionString: this.config.getOrThrow('ZOOKEEPER_CONNECT') };
+ *   }
+ * }
+ * ```
+ */
+export interface ZookeeperLockOptionsFactory {
+  createZookeeperLockOptions(): ZookeeperLockModuleOptions | Promise<ZookeeperLockModuleOptions>;
 }

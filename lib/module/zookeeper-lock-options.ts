@@ -30,6 +30,7 @@ export const DEFAULT_OPTIONS = {
   retryDelay: 1_000,
   shutdownTimeout: 10_000,
   maxHold: Infinity,
+  lockLostWarning: false,
 } as const;
 
 /** Longest delay Node's timers take (2^31-1 ms); anything above fires after 1 ms. */
@@ -156,6 +157,12 @@ function validConnectionString(value: unknown): string {
   return parseConnectionString(value).normalized;
 }
 
+function validBoolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(name, `must be true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 function validListener(value: unknown): LockEventListener | undefined {
   if (value !== undefined && typeof value !== 'function') fail('onLockEvent', 'must be a function (event) => void');
   return value as LockEventListener | undefined;
@@ -241,6 +248,7 @@ export function resolveOptions(options: ZookeeperLockModuleOptions | undefined):
     shutdownTimeout: validShutdownTimeout(options.shutdownTimeout),
     maxHold: validMaxHold(options.maxHold),
     maxWaiters: validMaxWaiters(options.maxWaiters),
+    lockLostWarning: validBoolean('lockLostWarning', options.lockLostWarning, DEFAULT_OPTIONS.lockLostWarning),
     ...(options.hashIds !== undefined && { hashIds: validHashIds(options.hashIds) }),
     ...(options.normalizeId !== undefined && { normalizeId: validNormalizer(options.normalizeId) }),
     ...(options.tls !== undefined && { tls: resolveTlsOptions(fail, options.tls) }),

@@ -6,14 +6,17 @@ import { LockService } from '../lock/lock.service';
 import { LockedMethodsExplorer } from '../locked/locked.explorer';
 import { ZookeeperLockBackend } from '../recipes/zookeeper-lock.backend';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { SessionTelemetry } from '../telemetry/session-telemetry';
 import { SessionEventsForwarder } from './session-events.forwarder';
 import { ConfigurableModuleClass } from './zookeeper-lock.module-definition';
 
 /**
  * ```ts
  * ZookeeperLockModule.forRoot({ connectionString: 'localhost:2181' })
- * ZookeeperLockModule.forRootAsync({ inject: [ConfigService], useFactory: (c) => ({ ... }), isGlobal: true })
+ * ZookeeperLockModule.forRootAsync({ inject: [ConfigService], useFactory: (c) => ({ ... }) })
+ * ZookeeperLockModule.forRootAsync({ useClass: LockConfig })   // LockConfig implements ZookeeperLockOptionsFactory
  * ```
+ * Global unless `isGlobal: false`.
  */
 @Module({
   imports: [DiscoveryModule],
@@ -24,6 +27,7 @@ import { ConfigurableModuleClass } from './zookeeper-lock.module-definition';
     LockedMethodsExplorer,
     ZookeeperHealthIndicator,
     SessionEventsForwarder,
+    SessionTelemetry,
   ],
   exports: [ZookeeperService, LockService, ZookeeperHealthIndicator],
 })

@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { secretsOf } from '../zookeeper/connection-secrets';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { settleWithin } from '../zookeeper/settle-within';
 import { LockUnavailableError } from '../lock/lock.errors';
@@ -10,6 +12,8 @@ import { AclPolicy, aclPolicy, describeAclEntry, foreignEntries } from './namesp
 const INSPECT_INTERVAL_MS = 60_000;
 const MAX_INSPECTED = 10_000;
 const MAX_KNOWN_DIRS = 1_000;
+/** Name prefix of the child that proves a node is persistent before it is removed as a squatter. */
+const PERSISTENCE_PROBE = 'persistent-probe-';
 
 /** What the lock recipes share: the connection, the janitor, and the parents known to exist. */
 export class LockContext {
@@ -17,12 +21,16 @@ export class LockContext {
   private readonly knownDirs = new Map<string, Promise<void>>();
   private readonly madeDirs = new Set<string>();
 
-  /** False once the server answered that it has no container nodes. */
-  private containers = true;
+  /** Whether the server has container nodes: 'no' once it answered UNIMPLEMENTED, 'yes' once it made one. */
+  private containers: 'yes' | 'no' | 'unknown' = 'unknown';
+  /** Waiting acquires of this process under way, per lock (see uncontended.ts). */
+  private readonly waiting = new Map<string, number>();
   /** Who may create, delete and administer our directories; undefined for `acl: 'open'` (anyone). */
   private readonly policy: AclPolicy | undefined;
   /** Directories whose ACL was read and found to be ours alone. */
   private readonly trusted = new Set<string>();
+  /** Creation zxid of the namespace when its ACL was found to be ours (it identifies that very node). */
+  private namespaceCzxid?: bigint;
   /** When inspectHolder last looked at a holder path. */
   private readonly inspected = new Map<string, number>();
   /** Problems already logged (one error line each, not one per refused lock). */
@@ -33,7 +41,8 @@ export class LockContext {
     readonly janitor: NodeJanitor,
     private readonly logger: Pick<Logger, 'warn' | 'error'> = new Logger('ZookeeperLock'),
   ) {
-    this.policy = aclPolicy(zk.options.acl, zk.options.auth, zk.options.tls?.cert);
+    const { acl, auth, tls } = secretsOf(zk); // digest ids need the passwords
+    this.policy = aclPolicy(acl, auth, tls?.cert);
   }
 
   /**
@@ -52,8 +61,11 @@ export class LockContext {
       // The namespace first, checked before anything is made under it (never a scope dir of ours inside
       // someone else's namespace), then the dir itself.
       const namespace = this.zk.options.namespace;
-      const parent = dir === namespace ? Promise.resolve() : this.ensureDir(namespace);
-      known = parent.then(() => this.zk.mkdirp(dir)).then(() => this.checkAcl(dir)).then(
+      const made =
+        dir === namespace
+          ? this.zk.mkdirp(dir).then(() => this.checkAcl(dir))
+          : this.ensureDir(namespace).then(() => this.makeScopeDir(dir));
+      known = made.then(
         () => void this.madeDirs.add(dir),
         (error) => {
           this.knownDirs.delete(dir);
@@ -65,16 +77,46 @@ export class LockContext {
     return known;
   }
 
-  private async checkAcl(path: string): Promise<void> {
-    if (!this.policy || this.trusted.has(path)) return;
-    const foreign = foreignEntries(await this.zk.getAcl(path), this.policy);
+  /**
+   * Makes a scope dir inside the namespace, and checks it. Who may delete and re-create a directory is
+   * decided by its parent's ACL: the namespace's parent (often the open root) lets anyone swap the
+   * namespace while it is empty, between its check and our first scope dir. So after making the scope
+   * dir the namespace is read again: the same node (creation zxid) with our ACL means the scope dir is in
+   * it, and from then on it is safe (a namespace with a child cannot be deleted, and only we may delete
+   * that child). Costs one more pipelined read per new scope dir, with an ACL policy only.
+   */
+  private async makeScopeDir(dir: string): Promise<void> {
+    await this.zk.mkdirp(dir);
+    await this.checkAcl(dir);
+    if (!this.policy) return;
+    const namespace = this.zk.options.namespace;
+    const checked = this.namespaceCzxid;
+    const { czxid } = await this.checkAcl(namespace, { again: true });
+    if (czxid === checked) return;
+    // Re-created since we checked it (with our ACL, or checkAcl would have refused): our scope dir is in
+    // the new one or gone with the old one. Make sure it is there.
+    await this.zk.mkdirp(dir);
+    await this.checkAcl(dir, { again: true });
+  }
+
+  /**
+   * Refuses a directory whose ACL lets anyone outside the configured ACL create, delete or administer in
+   * it (see ensureDir), or that does not exist. Returns its creation zxid.
+   */
+  private async checkAcl(path: string, { again = false } = {}): Promise<{ czxid?: bigint }> {
+    if (!this.policy || (!again && this.trusted.has(path))) return {};
+    const [acl, stat] = await Promise.all([this.zk.getAcl(path), this.zk.exists(path)]);
+    if (stat === null) throw new LockUnavailableError(`Lock directory ${path} was deleted while it was being checked`);
+    const foreign = foreignEntries(acl, this.policy);
     if (foreign.length > 0) {
       const message =
         `Lock directory ${path} has an ACL that lets others create, delete or administer in it ` +
         `(${foreign.map(describeAclEntry).join(', ')}): locks under it are refused, since they could delete ` +
         'or squat held locks. Give it the ACL of the acl option (setAcl), or delete it to have it re-created';
+      this.trusted.delete(path);
       this.zk.reportProblem(`acl:${path}`, message);
       if (!this.reported.has(message)) {
+        if (this.reported.size >= MAX_KNOWN_DIRS) this.reported.clear(); // bounded, whatever the scopes
         this.reported.add(message);
         this.logger.error(message);
       }
@@ -82,20 +124,35 @@ export class LockContext {
     }
     this.zk.reportProblem(`acl:${path}`, undefined);
     this.trusted.add(path);
+    if (path === this.zk.options.namespace) this.namespaceCzxid = stat.czxid;
+    return { czxid: stat.czxid };
   }
 
 
   /**
    * A persistent node where only ephemeral ones of ours belong (a holder, or a waiter in a queue) was
    * made by someone else (a stranger under an open ACL, an operator by hand) and would block the lock
-   * for ever: no session of any instance can end it. Removes it at the version read, and says so.
+   * for ever: no session of any instance can end it. Removes it, only while it is still persistent, and
+   * says so.
+   *
+   * The version read cannot tell the squatter from a lock taken after it: a fresh ephemeral node is at
+   * version 0 too, and between our read and our delete another instance may remove the same squatter and
+   * someone take the lock. So the delete goes in one MULTI after creating and deleting a child of the node:
+   * ephemeral nodes cannot have children, so the whole MULTI fails, deleting nothing, when the node at
+   * `path` is a live lock by then.
    */
   async removeSquatter(path: string, version: number): Promise<void> {
     this.logger.warn(`Removing ${path}: a persistent node where only a lock's ephemeral nodes belong (not made by this library)`);
+    const probe = `${path}/${PERSISTENCE_PROBE}${randomBytes(6).toString('hex')}`;
     try {
-      await this.zk.remove(path, version);
+      await this.zk.multi([
+        { op: 'create', path: probe },
+        { op: 'remove', path: probe },
+        { op: 'remove', path, version },
+      ]);
     } catch (error) {
-      // NO_NODE or BAD_VERSION: it went or changed meanwhile; anything else: the caller's wait goes on.
+      // NO_CHILDREN_FOR_EPHEMERALS (a lock now), NO_NODE or BAD_VERSION (it went or changed meanwhile),
+      // NO_AUTH (its ACL forbids us): left alone; connection trouble: the caller's wait goes on.
       if (!(error instanceof ZookeeperError)) throw error;
     }
   }
@@ -141,13 +198,15 @@ export class LockContext {
    * warning once.
    */
   async createQueue(path: string): Promise<void> {
-    if (this.containers) {
+    if (this.containers !== 'no') {
       try {
         await this.zk.create(path, { mode: 'container' });
+        this.containers = 'yes';
         return;
       } catch (error) {
+        if (error instanceof ZookeeperError && error.code === 'NODE_EXISTS') this.containers = 'yes'; // the op is known
         if (!(error instanceof ZookeeperError && error.code === 'UNIMPLEMENTED')) throw error;
-        this.containers = false;
+        this.containers = 'no';
         this.logger.warn(
           'ZooKeeper does not support container nodes (3.5+ needed): lock queues are persistent nodes, removed ' +
             'only when a release or a waiter finds them empty; queues left by crashed waiters stay until then',
@@ -155,6 +214,33 @@ export class LockContext {
       }
     }
     await this.zk.create(path);
+  }
+
+  /** 'yes' once the server made (or knew) a container, 'no' once it refused the op, 'unknown' before. */
+  get containerSupport(): 'yes' | 'no' | 'unknown' {
+    return this.containers;
+  }
+
+  /** The server made a container (inside a MULTI). */
+  confirmContainers(): void {
+    if (this.containers === 'unknown') this.containers = 'yes';
+  }
+
+  /** Counts a waiting acquire of `key` under way; returns how many others were, and the function that ends it. */
+  startWaiting(key: string): { others: number; done: () => void } {
+    const others = this.waiting.get(key) ?? 0;
+    this.waiting.set(key, others + 1);
+    let ended = false;
+    return {
+      others,
+      done: () => {
+        if (ended) return;
+        ended = true;
+        const left = (this.waiting.get(key) ?? 1) - 1;
+        if (left === 0) this.waiting.delete(key);
+        else this.waiting.set(key, left);
+      },
+    };
   }
 
   /** Best effort: removes a lock's queue once nobody waits in it (ZooKeeper refuses while not empty). */

@@ -38,8 +38,32 @@ export function readOwnership(zk: ZookeeperService, paths: string[], token: stri
  * One node: a plain versioned delete. Several: MULTIs of versioned removes, each well under the server's
  * 1 MiB packet limit (one oversized request makes the server drop the whole connection); the removes need
  * not be atomic. A node that vanished or changed meanwhile (NO_NODE, BAD_VERSION) is skipped, not an error.
+ * `thenRemove`: parents these removes leave empty (a lock's queue), removed in the same MULTI when all fits
+ * in one; if one is not empty after all, the nodes are removed without it. Resolves with the parents that
+ * were not tried (too big for one MULTI, or a node had changed): the caller may remove them on its own.
  */
-export async function removeRead(zk: ZookeeperService, nodes: Array<{ path: string; version: number }>): Promise<void> {
+export async function removeRead(zk: ZookeeperService, nodes: Array<{ path: string; version: number }>, thenRemove: string[] = []): Promise<string[]> {
+  if (thenRemove.length > 0 && removeBatches([...nodes, ...thenRemove.map((path) => ({ path }))]).length === 1) {
+    // Parents left empty by these removes (a lock's queue) go in the same MULTI, after their children.
+    try {
+      await zk.multi([
+        ...nodes.map(({ path, version }) => ({ op: 'remove' as const, path, version })),
+        ...thenRemove.map((path) => ({ op: 'remove' as const, path })),
+      ]);
+      return [];
+    } catch (error) {
+      const failedAt = error instanceof ZookeeperError ? error.opIndex : undefined;
+      // A parent not empty after all (someone joined it meanwhile) or gone: the MULTI did nothing; remove
+      // the nodes alone, and leave the parents. A node that changed or vanished: likewise, one by one below.
+      if (!(failedAt !== undefined && (failedAt >= nodes.length ? isParentAnswer(error) : isNodeAnswer(error)))) throw error;
+      if (failedAt >= nodes.length) thenRemove = [];
+    }
+  }
+  await removeEach(zk, nodes);
+  return thenRemove;
+}
+
+async function removeEach(zk: ZookeeperService, nodes: Array<{ path: string; version: number }>): Promise<void> {
   if (nodes.length === 1) return removeOne(zk, nodes[0]);
   await Promise.all(
     removeBatches(nodes).map(async (batch) => {
@@ -61,6 +85,11 @@ async function removeOne(zk: ZookeeperService, { path, version }: { path: string
   } catch (error) {
     if (!isNodeAnswer(error)) throw error;
   }
+}
+
+/** NOT_EMPTY or NO_NODE on a parent: it has a new child, or was removed by someone else. */
+function isParentAnswer(error: unknown): boolean {
+  return error instanceof ZookeeperError && (error.code === 'NOT_EMPTY' || error.code === 'NO_NODE');
 }
 
 /** NO_NODE or BAD_VERSION: the node is not the one we read any more, so it is not ours to delete. */

@@ -6,8 +6,10 @@ import type { LockTarget } from './lock-paths';
 import { waiterPrefix } from './lock-paths';
 import { findOwnWaiter, QueuePosition, queuePosition, strayWaiters } from './lock-queue';
 import { readOwnership, removeRead } from './node-ownership';
-import { setLongTimeout } from './long-timeout';
+import { MAX_TIMER_MS, setLongTimeout } from './long-timeout';
+import { settleWithin } from '../zookeeper/settle-within';
 import type { OwnedNodes } from './fail-fast.recipe';
+import { mayTryUncontended, tryUncontended } from './uncontended';
 
 export interface WaitLimits {
   /** `Date.now()` after which we give up; Infinity to wait forever. */
@@ -37,10 +39,22 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
     return undefined;
   };
   checkCancelled(cancelled);
-  let waiter: { path: string; sessionId: string; strayPossible: boolean } | undefined;
+  let waiter: { path: string; sessionId: string; strayPossible: boolean; found: boolean } | undefined;
   let holding = false;
   const doubt = { holder: false }; // a holder create whose reply was lost: it may exist, with our token
+  // The uncontended MULTI's outcome, when unknown: its session (its nodes may exist, with our token).
+  let fastDoubt: string | undefined;
+  let readHolderFirst = false;
+  const here = ctx.startWaiting(target.key);
   try {
+    if (ctx.hasDir(target.scopeDir) && mayTryUncontended(ctx.containerSupport, here.others)) {
+      const tried = await tryUncontended(ctx, target, token);
+      if (tried.kind === 'taken') {
+        holding = true;
+        return { nodes: [target.holder, tried.waiter], holders: [target.holder], sessionId: tried.sessionId, sweep: [] };
+      }
+      if (tried.kind === 'doubtful') fastDoubt = tried.sessionId;
+    }
     for (;;) {
       checkCancelled(cancelled);
       if (waiter === undefined || zk.sessionId !== waiter.sessionId) {
@@ -49,8 +63,13 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
         // no session at all ends the wait.
         if (waiter !== undefined) await waitForSession(ctx, limits, cancelled);
         if (!ctx.hasDir(target.scopeDir)) await retrying(ctx, limits, () => ctx.ensureDir(target.scopeDir));
-        waiter = await enqueue(ctx, target, token, limits);
-        doubt.holder = false;
+        waiter = await enqueue(ctx, target, token, limits, fastDoubt);
+        // After a doubtful MULTI on this session, the holder may be ours too (it was made with the waiter,
+        // or not at all): the watch on it recognises our token.
+        doubt.holder = fastDoubt !== undefined && fastDoubt === waiter.sessionId;
+        // Our waiter from that MULTI is there, so its holder was made too (atomic): read it, make nothing.
+        readHolderFirst = doubt.holder && waiter.found;
+        fastDoubt = undefined;
         continue;
       }
       try {
@@ -72,8 +91,10 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
           continue;
         }
         // Head of the queue: take the holder node. If a fail-fast caller holds it, we alone watch it.
+        const tryCreate = !readHolderFirst;
+        readHolderFirst = false;
         if (
-          (await takeHolder(ctx, target, token, doubt)) ||
+          (tryCreate && (await takeHolder(ctx, target, token, doubt))) ||
           (await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token)) === 'ours'
         ) {
           holding = true;
@@ -89,10 +110,18 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
   } catch (error) {
     throw error instanceof ZookeeperError ? unavailable(error) : error;
   } finally {
+    here.done();
+    if (!holding && fastDoubt !== undefined) {
+      // Gave up before learning what the doubtful MULTI did: if it landed, its nodes are ours to remove.
+      void ctx.janitor.removeOwned([target.holder], token, fastDoubt);
+      void ctx.janitor.removeOwnedChildren(target.queue, token, fastDoubt);
+    }
     if (!holding && waiter !== undefined) {
       if (doubt.holder) void ctx.janitor.removeOwned([target.holder], token, waiter.sessionId);
       if (waiter.strayPossible) void ctx.janitor.removeOwnedChildren(target.queue, token, waiter.sessionId);
-      await leaveQueue(ctx, target, waiter.path, token, waiter.sessionId);
+      // The answer comes within `wait` plus one operation timeout, however long a frozen server keeps
+      // the removal: what is left of it then goes on in the background (the janitor, the container reaper).
+      await settleWithin(leaveQueue(ctx, target, waiter.path, token, waiter.sessionId), answerBudget(ctx, limits), () => undefined);
     }
   }
 }
@@ -162,10 +191,11 @@ function checkCancelled(cancelled: () => unknown): void {
  * looks for our token among the waiters before creating again, so we never queue twice. Connection
  * trouble is waited out while the deadline allows and the session lives.
  */
-async function enqueue(ctx: LockContext, target: LockTarget, token: string, limits: WaitLimits) {
+async function enqueue(ctx: LockContext, target: LockTarget, token: string, limits: WaitLimits, doubtfulMulti?: string) {
   const { zk } = ctx;
   const data = Buffer.from(token);
-  let doubtful: string | undefined; // session of a create whose outcome we do not know
+  // Session of a create whose outcome we do not know (the uncontended MULTI's, to begin with).
+  let doubtful: string | undefined = doubtfulMulti;
   // A doubtful create not found by the read-back may still land later (a read served before it was
   // applied): then a stray waiter node of ours may appear in the queue at any time.
   let strayPossible = false;
@@ -174,12 +204,12 @@ async function enqueue(ctx: LockContext, target: LockTarget, token: string, limi
     try {
       if (doubtful !== undefined && doubtful === sessionId) {
         const own = findOwnWaiter(await zk.getChildren(target.queue), token);
-        if (own) return { path: `${target.queue}/${own}`, sessionId, strayPossible };
+        if (own) return { path: `${target.queue}/${own}`, sessionId, strayPossible, found: true };
         strayPossible = true;
       }
       doubtful = undefined;
       const created = await zk.create(waiterPrefix(target, token), { data, mode: 'ephemeral-sequential' });
-      return { ...created, strayPossible };
+      return { ...created, strayPossible, found: false };
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') {
         // No queue yet (nobody waits), or the scope itself was deleted: make them, then try again.
@@ -305,6 +335,17 @@ async function waitForRemoval(
     // watch back, so that abandoned waits pile up no listeners on a long-held lock.
     ctx.zk.unwatch(path, watch);
   }
+}
+
+/**
+ * How much longer a waiting acquire may take to answer: until one operation timeout past its deadline
+ * (a request in flight at the deadline ends within that), or one operation timeout when it waits for ever.
+ */
+export function answerBudget(ctx: LockContext, limits: WaitLimits): number {
+  const { operationTimeout } = ctx.zk.options;
+  const left = limits.deadline + operationTimeout - Date.now();
+  // A deadline past the longest timer (or none) is a wait for ever.
+  return left > MAX_TIMER_MS || !Number.isFinite(left) ? operationTimeout : Math.max(0, left);
 }
 
 /** Removes our waiter node (directly: its name is ours alone) and the queue if it is left empty. */

@@ -1,18 +1,21 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { map, Observable, filter } from 'rxjs';
+import { map, Observable, filter, take } from 'rxjs';
 import { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { secretsOf } from '../zookeeper/connection-secrets';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { settleWithin } from '../zookeeper/settle-within';
 import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
 import { LockUnavailableError } from '../lock/lock.errors';
 import { acquireFailFast, OwnedNodes } from './fail-fast.recipe';
-import { acquireQueued } from './queued.recipe';
+import { acquireQueued, answerBudget } from './queued.recipe';
 import { LockContext, unavailable } from './lock-context';
 import { HashedNames } from './hashed-names';
 import { IdNamer, LockTarget, lockTargets } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
+import { backoffDelay } from './backoff';
 import { readOwnership, removeRead } from './node-ownership';
+import { queueRemovals } from './release-plan';
 
 const SESSION_ENDS: ReadonlySet<string> = new Set(['expired', 'lost', 'auth-failed']);
 
@@ -47,8 +50,9 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
   constructor(private readonly zk: ZookeeperService) {
     this.janitor = new NodeJanitor(zk, this.logger);
     this.context = new LockContext(zk, this.janitor, this.logger);
-    if (zk.options.hashIds) {
-      const names = new HashedNames(zk.options.hashIds.secret);
+    const { hashIds } = secretsOf(zk);
+    if (hashIds) {
+      const names = new HashedNames(hashIds.secret);
       this.nameOf = (scope, id) => names.nameOf(scope, id);
     }
     // A session that ended (expired, given up as lost, or refused by the server after an auth failure: the
@@ -91,30 +95,57 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
 
   /**
    * One data watch per holder node (getData, which also checks the node is still ours): a deletion or
-   * change by anyone but our own release calls `onGone`. Connection trouble on the first read is left to
-   * the session's own loss detection; the client re-sets the watch on reconnect.
+   * change by anyone but our own release calls `onGone`. A watch read that meets connection trouble set
+   * no watch (nothing is re-registered on reconnect), so it is read again, while the grant's session
+   * lives: at once, then with backoff, and on the next connection of that session. Session loss itself
+   * comes through `losses`.
    */
   watch(grant: ZookeeperGrant, onGone: (reason: string) => void): () => void {
     let stopped = false;
+    const retries = new Set<() => void>(); // cancels pending re-reads (timers, session subscriptions)
     const gone = (reason: string) => {
       if (stopped) return;
       stop();
       onGone(reason);
     };
-    const watches = grant.owned.holders.map((path) => {
-      const fired = () => gone(`its node ${path} was deleted or changed by someone else`);
+    const arm = (path: string, fired: () => void, attempt: number) => {
       this.zk.getData(path, fired).then(
         ({ data, stat }) => {
           if (data.toString() !== grant.token || stat.ephemeralOwner !== grant.owner) gone(`its node ${path} now belongs to someone else`);
         },
         (error) => {
-          if (error instanceof ZookeeperError && error.code === 'NO_NODE') gone(`its node ${path} is gone`);
+          if (stopped || !(error instanceof ZookeeperError)) return;
+          if (error.code === 'NO_NODE') return gone(`its node ${path} is gone`);
+          if (error.isConnectivity && this.zk.sessionId === grant.owner) retry(() => arm(path, fired, attempt + 1), attempt);
         },
       );
+    };
+    const retry = (again: () => void, attempt: number) => {
+      // Connected: a pause that grows (a throttled server is not hammered), the first one next turn.
+      // Not connected: on the next connection, if it is still the grant's session.
+      const delay = attempt === 0 ? 0 : backoffDelay(attempt - 1);
+      const timer = setTimeout(() => {
+        retries.delete(cancel);
+        if (this.zk.state === 'connected') return again();
+        const session = this.zk.state$.pipe(filter((event) => event.state === 'connected'), take(1)).subscribe((event) => {
+          retries.delete(cancelSession);
+          if (event.sessionId === grant.owner) again();
+        });
+        const cancelSession = () => session.unsubscribe();
+        retries.add(cancelSession);
+      }, delay);
+      const cancel = () => clearTimeout(timer);
+      retries.add(cancel);
+    };
+    const watches = grant.owned.holders.map((path) => {
+      const fired = () => gone(`its node ${path} was deleted or changed by someone else`);
+      arm(path, fired, 0);
       return { path, fired };
     });
     const stop = () => {
       stopped = true;
+      for (const cancel of retries) cancel();
+      retries.clear();
       for (const { path, fired } of watches) this.zk.unwatch(path, fired);
     };
     return stop;
@@ -169,7 +200,8 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
           if (owned.sessionId !== taken[0].sessionId) break;
         }
       } catch (error) {
-        await this.releaseQuietly(taken, token, targets);
+        // Within the same bound as the failed wait's own answer; the rest goes on in the background.
+        await settleWithin(this.releaseQuietly(taken, token, targets), answerBudget(this.context, limits), () => undefined);
         throw error;
       }
       if (taken.every((owned) => owned.sessionId === taken[0].sessionId)) {
@@ -201,13 +233,22 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     if (this.zk.sessionId !== owned.sessionId) return;
     let notOurs: string[] = [];
     let interrupted = false;
+    let queuesLeft = queues;
     try {
-      const readings = await readOwnership(this.zk, owned.nodes, token, owned.sessionId);
+      // One round trip of reads: each node's owner and token, and each queue's number of waiters.
+      const [readings, queueStats] = await Promise.all([
+        readOwnership(this.zk, owned.nodes, token, owned.sessionId),
+        Promise.all(queues.map((target) => this.zk.exists(target.queue).catch(() => undefined))),
+      ]);
       const ours = readings.flatMap((r) => (r.kind === 'ours' ? [{ path: r.path, version: r.version }] : []));
       // A waiter node that vanished does not matter (the holder node is the lock); a holder node does.
       const holders = new Set(owned.holders);
       notOurs = readings.filter((r) => r.kind !== 'ours' && holders.has(r.path)).map((r) => r.path);
-      if (ours.length > 0) await removeRead(this.zk, ours);
+      // A queue whose only waiters are the ones we remove goes in the same MULTI (one write for all);
+      // one with other waiters is left to them (and to the server, which reaps an empty container).
+      const decision = queueRemovals(queues.map((target, i) => ({ queue: target.queue, children: queueStats[i] === null ? 0 : queueStats[i]?.numChildren })), ours.map((n) => n.path));
+      const untried = ours.length > 0 ? await removeRead(this.zk, ours, decision.remove) : decision.remove;
+      queuesLeft = queues.filter((target) => decision.probe.includes(target.queue) || untried.includes(target.queue));
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
       interrupted = true;
@@ -218,8 +259,8 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     }
     // Our own waiter nodes from creates whose replies were lost and that landed late (rare): by token.
     for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
-    if (queues.length > 0) {
-      const removals = Promise.all(queues.map((target) => this.context.removeQueueIfEmpty(target)));
+    if (queuesLeft.length > 0) {
+      const removals = Promise.all(queuesLeft.map((target) => this.context.removeQueueIfEmpty(target)));
       // After an interrupted release the two operation timeouts are spent: the empty queues go in the
       // background (the server reaps empty container queues anyway), so the release stays bounded.
       if (interrupted) void removals;

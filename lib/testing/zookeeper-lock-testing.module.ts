@@ -23,6 +23,8 @@ export interface ZookeeperLockTestingOptions {
   maxHold?: number;
   /** As ZookeeperLockModule's: bounds on waiting acquires (counted in this process). */
   maxWaiters?: { perId?: number; perProcess?: number };
+  /** As ZookeeperLockModule's: also emit the NZL_LOCK_LOST process warning. Default false. */
+  lockLostWarning?: boolean;
   /** As ZookeeperLockModule's: builds what @WithLock throws when it cannot lock. */
   errorFactory?: LockErrorFactory;
   /** As ZookeeperLockModule's: puts the lock ids in @WithLock's default answers. */
@@ -63,7 +65,7 @@ export class ZookeeperLockTestingModule {
       providers: [
         {
           provide: ZOOKEEPER_LOCK_OPTIONS,
-          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters, errorFactory: options.errorFactory, exposeLockIds: options.exposeLockIds },
+          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters, lockLostWarning: options.lockLostWarning, errorFactory: options.errorFactory, exposeLockIds: options.exposeLockIds },
         },
         InMemoryLockBackend,
         { provide: LOCK_BACKEND, useExisting: InMemoryLockBackend },

@@ -25,6 +25,7 @@ import type net from 'node:net';
 import { batchWatches } from './set-watches-batches';
 import { FrameReader, WireProtocolError, judgeHandshake, parseConnectAnswer } from './wire-frames';
 import { ResolvedTlsOptions, describeTlsFailure, dialServer } from './socket-dialer';
+import { MultiResponse } from './multi-request';
 
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
 const jute = require('node-zookeeper-client/lib/jute') as any;
@@ -393,7 +394,8 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
         record = new jute.protocol.GetACLResponse();
         break;
       case OP.MULTI:
-        record = new jute.TransactionResponse();
+        // Our own decoder: it also knows the answers to createContainer inside a multi (multi-request.ts).
+        record = new MultiResponse();
         break;
       case EXTRA_OP.CREATE2:
       case EXTRA_OP.CREATE_CONTAINER: {

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { RawAcl, RawClient, RawException, RawModule, RawStat } from './zookeeper-client.types';
 import { HardenedConnection, PatchableManager, hardenConnectionManager } from './connection-manager.patch';
 import { createContainer } from './container-create';
+import { multiRequest, RawMultiOp, RawMultiResult } from './multi-request';
 import type { ResolvedTlsOptions } from './socket-dialer';
 
 /**
@@ -123,6 +124,12 @@ export class ZookeeperSession {
   /** Queues a createContainer request (ZooKeeper 3.5+); see container-create.ts. */
   createContainer(path: string, data: Buffer | undefined, acl: RawAcl[], callback: (error: RawException | null, created?: { path: string; stat: RawStat }) => void): void {
     createContainer(this.client.connectionManager as unknown as PatchableManager, path, data, acl, callback);
+  }
+
+  /** Queues a MULTI of `ops` (see multi-request.ts); throws synchronously on an invalid request. */
+  multi(ops: RawMultiOp[], callback: (error: RawException | null, results?: RawMultiResult[]) => void): void {
+    const manager = this.client.connectionManager as unknown as { queue(request: unknown, cb: (e: RawException | null, r?: { payload: { results: RawMultiResult[] } }) => void): void };
+    manager.queue(multiRequest(ops), (error, response) => (error ? callback(error) : callback(null, response!.payload.results)));
   }
 
   private handleConnected(): void {

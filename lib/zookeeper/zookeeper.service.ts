@@ -1,11 +1,14 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { inspect } from 'node:util';
 import { BehaviorSubject, Observable } from 'rxjs';
 import { MODULE_OPTIONS_TOKEN } from '../module/zookeeper-lock.module-definition';
 import type { ZookeeperLockModuleOptions } from '../module/zookeeper-lock-options.interface';
 import { ResolvedZookeeperLockOptions, ZookeeperServerAddress, parseConnectionString, resolveOptions } from '../module/zookeeper-lock-options';
+import { keepSecrets, secretsOf } from './connection-secrets';
 import { loadGuardedClient } from './zookeeper-client.guard';
-import type { RawAcl, RawException, RawModule, RawStat, RawTransaction, Watcher } from './zookeeper-client.types';
+import type { RawAcl, RawException, RawModule, RawStat, Watcher } from './zookeeper-client.types';
 import { CREATE_MODE, RAW_OP } from './zookeeper-client.types';
+import { CONTAINER_FLAGS, RawMultiOp } from './multi-request';
 import { ZookeeperError, zookeeperCodeName } from './zookeeper.error';
 import { SessionEvent, ZookeeperSession } from './zookeeper-session';
 import { MAX_REQUEST_BYTES, RequestTooLargeError, SizedRequest, requestBytes } from './request-size';
@@ -60,7 +63,8 @@ export interface NodeStat {
 export type MultiOp =
   | { op: 'create'; path: string; data?: Buffer; mode?: CreateMode }
   | { op: 'remove'; path: string; version?: number }
-  | { op: 'check'; path: string; version: number };
+  | { op: 'check'; path: string; version: number }
+  | { op: 'setData'; path: string; data: Buffer; version?: number };
 
 /** One ACL entry as the server stores it (`auth` entries come back as the creator's `digest` ids). */
 export interface AclEntry {
@@ -70,7 +74,7 @@ export interface AclEntry {
   permissions: number;
 }
 
-export type MultiResult = { op: 'create'; path: string } | { op: 'remove' } | { op: 'check' };
+export type MultiResult = { op: 'create'; path: string } | { op: 'remove' } | { op: 'check' } | { op: 'setData' };
 
 const MODE_FLAGS: Record<Exclude<CreateMode, 'container'>, number> = {
   persistent: CREATE_MODE.PERSISTENT,
@@ -100,7 +104,8 @@ export type { WatchCallback };
 @Injectable()
 export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   protected readonly logger = new Logger('ZookeeperLock');
-  readonly options: ResolvedZookeeperLockOptions;
+  /** The options in effect, defaults filled in; passwords, keys and secrets redacted (`user:<redacted>`). */
+  readonly options: Readonly<ResolvedZookeeperLockOptions>;
   private readonly zookeeper: RawModule = loadGuardedClient();
   private readonly acl: RawAcl[];
   private session?: ZookeeperSession;
@@ -126,8 +131,18 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private readonly problems = new Map<string, string>();
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: ZookeeperLockModuleOptions) {
-    this.options = resolveOptions(options);
+    this.options = keepSecrets(this, resolveOptions(options));
     this.acl = this.buildAcl();
+  }
+
+  /** What a serialized service shows: its state and the redacted options, never a credential or a socket. */
+  toJSON(): { state: ZookeeperState; sessionId?: string; options: Readonly<ResolvedZookeeperLockOptions> } {
+    return { state: this.state, sessionId: this.sessionId, options: this.options };
+  }
+
+  /** util.inspect / console.log show the same as toJSON: the session's client holds the credentials in clear. */
+  [inspect.custom](depth: number, inspectOptions: object): string {
+    return `${this.constructor.name} ${inspect(this.toJSON(), { ...inspectOptions, depth: depth < 0 ? null : depth })}`;
   }
 
   /** Connection state changes, starting with the current one. */
@@ -307,15 +322,16 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    */
   multi(ops: MultiOp[]): Promise<MultiResult[]> {
     return this.execute('multi', ops[0]?.path, (session, done) => {
-      const transaction = ops.reduce<RawTransaction>((t, op) => {
+      const raw = ops.map((op): RawMultiOp => {
         if (op.op === 'create') {
-          if (op.mode === 'container') throw new Error('container nodes cannot be created inside a multi');
-          return t.create(op.path, op.data, this.acl, MODE_FLAGS[op.mode ?? 'persistent']);
+          const flags = op.mode === 'container' ? CONTAINER_FLAGS : MODE_FLAGS[op.mode ?? 'persistent'];
+          return { type: 'create', path: op.path, data: op.data, acl: this.acl, flags };
         }
-        if (op.op === 'remove') return withVersion(t.remove(op.path, op.version ?? -1), op.version ?? -1);
-        return withVersion(t.check(op.path, op.version), op.version);
-      }, session.client.transaction());
-      transaction.commit((error, results) => {
+        if (op.op === 'remove') return { type: 'remove', path: op.path, version: op.version ?? -1 };
+        if (op.op === 'setData') return { type: 'setData', path: op.path, data: op.data, version: op.version ?? -1 };
+        return { type: 'check', path: op.path, version: op.version };
+      });
+      session.multi(raw, (error, results) => {
         const failedAt = results?.findIndex((r) => r.type === RAW_OP.ERROR && r.err !== 0) ?? -1;
         if (failedAt >= 0) {
           const code = results![failedAt].err as number;
@@ -520,8 +536,8 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         connectionString: this.options.connectionString,
         sessionTimeout: this.options.sessionTimeout,
         retryDelay: this.options.retryDelay,
-        auth: this.options.auth,
-        tls: this.options.tls,
+        auth: secretsOf(this).auth,
+        tls: secretsOf(this).tls,
       },
       (s, event) => this.onSessionEvent(s, event),
     );
@@ -686,7 +702,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
 
   private buildAcl(): RawAcl[] {
     const { ACL, Id } = this.zookeeper;
-    const acl = this.options.acl;
+    const acl = secretsOf(this).acl;
     if (acl === 'open') return [new ACL(PERMISSION_BITS.all, new Id('world', 'anyone'))];
     if (acl === 'creator') return [new ACL(PERMISSION_BITS.all, new Id('auth', ''))];
     return acl.map(
@@ -697,15 +713,6 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         ),
     );
   }
-}
-
-/**
- * node-zookeeper-client's Transaction stores `version || -1`, so version 0 became "any version" (its bug
- * #67). Put the version we were given back on the op it just added.
- */
-function withVersion(transaction: RawTransaction, version: number): RawTransaction {
-  transaction.ops[transaction.ops.length - 1].version = version;
-  return transaction;
 }
 
 /**

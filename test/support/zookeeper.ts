@@ -174,6 +174,23 @@ export async function waitForChildren(service: ZookeeperService, path: string, c
   }
 }
 
+/** Resolves once `path` has no children (a child watch per change; the test timeout catches a hang). */
+export async function waitForNoChildren(zk: ZookeeperService, path: string): Promise<void> {
+  for (;;) {
+    let changed!: () => void;
+    const change = new Promise<void>((resolve) => (changed = resolve));
+    let children: string[];
+    try {
+      children = await zk.getChildren(path, () => changed());
+    } catch (error) {
+      if ((error as { code?: string }).code === 'NO_NODE') return;
+      throw error;
+    }
+    if (children.length === 0) return;
+    await change;
+  }
+}
+
 /** Every node below `path` (depth first), for leak checks. */
 export async function listTree(service: ZookeeperService, path: string): Promise<string[]> {
   const out: string[] = [];

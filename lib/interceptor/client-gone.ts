@@ -1,0 +1,70 @@
+import type { ExecutionContext } from '@nestjs/common';
+
+/** The part of an EventEmitter (a socket, a response) that we listen on. */
+interface Closable {
+  once(event: string, listener: () => void): unknown;
+  removeListener(event: string, listener: () => void): unknown;
+}
+
+/**
+ * Calls `onGone` once when the caller of this handler disconnects before it was answered; returns the
+ * function that stops watching. Nest itself unsubscribes from the handler's result when an SSE client
+ * leaves and when a WebSocket client disconnects (its adapters end a socket's message stream on close),
+ * which cancels the wait; for the rest the transport's own connection is watched:
+ * - HTTP: the response's `close` before it finished (Express's response, or the raw one under Fastify);
+ * - TCP microservice: the requesting connection's `close`.
+ * Transports that go through a broker (Redis, NATS, RabbitMQ, Kafka, ...) have no connection of the
+ * requester to watch: a waiting handler there is bounded by its `wait` and by `maxWaiters` only.
+ */
+export function onClientGone(context: ExecutionContext, onGone: () => void): () => void {
+  switch (context.getType<string>()) {
+    case 'http':
+      return onHttpClientGone(context, onGone);
+    case 'rpc':
+      return onTcpClientGone(context.switchToRpc().getContext(), onGone);
+    default:
+      return noop;
+  }
+}
+
+export function noop(): void {}
+
+function onHttpClientGone(context: ExecutionContext, onGone: () => void): () => void {
+  const response = context.switchToHttp().getResponse<{ raw?: unknown } | undefined>();
+  const raw = (response?.raw ?? response) as (Closable & { writableFinished?: boolean }) | undefined;
+  if (!isClosable(raw)) return noop;
+  return listen(raw, ['close'], () => {
+    if (!raw.writableFinished) onGone();
+  });
+}
+
+function onTcpClientGone(rpcContext: unknown, onGone: () => void): () => void {
+  const ref = (rpcContext as { getSocketRef?: () => { netSocket?: unknown } } | undefined)?.getSocketRef?.();
+  const socket = ref?.netSocket as (Closable & { destroyed?: boolean }) | undefined;
+  if (!isClosable(socket)) return noop;
+  if (socket.destroyed) {
+    queueMicrotask(onGone);
+    return noop;
+  }
+  return listen(socket, ['close'], onGone);
+}
+
+function listen(emitter: Closable, events: string[], onGone: () => void): () => void {
+  let done = false;
+  const listener = () => {
+    if (done) return;
+    stop();
+    onGone();
+  };
+  const stop = () => {
+    done = true;
+    for (const event of events) emitter.removeListener(event, listener);
+  };
+  for (const event of events) emitter.once(event, listener);
+  return stop;
+}
+
+function isClosable(value: unknown): value is Closable {
+  const candidate = value as Partial<Closable> | undefined;
+  return typeof candidate?.once === 'function' && typeof candidate.removeListener === 'function';
+}

@@ -1,0 +1,24 @@
+/**
+ * Which of a released grant's queues go in the release's own MULTI (a pure decision, unit-tested).
+ *
+ * A queue read as having exactly as many children as we are about to remove from it is empty after our
+ * MULTI: its removal rides in the same MULTI, so that the next uncontended acquire finds no queue (and
+ * takes the one-write path) at no extra round trip. If a waiter joins between our read and our MULTI,
+ * the MULTI fails as a whole (NOT_EMPTY) and is sent again without the queue (removeRead does that).
+ * A queue that could not be read is probed afterwards with a plain remove, as before; a queue with other
+ * waiters is left to them, and an empty container is reaped by the server anyway.
+ */
+export function queueRemovals(
+  queues: Array<{ queue: string; children: number | undefined }>,
+  removing: string[],
+): { remove: string[]; probe: string[] } {
+  const remove: string[] = [];
+  const probe: string[] = [];
+  for (const { queue, children } of queues) {
+    const prefix = `${queue}/`;
+    const ours = removing.filter((path) => path.startsWith(prefix)).length;
+    if (children === undefined) probe.push(queue);
+    else if (children > 0 && children === ours) remove.push(queue);
+  }
+  return { remove, probe };
+}

@@ -1,0 +1,117 @@
+/**
+ * The uncontended waiting acquire (issue 12, target 1): one MULTI makes queue, waiter and holder when
+ * nobody waits. Request counts are deterministic; the lost-reply branches are forced at the client layer
+ * (the MULTI is applied by the real server and only its answer is replaced).
+ */
+import { LockConflictError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
+import { newLockService } from './support/locks';
+import { cleanup, listTree, newService, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import { ClientFaults, clientError, CODES } from './support/client-faults';
+
+afterEach(cleanup);
+
+let namespace: string;
+beforeEach(() => {
+  namespace = uniqueNamespace('uncontended');
+});
+
+async function locks(): Promise<{ lock: LockService; zk: ZookeeperService }> {
+  const zk = await newService({ namespace });
+  return { lock: newLockService(zk), zk };
+}
+
+const node = (id: string) => `${namespace}/default/${id}`;
+const queue = (id: string) => `${node(id)}%q`;
+
+/** Records the ZookeeperService calls made from now on. */
+function record(zk: ZookeeperService): string[] {
+  const calls: string[] = [];
+  for (const op of ['create', 'remove', 'exists', 'getData', 'getChildren', 'multi', 'mkdirp'] as const) {
+    const original = (zk as never as Record<string, (...a: unknown[]) => unknown>)[op].bind(zk);
+    jest.spyOn(zk, op).mockImplementation(((...args: unknown[]) => {
+      calls.push(op);
+      return original(...args);
+    }) as never);
+  }
+  return calls;
+}
+
+type MultiFn = (ops: unknown[], callback: (error: unknown, results?: unknown) => void) => void;
+function sessionOf(zk: ZookeeperService): { multi: MultiFn } {
+  return (zk as unknown as { session: { multi: MultiFn } }).session;
+}
+
+describe('uncontended waiting acquire', () => {
+  it('costs one write to take and one read round plus one write to release, leaving nothing behind', async () => {
+    const { lock, zk } = await locks();
+    await lock.withLock('warm', () => undefined, { wait: 1_000 }); // scope dir exists, containers known
+    const calls = record(zk);
+    await lock.withLock('free', async () => {
+      // While held: the holder, and the queue with our waiter in it (as on the queued path).
+      expect(calls).toEqual(['multi']);
+      expect(await listTree(zk, queue('free'))).toHaveLength(1);
+      calls.length = 0;
+    }, { wait: 1_000 });
+    // The release reads the holder, the waiter and the queue's size at once, then removes all three in one MULTI.
+    expect(calls).toEqual(['getData', 'getData', 'exists', 'multi']);
+    expect(await listTree(zk, `${namespace}/default`)).toEqual([]);
+  });
+
+  it('keeps first come, first served: a caller arriving while others queue goes behind them', async () => {
+    const holder = await locks();
+    const waiters = await Promise.all([1, 2].map(() => locks()));
+    const order: string[] = [];
+    await holder.lock.withLock('warm', () => undefined, { wait: 1_000 });
+    const held = await holder.lock.acquire('fifo', { wait: 1_000 });
+    const first = waiters[0].lock.withLock('fifo', () => void order.push('first'), { wait: 20_000 });
+    await waitForChildren(holder.zk, queue('fifo'), 2);
+    const late = holder.lock.withLock('fifo', () => void order.push('late, same process as the holder'), { wait: 20_000 });
+    await waitForChildren(holder.zk, queue('fifo'), 3);
+    const second = waiters[1].lock.withLock('fifo', () => void order.push('second'), { wait: 20_000 });
+    await waitForChildren(holder.zk, queue('fifo'), 4);
+    await held.release();
+    await Promise.all([first, late, second]);
+    expect(order).toEqual(['first', 'late, same process as the holder', 'second']);
+    expect(await listTree(holder.zk, `${namespace}/default`)).toEqual([]);
+  });
+
+  it('holds the lock when the MULTI landed but its reply was lost (found again by token), with no second node', async () => {
+    const a = await locks();
+    const other = await locks();
+    await a.lock.withLock('warm', () => undefined, { wait: 1_000 });
+    const session = sessionOf(a.zk);
+    const multi = session.multi.bind(session);
+    let lost = 0;
+    session.multi = (ops, callback) =>
+      multi(ops, (error, results) => {
+        if (lost++ === 0) callback(clientError(CODES.CONNECTION_LOSS)); // applied, answer lost
+        else callback(error, results);
+      });
+    const creates = new ClientFaults(a.zk).count('create');
+    const held = await a.lock.acquire('lost-reply', { wait: 5_000 });
+    expect(lost).toBeGreaterThan(0);
+    expect(creates.paths).toEqual([]); // found by token in one listing: no second waiter made, no holder create tried
+    expect((await a.zk.exists(node('lost-reply')))?.ephemeralOwner).toBe(a.zk.sessionId);
+    expect(await listTree(other.zk, queue('lost-reply'))).toHaveLength(1); // our one waiter, no second
+    await expect(other.lock.acquire('lost-reply')).rejects.toBeInstanceOf(LockConflictError);
+    await held.release();
+    expect(await listTree(other.zk, `${namespace}/default`)).toEqual([]);
+  });
+
+  it('takes the lock through the queue when the MULTI never reached the server', async () => {
+    const a = await locks();
+    await a.lock.withLock('warm', () => undefined, { wait: 1_000 });
+    const session = sessionOf(a.zk);
+    const multi = session.multi.bind(session);
+    let dropped = 0;
+    session.multi = (ops, callback) => {
+      if (dropped++ === 0) return void setImmediate(() => callback(clientError(CODES.CONNECTION_LOSS))); // never sent
+      multi(ops, callback);
+    };
+    const held = await a.lock.acquire('never-sent', { wait: 5_000 });
+    expect(dropped).toBeGreaterThan(0);
+    expect(await listTree(a.zk, queue('never-sent'))).toHaveLength(1);
+    await held.release();
+    expect(await listTree(a.zk, `${namespace}/default`)).toEqual([]);
+  });
+});
