@@ -163,7 +163,7 @@ export class LockContext {
    * the holder in the way is such a squatter. Costs the conflict's answer nothing.
    */
   inspectHolder(path: string): void {
-    const now = Date.now();
+    const now = performance.now();
     if ((this.inspected.get(path) ?? -Infinity) > now - INSPECT_INTERVAL_MS) return;
     if (this.inspected.size >= MAX_INSPECTED) this.inspected.clear(); // bounded, whatever the ids
     this.inspected.set(path, now);
@@ -267,15 +267,15 @@ export class LockContext {
     cause: ZookeeperError,
     deadline: number,
   ): Promise<'ours' | 'absent' | 'taken'> {
-    const connected = await this.zk.waitForConnection(deadline - Date.now());
+    const connected = await this.zk.waitForConnection(deadline - performance.now());
     if (this.zk.sessionId !== sessionId) return 'absent'; // that session is over: whatever it made is gone
     const giveUp = (error: unknown) => {
       void this.janitor.removeOwned([holder], token, sessionId);
       return unavailable(error, cause);
     };
-    if (!connected || Date.now() >= deadline) throw giveUp(cause);
+    if (!connected || performance.now() >= deadline) throw giveUp(cause);
     try {
-      const { data, stat } = await settleWithin(this.zk.getData(holder), deadline - Date.now(), () => {
+      const { data, stat } = await settleWithin(this.zk.getData(holder), deadline - performance.now(), () => {
         throw cause;
       });
       return carriesToken(data, token) && stat.ephemeralOwner === sessionId ? 'ours' : 'taken';

@@ -13,7 +13,7 @@ import { carriesToken, encodeNodeData } from './node-data';
 import { mayTryUncontended, tryUncontended } from './uncontended';
 
 export interface WaitLimits {
-  /** `Date.now()` after which we give up; Infinity to wait forever. */
+  /** `performance.now()` (monotonic: a wall-clock step changes no wait) after which we give up; Infinity to wait forever. */
   deadline: number;
   /** How long the caller asked to wait (for the conflict message). */
   wait: number;
@@ -36,7 +36,7 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
   const { zk } = ctx;
   const cancelled = () => {
     if (limits.signal?.aborted) return limits.signal.reason ?? new Error('aborted');
-    if (Date.now() >= limits.deadline) return new LockConflictError([target.id], target.scope, limits.wait);
+    if (performance.now() >= limits.deadline) return new LockConflictError([target.id], target.scope, limits.wait);
     return undefined;
   };
   checkCancelled(cancelled);
@@ -151,7 +151,7 @@ async function readPosition(
  * and not past an abort. Throws LockUnavailableError when none comes within the connect timeout.
  */
 async function waitForSession(ctx: LockContext, limits: WaitLimits, cancelled: () => unknown): Promise<void> {
-  const left = Math.min(limits.deadline - Date.now(), ctx.zk.options.connectTimeout);
+  const left = Math.min(limits.deadline - performance.now(), ctx.zk.options.connectTimeout);
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<boolean>((resolve) => {
     onAbort = () => resolve(false);
@@ -252,7 +252,7 @@ async function retrying<T>(ctx: LockContext, limits: WaitLimits, step: () => Pro
  * session at all, a waiting call fails at once like any other.
  */
 async function waitOut(ctx: LockContext, limits: WaitLimits, error: unknown): Promise<void> {
-  const left = limits.deadline - Date.now();
+  const left = limits.deadline - performance.now();
   if (!(error instanceof ZookeeperError && error.isConnectivity) || left <= 0 || limits.signal?.aborted) throw error;
   if (ctx.zk.state === 'connected') {
     // Connected, yet the request failed (e.g. THROTTLED_OP): pause a little so a retry loop never spins.
@@ -262,7 +262,7 @@ async function waitOut(ctx: LockContext, limits: WaitLimits, error: unknown): Pr
   const connected = await ctx.zk.waitForConnection(Math.min(left, ctx.zk.options.operationTimeout));
   // Still disconnected: try again only while the session may come back and time is left (a retry would
   // otherwise wait another operation timeout past the caller's `wait`).
-  if (!connected && (ctx.zk.state !== 'suspended' || Date.now() >= limits.deadline)) throw error;
+  if (!connected && (ctx.zk.state !== 'suspended' || performance.now() >= limits.deadline)) throw error;
 }
 
 const RETRY_PAUSE_MS = 100;
@@ -315,7 +315,7 @@ async function waitForRemoval(
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'changed';
       throw error;
     }
-    const remaining = limits.deadline - Date.now();
+    const remaining = limits.deadline - performance.now();
     const timer = setLongTimeout(wake, remaining); // a `wait` past 2^31-1 ms must not become a 1 ms busy loop
     limits.signal?.addEventListener('abort', wake, { once: true });
     if (limits.signal?.aborted) wake(); // aborted while the watch was being set: the event is gone
@@ -344,7 +344,7 @@ async function waitForRemoval(
  */
 export function answerBudget(ctx: LockContext, limits: WaitLimits): number {
   const { operationTimeout } = ctx.zk.options;
-  const left = limits.deadline + operationTimeout - Date.now();
+  const left = limits.deadline + operationTimeout - performance.now();
   // A deadline past the longest timer (or none) is a wait for ever.
   return left > MAX_TIMER_MS || !Number.isFinite(left) ? operationTimeout : Math.max(0, left);
 }

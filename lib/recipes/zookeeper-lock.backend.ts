@@ -202,7 +202,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * the first ids ends while we wait for the others, those are gone: start over on the live session.
    */
   private async acquireQueued(targets: LockTarget[], token: string, wait: number, signal?: AbortSignal, maxQueue?: number): Promise<OwnedNodes> {
-    const limits = { deadline: Date.now() + wait, wait, signal, maxQueue };
+    const limits = { deadline: performance.now() + wait, wait, signal, maxQueue };
     for (;;) {
       const taken: OwnedNodes[] = [];
       try {
