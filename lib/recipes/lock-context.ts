@@ -140,10 +140,10 @@ export class LockContext {
    * version 0 too, and between our read and our delete another instance may remove the same squatter and
    * someone take the lock. So the delete goes in one MULTI after creating and deleting a child of the node:
    * ephemeral nodes cannot have children, so the whole MULTI fails, deleting nothing, when the node at
-   * `path` is a live lock by then.
+   * `path` is a live lock by then. True when the caller should look again; false when the node stays
+   * (it cannot be removed) and the caller should wait for it to change instead.
    */
-  async removeSquatter(path: string, version: number): Promise<void> {
-    this.logger.warn(`Removing ${path}: a persistent node where only a lock's ephemeral nodes belong (not made by this library)`);
+  async removeSquatter(path: string, version: number): Promise<boolean> {
     const probe = `${path}/${PERSISTENCE_PROBE}${randomBytes(6).toString('hex')}`;
     try {
       await this.zk.multi([
@@ -151,10 +151,24 @@ export class LockContext {
         { op: 'remove', path: probe },
         { op: 'remove', path, version },
       ]);
+      this.logger.warn(`Removed ${path}: a persistent node where only a lock's ephemeral nodes belong (not made by this library)`);
+      return true;
     } catch (error) {
-      // NO_CHILDREN_FOR_EPHEMERALS (a lock now), NO_NODE or BAD_VERSION (it went or changed meanwhile),
-      // NO_AUTH (its ACL forbids us): left alone; connection trouble: the caller's wait goes on.
       if (!(error instanceof ZookeeperError)) throw error;
+      // NOT_EMPTY (it has children) or NO_AUTH (its ACL forbids us): it stays, and blocks the id until an
+      // operator removes it; said once per node, and the caller waits on it rather than trying again.
+      if (error.code === 'NOT_EMPTY' || error.code === 'NO_AUTH') {
+        const message = `${path} is a persistent node where only a lock's ephemeral nodes belong, and it cannot be removed (${error.code}): the lock is blocked until it is deleted by hand`;
+        if (!this.reported.has(message)) {
+          if (this.reported.size >= MAX_KNOWN_DIRS) this.reported.clear();
+          this.reported.add(message);
+          this.logger.error(message);
+        }
+        return false;
+      }
+      // NO_CHILDREN_FOR_EPHEMERALS (a lock now), NO_NODE or BAD_VERSION (it went or changed meanwhile), or
+      // connection trouble: the caller looks again.
+      return true;
     }
   }
 

@@ -75,6 +75,9 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
       }
       try {
         const position = await readPosition(ctx, target, waiter, token);
+        // Each step may take up to an operation timeout (a slow server): the deadline is looked at between
+        // steps, so that the answer comes within `wait` plus one operation timeout.
+        checkCancelled(cancelled);
         if (position.kind === 'missing') {
           // Someone deleted our waiter node (our session lives: see above). Leave what we may hold, and
           // queue again at the tail.
@@ -94,10 +97,9 @@ export async function acquireQueued(ctx: LockContext, target: LockTarget, token:
         // Head of the queue: take the holder node. If a fail-fast caller holds it, we alone watch it.
         const tryCreate = !readHolderFirst;
         readHolderFirst = false;
-        if (
-          (tryCreate && (await takeHolder(ctx, target, token, doubt))) ||
-          (await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token)) === 'ours'
-        ) {
+        const took = tryCreate && (await takeHolder(ctx, target, token, doubt));
+        if (!took) checkCancelled(cancelled);
+        if (took || (await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token)) === 'ours') {
           holding = true;
           const sweep = waiter.strayPossible ? [target.queue] : [];
           return { nodes: [target.holder, waiter.path], holders: [target.holder], sessionId: waiter.sessionId, sweep };
@@ -307,9 +309,9 @@ async function waitForRemoval(
       // Our own holder node, from a create whose reply was lost: the lock is ours.
       if (ownToken !== undefined && carriesToken(data, ownToken) && stat.ephemeralOwner === sessionId) return 'ours';
       if (stat.ephemeralOwner === undefined) {
-        // Persistent: no session of ours made it, and none will ever end it. Out of our way.
-        await ctx.removeSquatter(path, stat.version);
-        return 'changed';
+        // Persistent: no session of ours made it, and none will ever end it. Out of our way; if it cannot
+        // be removed, wait for it to change like any holder (the watch is set), never retry in a loop.
+        if (await ctx.removeSquatter(path, stat.version)) return 'changed';
       }
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'changed';
