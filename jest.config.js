@@ -2,7 +2,8 @@
 module.exports = {
   rootDir: '.',
   testEnvironment: 'node',
-  testMatch: ['<rootDir>/test/**/*.spec.ts'],
+  // The sample app's unit tests sit next to its sources, as in a Nest app of your own.
+  testMatch: ['<rootDir>/test/**/*.spec.ts', '<rootDir>/sample-app/src/**/*.spec.ts'],
   // The reliability suite has its own config (jest.faults.config.js).
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/faults/'],
   transform: {

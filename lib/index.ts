@@ -54,8 +54,10 @@ export {
 export { WithLock } from './interceptor/with-lock.decorator';
 export { WithLockInterceptor } from './interceptor/with-lock.interceptor';
 export { CurrentLock } from './interceptor/current-lock.decorator';
-export { WITH_LOCK_METADATA } from './interceptor/with-lock.constants';
-export type { LockIdSource, WithLockOptions, WithLockMetadata } from './interceptor/with-lock-options.interface';
+export { SkipLock } from './interceptor/skip-lock.decorator';
+export { WITH_LOCK_METADATA, SKIP_LOCK_METADATA } from './interceptor/with-lock.constants';
+export type { LockIdSource, WithLockOptions, WithLockMetadata, LockErrorFactory } from './interceptor/with-lock-options.interface';
+export type { LockErrorBody } from './interceptor/lock-error-body';
 export { currentLock } from './lock/lock-scope';
 export { Locked } from './locked/locked.decorator';
 export { LOCKED_METADATA } from './locked/locked.constants';

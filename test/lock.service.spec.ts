@@ -363,6 +363,26 @@ describe('LockService: ownership and loss', () => {
     await (await other.lock.acquire('branch')).release(); // free: nothing orphaned
   });
 
+  it('answers within operationTimeout when the retry of a create whose outcome is unknown gets no answer', async () => {
+    // The first create never reached the server, the read-back is slow, and the retry is never answered:
+    // the retry only gets what is left of the acquire's deadline (before, a whole operation timeout more).
+    const OPERATION_TIMEOUT = 2_000;
+    const a = await locks({ operationTimeout: OPERATION_TIMEOUT });
+    const faults = new ClientFaults(a.zk);
+    const holder = `${scopeDir()}/retry-bound`;
+    await a.lock.withLock('warm', () => undefined); // parents exist
+    try {
+      faults.answerWith('create', holder, CODES.CONNECTION_LOSS);
+      faults.delayReply('getData', holder, 1_200);
+      void faults.swallow('create', holder);
+      const started = performance.now();
+      await expect(a.lock.acquire('retry-bound')).rejects.toBeInstanceOf(LockUnavailableError);
+      expect(performance.now() - started).toBeLessThan(OPERATION_TIMEOUT + 700); // 3.2 s before the bound
+    } finally {
+      faults.restore();
+    }
+  });
+
   it('frees the locks of a crashed process (SIGKILL) after about the session timeout', async () => {
     const sessionTimeout = 2_000;
     const child = spawn(

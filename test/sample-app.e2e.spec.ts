@@ -5,9 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { AppModule } from '../sample-app/src/app.module';
+import { readSampleConfig } from '../sample-app/src/sample.config';
 import { SettlementJob } from '../sample-app/src/settlement.job';
-import { ZookeeperService } from 'nestjs-zookeeper-lock';
+import { LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { cleanup, listTree, sharedConnectString, uniqueNamespace } from './support/zookeeper';
+
+const ADMIN_TOKEN = 'sample-admin-token-for-tests';
+const OWNERS = ['sample-a', 'sample-b'];
 
 /** The sample app, twice (two instances, two ZooKeeper sessions), sharing one accounts file. */
 describe('sample app end to end', () => {
@@ -15,11 +19,14 @@ describe('sample app end to end', () => {
   const urls: string[] = [];
 
   beforeAll(async () => {
+    // Read by @nestjs/config when each application is created (sample-app/src/sample.config.ts).
     process.env.ZOOKEEPER_CONNECT = sharedConnectString();
     process.env.LOCK_NAMESPACE = uniqueNamespace('sample');
     process.env.ACCOUNTS_FILE = join(mkdtempSync(join(tmpdir(), 'nzl-sample-')), 'accounts.json');
-    process.env.SETTLEMENT_INTERVAL_MS = String(60 * 60 * 1000);
+    process.env.SETTLEMENT_ENABLED = 'false'; // the tests run the job themselves, not its 30 s @Cron
+    process.env.ADMIN_TOKEN = ADMIN_TOKEN;
     for (let i = 0; i < 2; i++) {
+      process.env.LOCK_OWNER_NAME = OWNERS[i];
       const app = await NestFactory.create(AppModule, { logger: false });
       await app.listen(0, '127.0.0.1');
       instances.push(app);
@@ -29,13 +36,39 @@ describe('sample app end to end', () => {
 
   afterAll(async () => {
     await Promise.all(instances.map((app) => app.close()));
+    for (const name of ['ZOOKEEPER_CONNECT', 'LOCK_NAMESPACE', 'ACCOUNTS_FILE', 'SETTLEMENT_ENABLED', 'ADMIN_TOKEN', 'LOCK_OWNER_NAME']) {
+      delete process.env[name];
+    }
     await cleanup();
   });
 
-  it('reports ZooKeeper health', async () => {
+  const admin = (url: string, path: string) => request(url).get(path).set('authorization', `Bearer ${ADMIN_TOKEN}`);
+
+  it('reports ZooKeeper health through @nestjs/terminus', async () => {
     const health = await request(urls[0]).get('/health');
     expect(health.status).toBe(200);
-    expect(health.body).toMatchObject({ zookeeper: 'connected', session: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(health.body).toMatchObject({
+      status: 'ok',
+      info: { zookeeper: { status: 'up', state: 'connected', sessionId: expect.stringMatching(/^[0-9a-f]{16}$/) } },
+    });
+    // Each instance reports its own session.
+    const other = await request(urls[1]).get('/health');
+    expect(other.status).toBe(200);
+    expect(other.body.info.zookeeper.sessionId).not.toBe(health.body.info.zookeeper.sessionId);
+  });
+
+  it('answers 503 on /health once its ZooKeeper session is gone', async () => {
+    process.env.LOCK_OWNER_NAME = 'sample-health';
+    const app = await NestFactory.create(AppModule, { logger: false });
+    try {
+      await app.listen(0, '127.0.0.1');
+      await app.get(ZookeeperService).close(); // the session ends, as at shutdown
+      const health = await request(await app.getUrl()).get('/health');
+      expect(health.status).toBe(503);
+      expect(health.body).toMatchObject({ status: 'error', error: { zookeeper: { status: 'down', state: 'closed' } } });
+    } finally {
+      await app.close();
+    }
   });
 
   it('refuses double submits across instances with 409 and keeps the balance right', async () => {
@@ -138,10 +171,84 @@ describe('sample app end to end', () => {
     expect((await request(urls[1]).get('/accounts/gina/export')).status).toBe(200); // freed again
   });
 
-  it('runs the settlement job on one instance at a time', async () => {
+  it('runs the settlement job on one instance at a time, once per tick (holdAtLeast)', async () => {
     const jobs = instances.map((app) => app.get(SettlementJob));
     const outcomes = await Promise.all([jobs[0].settle(), jobs[1].settle()]);
     expect(outcomes).toContain('settled');
     expect((await request(urls[0]).get('/accounts/fees')).body.balance).toBe(outcomes.filter((o) => o === 'settled').length);
+    // Firings later in the same tick, on either instance, find the lock still held for holdAtLeast.
+    expect(await Promise.all([jobs[1].settle(), jobs[0].settle()])).toEqual(['skipped', 'skipped']);
+    const settledBy = OWNERS[outcomes.indexOf('settled')];
+    const lock = await admin(urls[1], '/admin/locks/jobs/settlement');
+    expect(lock.body).toMatchObject({ id: 'settlement', scope: 'jobs', mode: 'exclusive', holders: [{ owner: settledBy }] });
+  });
+
+  it('shows who holds a lock, from any instance, behind the admin token', async () => {
+    const held = await instances[0].get(LockService).acquire('frank', { scope: 'accounts' });
+    try {
+      const inspected = await admin(urls[1], '/admin/locks/accounts/frank');
+      expect(inspected.status).toBe(200);
+      expect(inspected.body).toEqual({
+        id: 'frank',
+        scope: 'accounts',
+        mode: 'exclusive',
+        holders: [{ owner: 'sample-a', since: expect.any(String), fencingToken: String(await held.fencingToken()) }],
+        waiting: 0,
+      });
+      expect(Date.now() - Date.parse(inspected.body.holders[0].since)).toBeLessThan(60_000);
+      const listed = await admin(urls[1], '/admin/locks?scope=accounts');
+      expect(listed.status).toBe(200);
+      expect(listed.body).toContainEqual(inspected.body);
+      const everywhere = await admin(urls[0], '/admin/locks');
+      expect(everywhere.body).toContainEqual(inspected.body);
+    } finally {
+      await held.release();
+    }
+    const free = await admin(urls[1], '/admin/locks/accounts/frank');
+    expect(free.body).toMatchObject({ id: 'frank', mode: 'free', holders: [] });
+    expect((await admin(urls[1], '/admin/locks?scope=accounts')).body).not.toContainEqual(expect.objectContaining({ id: 'frank' }));
+  });
+
+  it('refuses the admin routes without the right token (401), and bad scopes with 400', async () => {
+    expect((await request(urls[0]).get('/admin/locks')).status).toBe(401);
+    expect((await request(urls[0]).get('/admin/locks/accounts/frank')).status).toBe(401);
+    const wrong = await request(urls[0]).get('/admin/locks').set('authorization', `Bearer ${ADMIN_TOKEN}x`);
+    expect(wrong.status).toBe(401);
+    expect(JSON.stringify(wrong.body)).not.toContain(ADMIN_TOKEN);
+    expect((await request(urls[0]).get('/admin/locks').set('authorization', ADMIN_TOKEN)).status).toBe(401);
+    expect((await admin(urls[0], '/admin/locks?scope=')).status).toBe(400);
+    expect((await admin(urls[0], '/admin/locks?scope=a&scope=b')).status).toBe(400);
+    expect((await admin(urls[0], `/admin/locks/${'s'.repeat(1025)}/frank`)).status).toBe(400);
+  });
+
+  it('refuses a bad setting at start-up, naming the variable and never echoing the admin token', async () => {
+    process.env.SETTLEMENT_ENABLED = 'maybe';
+    try {
+      await expect(NestFactory.create(AppModule, { logger: false, abortOnError: false })).rejects.toThrow(
+        'SETTLEMENT_ENABLED must be true or false (or 1 or 0), got "maybe"',
+      );
+    } finally {
+      process.env.SETTLEMENT_ENABLED = 'false';
+    }
+    expect(() => readSampleConfig({ ZOOKEEPER_SESSION_TIMEOUT: '15s' })).toThrow('ZOOKEEPER_SESSION_TIMEOUT must be a whole number');
+    expect(() => readSampleConfig({ PORT: '-1' })).toThrow('PORT must be a whole number');
+    expect(() => readSampleConfig({ ADMIN_TOKEN: 'short-secret' })).toThrow(/^ADMIN_TOKEN must be at least 16 characters[^]*$/);
+    expect(() => readSampleConfig({ ADMIN_TOKEN: 'short-secret' })).not.toThrow('short-secret');
+    expect(readSampleConfig({})).toMatchObject({ port: 3000, settlementEnabled: true, adminToken: undefined });
+  });
+
+  it('keeps the admin routes off (403) when ADMIN_TOKEN is not set', async () => {
+    delete process.env.ADMIN_TOKEN;
+    process.env.LOCK_OWNER_NAME = 'sample-no-admin';
+    const app = await NestFactory.create(AppModule, { logger: false });
+    try {
+      await app.listen(0, '127.0.0.1');
+      const url = await app.getUrl();
+      expect((await request(url).get('/admin/locks')).status).toBe(403);
+      expect((await admin(url, '/admin/locks')).status).toBe(403);
+    } finally {
+      process.env.ADMIN_TOKEN = ADMIN_TOKEN;
+      await app.close();
+    }
   });
 });

@@ -3,7 +3,7 @@
  * the real ZookeeperLockModule (pointing at a server that does not exist), the test swaps it for the
  * in-memory one, and controllers, @WithLock and @Locked work without any ZooKeeper.
  */
-import { Controller, INestApplication, Injectable, Module, Param, Post } from '@nestjs/common';
+import { Controller, HttpException, INestApplication, Injectable, Module, Param, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
@@ -52,7 +52,7 @@ class OrdersController {
 }
 
 @Module({
-  imports: [ZookeeperLockModule.forRoot({ connectionString: 'zookeeper.invalid:2181', connectTimeout: 60_000, isGlobal: true })],
+  imports: [ZookeeperLockModule.forRoot({ connectionString: 'zookeeper.invalid:2181', connectTimeout: 60_000, isGlobal: true, exposeLockIds: true })],
   controllers: [OrdersController],
   providers: [Settlement],
 })
@@ -82,7 +82,14 @@ describe('ZookeeperLockTestingModule', () => {
     const release = backend.holdElsewhere('1', { scope: 'orders' });
     const conflict = await request(app.getHttpServer()).post('/orders/1/pay').expect(409);
     expect(conflict.headers['retry-after']).toBe('1');
-    expect(conflict.body).toEqual({ statusCode: 409, error: 'Conflict', message: expect.stringContaining('"1"') });
+    // The module's answer options hold under override (here exposeLockIds: the 409 names the id).
+    expect(conflict.body).toEqual({
+      statusCode: 409,
+      error: 'Conflict',
+      code: 'LOCK_CONFLICT',
+      message: 'The resource is locked by another request; try again later',
+      ids: ['1'],
+    });
     release();
     await request(app.getHttpServer()).post('/orders/1/pay').expect(201);
   });
@@ -164,6 +171,29 @@ describe('ZookeeperLockTestingModule.forRoot with ownerName', () => {
     expect(await locks.list()).toEqual([expect.objectContaining({ id: 'b', holders: [expect.objectContaining({ owner: 'web-2' })] })]);
     release();
     expect(() => new InMemoryLockBackend(undefined, { ownerName: 'bad\nname' })).toThrow(/option `ownerName` must be printable/);
+  });
+});
+
+describe('ZookeeperLockTestingModule.forRoot with errorFactory', () => {
+  it('answers with what the factory returns, as ZookeeperLockModule does', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ZookeeperLockTestingModule.forRoot({
+          errorFactory: (error) => (error instanceof LockConflictError ? new HttpException({ busy: error.ids }, 423) : undefined),
+        }),
+      ],
+      controllers: [OrdersController],
+    }).compile();
+    const app = moduleRef.createNestApplication();
+    await app.init();
+    try {
+      const release = app.get(InMemoryLockBackend).holdElsewhere('5', { scope: 'orders' });
+      await request(app.getHttpServer()).post('/orders/5/pay').expect(423, { busy: ['5'] });
+      release();
+      await request(app.getHttpServer()).post('/orders/5/pay').expect(201);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import { BaseWsExceptionFilter, MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
 import { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { CurrentLock, LockHandle, WithLock, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
+import { CurrentLock, LockConflictError, LockHandle, WithLock, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { Gates } from './support/locked-app';
 import { cleanup, sharedConnectString, uniqueNamespace, waitForChildren, waitForGone, waitForNoChildren } from './support/zookeeper';
 
@@ -45,9 +45,12 @@ class Socket {
  * nothing on a raw `ws` socket (platform-ws): such gateways need a filter that sends the error, as here.
  * (On socket.io the default filter already does.)
  */
+const caught: WsException[] = [];
+
 @Catch(WsException)
 class SendWsErrors extends BaseWsExceptionFilter {
   override catch(exception: WsException, host: ArgumentsHost): void {
+    caught.push(exception); // to look at the `cause` the client never sees
     const client = host.switchToWs().getClient<WebSocket>();
     client.send(JSON.stringify({ event: 'exception', data: exception.getError() }));
   }
@@ -116,8 +119,16 @@ describe('@WithLock on a WebSocket gateway', () => {
     b.send('ship', { orderId: 'o-1' });
     const conflict = await b.next();
     expect(conflict.event).toBe('exception');
-    expect(conflict.data).toMatchObject({ statusCode: 409, error: 'Conflict', code: 'LOCK_CONFLICT' });
-    expect((conflict.data as { message: string }).message).toContain('"o-1"');
+    // A generic answer: neither the id nor the ZooKeeper path reach the client; the cause says which lock.
+    expect(conflict.data).toEqual({
+      statusCode: 409,
+      error: 'Conflict',
+      code: 'LOCK_CONFLICT',
+      message: 'The resource is locked by another request; try again later',
+    });
+    const cause = (caught.at(-1) as { cause?: unknown }).cause;
+    expect(cause).toBeInstanceOf(LockConflictError);
+    expect(cause).toMatchObject({ ids: ['o-1'], scope: 'ws-orders' });
     gate.open();
     expect(await a.next()).toEqual({ event: 'shipped', data: { orderId: 'o-1', locked: ['o-1'] } });
     // A gateway sends each value the handler emits at once; the release follows the handler's completion

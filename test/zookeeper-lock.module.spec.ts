@@ -128,7 +128,7 @@ describe('ZookeeperLockModule', () => {
     const attempt = Test.createTestingModule({
       imports: [ZookeeperLockModule.forRoot({ connectionString: sharedConnectString(), isGlobal: false }), FeatureModule],
     }).compile();
-    await expect(attempt).rejects.toThrow(/can't resolve dependencies of the WithLockInterceptor/);
+    await expect(attempt).rejects.toThrow(/can't resolve dependencies of the WithLockHostInterceptor \(\?, Reflector, WithLockInterceptor, ModuleRef\)/);
   });
 
   it('refuses invalid options at start-up with a message naming the option', async () => {
@@ -183,6 +183,8 @@ describe('resolveOptions', () => {
     [{ ...ok, acl: 'creator' }, /`acl` `creator` needs `auth`/],
     [{ ...ok, lockLostWarning: 'yes' }, /`lockLostWarning` must be true or false/],
     [{ ...ok, acl: [{ scheme: 'world', id: 'anyone', permissions: ['fly'] }] }, /`acl` has an invalid entry/],
+    [{ ...ok, errorFactory: 'conflict' }, /`errorFactory` must be a function/],
+    [{ ...ok, exposeLockIds: 'yes' }, /`exposeLockIds` must be true or false/],
   ])('rejects %j', (options, message) => {
     expect(() => resolveOptions(options as never)).toThrow(InvalidZookeeperLockOptionsError);
     expect(() => resolveOptions(options as never)).toThrow(message);

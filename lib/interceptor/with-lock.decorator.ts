@@ -1,9 +1,9 @@
 import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
 import { maxHoldProblem } from '../lock/hold-limit';
 import { lockModeProblem } from '../lock/lock-mode';
-import { WITH_LOCK_METADATA } from './with-lock.constants';
+import { SKIP_LOCK_METADATA, WITH_LOCK_METADATA } from './with-lock.constants';
 import type { LockIdSource, WithLockMetadata, WithLockOptions } from './with-lock-options.interface';
-import { WithLockInterceptor } from './with-lock.interceptor';
+import { WithLockHostInterceptor } from './with-lock-host.interceptor';
 
 /**
  * Takes a ZooKeeper lock around a handler; a lock held elsewhere is answered with 409 Conflict (or the
@@ -17,9 +17,11 @@ import { WithLockInterceptor } from './with-lock.interceptor';
  * @WithLock((req) => [req.body.from, req.body.to], { scope: 'accounts', wait: 2000 })
  * transfer() {}
  * ```
- * On a controller class it locks every handler; a method's own @WithLock overrides the class's.
- * It only records metadata and applies WithLockInterceptor, so no global setup is needed (LockService
- * must be injectable where the controller lives: import ZookeeperLockModule, or make it global).
+ * On a controller class it locks every handler; a method's own @WithLock overrides the class's, and
+ * @SkipLock() opts a method out. It only records metadata and applies the interceptor that hands each call
+ * to WithLockInterceptor (or to your subclass of it, registered as `{ provide: WithLockInterceptor,
+ * useClass }`), so no global setup is needed (LockService must be injectable where the controller lives:
+ * import ZookeeperLockModule, or make it global).
  */
 export function WithLock(idFrom: LockIdSource, options: WithLockOptions = {}): ClassDecorator & MethodDecorator {
   if (typeof idFrom !== 'function' && (typeof idFrom !== 'string' || idFrom.trim() === '')) {
@@ -43,5 +45,11 @@ export function WithLock(idFrom: LockIdSource, options: WithLockOptions = {}): C
   const modeIssue = lockModeProblem(options.shared, options.limit);
   if (modeIssue) throw new TypeError(`@WithLock: ${modeIssue}`);
   const metadata: WithLockMetadata = { idFrom, options };
-  return applyDecorators(SetMetadata(WITH_LOCK_METADATA, metadata), UseInterceptors(WithLockInterceptor));
+  const decorate = applyDecorators(SetMetadata(WITH_LOCK_METADATA, metadata), UseInterceptors(WithLockHostInterceptor));
+  return ((target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
+    if (typeof descriptor?.value === 'function' && Reflect.getMetadata(SKIP_LOCK_METADATA, descriptor.value)) {
+      throw new TypeError(`@WithLock() and @SkipLock() on the same method (${String(key)}): use one of them`);
+    }
+    return decorate(target, key as string | symbol, descriptor as PropertyDescriptor);
+  }) as ClassDecorator & MethodDecorator;
 }

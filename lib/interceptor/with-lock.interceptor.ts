@@ -1,15 +1,5 @@
-import {
-  BadRequestException,
-  CallHandler,
-  ConflictException,
-  ExecutionContext,
-  HttpException,
-  Injectable,
-  Logger,
-  NestInterceptor,
-  ServiceUnavailableException,
-} from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { CallHandler, ExecutionContext, HttpException, Inject, Injectable, Logger, NestInterceptor, Optional } from '@nestjs/common';
+import { ModuleRef, Reflector } from '@nestjs/core';
 import { AsyncResource } from 'node:async_hooks';
 import { Observable, Subscription } from 'rxjs';
 import {
@@ -17,16 +7,19 @@ import {
   LockConflictError,
   LockError,
   LockHoldExpiredError,
-  LockLostError,
   LockQueueFullError,
   LockUnavailableError,
 } from '../lock/lock.errors';
 import { LockHandle, LockHold } from '../lock/lock-handle';
 import { normalizeIds } from '../lock/lock-id';
 import { LockService } from '../lock/lock.service';
+import { ZOOKEEPER_LOCK_OPTIONS } from '../module/zookeeper-lock.module-definition';
+import type { ZookeeperLockModuleOptions } from '../module/zookeeper-lock-options.interface';
 import { noop, onClientGone } from './client-gone';
-import { WITH_LOCK_METADATA } from './with-lock.constants';
-import type { WithLockMetadata } from './with-lock-options.interface';
+import { LockErrorBody, lockErrorBody } from './lock-error-body';
+import { lockErrorException } from './lock-error.exceptions';
+import { SKIP_LOCK_METADATA, WITH_LOCK_METADATA } from './with-lock.constants';
+import type { LockErrorFactory, WithLockMetadata } from './with-lock-options.interface';
 
 /**
  * Applied by @WithLock. Every subscription to what `intercept` returns takes its own lock (an outer
@@ -40,11 +33,23 @@ import type { WithLockMetadata } from './with-lock-options.interface';
  * next request finds the lock free.
  *
  * Extension points, in the manner of @nestjs/throttler's guard: override `getLockIds` to take ids from
- * elsewhere, and `throwLockError` to answer failures differently.
+ * elsewhere, `getLockSource` to change what `idFrom` reads, and `throwLockError` to answer failures
+ * differently. Register the subclass as `{ provide: WithLockInterceptor, useClass: MyInterceptor }` in any
+ * module (see WithLockHostInterceptor for which one a route uses).
  */
 @Injectable()
 export class WithLockInterceptor implements NestInterceptor {
   protected readonly logger = new Logger('ZookeeperLock');
+
+  /**
+   * Finds the module options (`errorFactory`, `exposeLockIds`) wherever ZookeeperLockModule is, since the
+   * interceptor lives in each controller's module, where the options token is not exported. Injected as a
+   * property, so a subclass's constructor passes on only LockService and Reflector.
+   */
+  @Optional() @Inject(ModuleRef) private readonly moduleRef?: ModuleRef;
+  private answerOptions?: { errorFactory?: LockErrorFactory; exposeLockIds: boolean };
+  /** When each code's 503 was last logged, and how many were not logged since (see logAnswer). */
+  private readonly logged = new Map<string, { at: number; unlogged: number }>();
 
   constructor(
     protected readonly lockService: LockService,
@@ -56,7 +61,8 @@ export class WithLockInterceptor implements NestInterceptor {
       context.getHandler(),
       context.getClass(),
     ]);
-    if (!metadata) return next.handle();
+    // @SkipLock() on the handler opts it out of its class's @WithLock.
+    if (!metadata || this.reflector.get<boolean | undefined>(SKIP_LOCK_METADATA, context.getHandler())) return next.handle();
     // The async context of this call (it may hold the lock of an outer @WithLock, to be joined), for
     // whenever the subscription comes. (A resource entered with runInAsyncScope, not AsyncResource.bind,
     // whose bound function costs Node 20 two deprecation wrappers per call: a measurable share of a request.)
@@ -178,7 +184,11 @@ export class WithLockInterceptor implements NestInterceptor {
     return normalizeIds(value);
   }
 
-  /** What `idFrom` reads: the HTTP request, or the message data in RPC and WebSocket handlers. */
+  /**
+   * What `idFrom` reads: the HTTP request, the message data in RPC and WebSocket handlers, and
+   * `{ root, args, context, info }` in GraphQL resolvers (so `'args.id'` is the resolver's `id` argument;
+   * the names of @nestjs/graphql's GqlExecutionContext, read without importing it).
+   */
   protected getLockSource(context: ExecutionContext): unknown {
     switch (context.getType<string>()) {
       case 'http':
@@ -187,34 +197,85 @@ export class WithLockInterceptor implements NestInterceptor {
         return context.switchToRpc().getData();
       case 'ws':
         return context.switchToWs().getData();
+      case 'graphql': {
+        const [root, args, graphqlContext, info] = context.getArgs();
+        return { root, args, context: graphqlContext, info };
+      }
       default:
         return context.getArgByIndex(0);
     }
   }
 
   /**
-   * Turns a failure to lock into the transport's answer. HTTP: 409 Conflict (with Retry-After when the
-   * call did not wait), 503 when ZooKeeper is unavailable, 400 for an id that cannot name a lock.
-   * RPC and WebSocket: an RpcException / WsException carrying the same status, code and message.
+   * Turns a failure to lock into the transport's answer, and throws it. By default a generic one (see
+   * lockErrorBody): HTTP 409 Conflict (with Retry-After when the call did not wait, or the queue was full),
+   * 503 when ZooKeeper is unavailable or the lock was lost, 400 for an id that cannot name a lock; RPC and
+   * WebSocket: an RpcException / WsException with the same body; GraphQL: an error whose
+   * `extensions.code` is the LockError's code. The LockError is the exception's `cause`. With the module
+   * option `errorFactory`, what it returns is thrown instead. Errors that are not LockErrors are rethrown.
    */
   protected throwLockError(context: ExecutionContext, error: unknown, metadata: WithLockMetadata): never {
     if (!(error instanceof LockError)) throw error;
-    const status = statusOf(error);
+    const { errorFactory, exposeLockIds } = this.getAnswerOptions();
+    const body = lockErrorBody(error, exposeLockIds);
+    this.logAnswer(error, body);
     const type = context.getType<string>();
-    if (type === 'http') {
+    if (type === 'http' && error instanceof LockConflictError && metadata.options.retryAfter !== false) {
       const refusedAtOnce = !metadata.options.wait || error instanceof LockQueueFullError;
-      if (error instanceof LockConflictError && refusedAtOnce && metadata.options.retryAfter !== false) {
-        setHeader(context.switchToHttp().getResponse(), 'Retry-After', String(metadata.options.retryAfter ?? 1));
-      }
-      const options = { cause: error, description: status.text };
-      if (error instanceof LockConflictError) throw new ConflictException(error.message, options);
-      if (error instanceof LockUnavailableError || error instanceof LockLostError) throw new ServiceUnavailableException(error.message, options);
-      throw new BadRequestException(error.message, options);
+      if (refusedAtOnce) setHeader(context.switchToHttp().getResponse(), 'Retry-After', String(metadata.options.retryAfter ?? 1));
     }
-    const body = { statusCode: status.code, error: status.text, code: error.code, message: error.message };
-    if (type === 'rpc') throw new (optionalClass('@nestjs/microservices', 'RpcException'))(body);
-    if (type === 'ws') throw new (optionalClass('@nestjs/websockets', 'WsException'))(body);
-    throw error;
+    if (errorFactory) {
+      let custom: unknown;
+      try {
+        custom = errorFactory(error, context);
+      } catch (failure) {
+        // A bug in the factory must not turn a 409 into a 500, nor show its message to the client.
+        this.logger.error(`The errorFactory option threw; the default answer was sent: ${(failure as Error)?.message ?? String(failure)}`, (failure as Error)?.stack);
+      }
+      if (custom !== undefined && custom !== null) throw custom;
+    }
+    throw lockErrorException(type, body, error);
+  }
+
+  /**
+   * The details a generic answer leaves out go to the log. 503s (an outage, a refused ACL) are logged as
+   * warnings, at most one line per code per second with the count of those not logged since, so that an
+   * outage under load does not flood the log. Conflicts are logged (debug) by LockService already, lost
+   * locks (warn) when they are lost.
+   */
+  private logAnswer(error: LockError, body: LockErrorBody): void {
+    if (body.statusCode === 500) {
+      this.logger.error(`@WithLock answered 500: ${error.message}`);
+    } else if (body.statusCode === 400) {
+      this.logger.debug(`@WithLock answered 400: ${error.message}`);
+    } else if (error instanceof LockUnavailableError) {
+      const now = performance.now();
+      const last = this.logged.get(error.code);
+      if (last && now - last.at < 1_000) {
+        last.unlogged += 1;
+        return;
+      }
+      const since = last?.unlogged ? ` (and ${last.unlogged} more since the last line)` : '';
+      this.logged.set(error.code, { at: now, unlogged: 0 });
+      const cause = error.cause instanceof Error ? ` (cause: ${error.cause.message})` : '';
+      this.logger.warn(`@WithLock answered ${body.statusCode} ${error.code}${since}: ${error.message}${cause}`);
+    }
+  }
+
+  /** The module's `errorFactory` and `exposeLockIds`, looked up once (defaults when there is no module). */
+  private getAnswerOptions(): { errorFactory?: LockErrorFactory; exposeLockIds: boolean } {
+    if (this.answerOptions) return this.answerOptions;
+    let options: Pick<ZookeeperLockModuleOptions, 'errorFactory' | 'exposeLockIds'> | undefined;
+    try {
+      options = this.moduleRef?.get(ZOOKEEPER_LOCK_OPTIONS, { strict: false });
+    } catch {
+      options = undefined; // built by hand (`new WithLockInterceptor(...)`): no module options
+    }
+    this.answerOptions = {
+      errorFactory: typeof options?.errorFactory === 'function' ? options.errorFactory : undefined,
+      exposeLockIds: options?.exposeLockIds === true,
+    };
+    return this.answerOptions;
   }
 }
 
@@ -283,29 +344,9 @@ function readPath(source: unknown, path: string): unknown {
   return value;
 }
 
-function statusOf(error: LockError): { code: number; text: string } {
-  if (error instanceof LockConflictError) return { code: 409, text: 'Conflict' };
-  if (error instanceof LockUnavailableError || error instanceof LockLostError) return { code: 503, text: 'Service Unavailable' };
-  return { code: 400, text: 'Bad Request' };
-}
-
 /** Express (`setHeader`) and Fastify (`header`) responses alike; nothing when there is no response object. */
 function setHeader(response: unknown, name: string, value: string): void {
   const res = response as { setHeader?: (n: string, v: string) => void; header?: (n: string, v: string) => void };
   if (typeof res?.header === 'function') res.header(name, value);
   else if (typeof res?.setHeader === 'function') res.setHeader(name, value);
-}
-
-/** RpcException / WsException, loaded only in the contexts that imply their package is installed. */
-function optionalClass(pkg: string, name: string): new (body: object) => Error {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(pkg)[name];
-  } catch {
-    return class extends Error {
-      constructor(readonly body: object) {
-        super((body as { message: string }).message);
-      }
-    };
-  }
 }

@@ -15,6 +15,11 @@ export interface LockBackend {
   acquire(request: LockRequest): Promise<LockGrant>;
   /** Frees a grant that was not lost. Never frees anything that is not this grant's own. */
   release(grant: LockGrant): Promise<void>;
+  /**
+   * Optional: removes what is left of a LOST grant (never anything that is not provably its own), for
+   * backends where a grant can be lost while its owner lives on (its node deleted by someone else).
+   */
+  discard?(grant: LockGrant): Promise<void>;
   /** The grant's fencing token; rejects with GrantGoneError when the grant is no longer held. */
   fencingToken(grant: LockGrant): Promise<bigint>;
   /**

@@ -57,6 +57,8 @@ export class HeldLock {
   private revokedFlag = false;
   /** `performance.now()` before which it is not freed, even once its last hold is given up (holdAtLeast). */
   private keepUntilAt = 0;
+  /** `performance.now()` at which its maxHold passes (Infinity: no limit). */
+  private holdLimitAt = Infinity;
 
   /** `performance.now()` when it was granted (for held-time figures). */
   readonly acquiredAt = performance.now();
@@ -119,7 +121,8 @@ export class HeldLock {
 
   /** Keeps it at least `ms` from `from` (default now: a handle that joins it later asks from its join). */
   keepAtLeast(ms: number, from = performance.now()): void {
-    if (ms > 0) this.keepUntilAt = Math.max(this.keepUntilAt, from + ms);
+    // Never past its maxHold: a handle that joined with a longer holdAtLeast cannot stretch the lock's limit.
+    if (ms > 0) this.keepUntilAt = Math.max(this.keepUntilAt, Math.min(from + ms, this.holdLimitAt));
   }
 
   /** One more handle holds it (a nested acquire joined it). Only while live. */
@@ -140,6 +143,7 @@ export class HeldLock {
 
   /** Calls `onExpired` once it has been held `ms` (unless freed or lost first). */
   limitHold(ms: number, onExpired: (lock: HeldLock) => void): void {
+    this.holdLimitAt = performance.now() + ms;
     this.expiry = setTimeout(() => onExpired(this), ms);
   }
 

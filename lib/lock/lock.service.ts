@@ -462,7 +462,11 @@ export class LockService implements BeforeApplicationShutdown {
     this.held.delete(lock);
     if (lock.lost && !lock.revoked) {
       this.checkIdle();
-      return Promise.resolve(); // lost: its session, and so its nodes, are gone
+      // Lost. Usually with its session, and so its nodes; but a lock whose node someone else deleted
+      // lives on in a session that goes on, and what is left of it (a queued grant's waiter node) would
+      // block everyone queued behind it: the backend removes what is still provably ours.
+      if (!this.backend.discard) return Promise.resolve();
+      return this.track(this.backend.discard(lock.grant).catch((e) => this.logger.warn(`Clean-up of a lost lock failed: ${(e as Error).message}`)));
     }
     const keepFor = lock.keepUntil - performance.now();
     if (keepFor > 0 && !lock.lost && !this.gate.closed) {

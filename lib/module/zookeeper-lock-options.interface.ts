@@ -1,3 +1,4 @@
+import type { LockErrorFactory } from '../interceptor/with-lock-options.interface';
 import type { LockEventListener } from '../lock/lock-events';
 import type { LockIdNormalizer } from '../lock/lock-id';
 
@@ -120,6 +121,19 @@ export interface ZookeeperLockModuleOptions {
    * `signal`, and is reported as a `lost` event and metric. Default false.
    */
   lockLostWarning?: boolean;
+  /**
+   * Builds the exception @WithLock throws when a route cannot lock (held elsewhere, ZooKeeper unavailable,
+   * an invalid id, a lost lock): `(error, context) => exception`, for every route, in every transport.
+   * Return `undefined` to keep the default answer for that error. Default: generic answers (409, 503, 400)
+   * that never show ZooKeeper paths, the namespace or internal messages (see the README).
+   */
+  errorFactory?: LockErrorFactory;
+  /**
+   * Puts the lock ids in @WithLock's default answers (`ids` in the 409 and 503 bodies, the RPC/WebSocket
+   * error data and the GraphQL error's extensions). Default false: ids are the application's data (an
+   * account number, an e-mail), and a client that did not send them must not learn them.
+   */
+  exposeLockIds?: boolean;
 }
 
 /**

@@ -9,7 +9,12 @@ import type { ResolvedTlsOptions } from '../zookeeper/socket-dialer';
 import type { ZookeeperAclEntry, ZookeeperLockModuleOptions } from './zookeeper-lock-options.interface';
 import { resolveTlsOptions } from './tls-options';
 
-export type ResolvedZookeeperLockOptions = Required<Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent' | 'normalizeId' | 'hashIds' | 'tls'>> & {
+export type ResolvedZookeeperLockOptions = Required<
+  Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent' | 'normalizeId' | 'hashIds' | 'tls' | 'errorFactory' | 'exposeLockIds'>
+> & {
+  /** Read by WithLockInterceptor from the options as given; checked here so that a wrong one stops start-up. */
+  errorFactory?: ZookeeperLockModuleOptions['errorFactory'];
+  exposeLockIds?: boolean;
   hashIds?: { secret: string | Buffer };
   auth: string[];
   /** Undefined: plain TCP. */
@@ -173,6 +178,16 @@ function validListener(value: unknown): LockEventListener | undefined {
   return value as LockEventListener | undefined;
 }
 
+function validErrorFactory(value: unknown): ZookeeperLockModuleOptions['errorFactory'] {
+  if (typeof value !== 'function') fail('errorFactory', 'must be a function (error, context) => exception');
+  return value as ZookeeperLockModuleOptions['errorFactory'];
+}
+
+function validExposeLockIds(value: unknown): boolean {
+  if (typeof value !== 'boolean') fail('exposeLockIds', `must be true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 function validNormalizer(value: unknown): LockIdNormalizer {
   if (typeof value !== 'function') fail('normalizeId', 'must be a function (id, scope) => string');
   return value as LockIdNormalizer;
@@ -248,5 +263,7 @@ export function resolveOptions(options: ZookeeperLockModuleOptions | undefined):
     ...(options.hashIds !== undefined && { hashIds: validHashIds(options.hashIds) }),
     ...(options.normalizeId !== undefined && { normalizeId: validNormalizer(options.normalizeId) }),
     ...(options.tls !== undefined && { tls: resolveTlsOptions(fail, options.tls) }),
+    ...(options.errorFactory !== undefined && { errorFactory: validErrorFactory(options.errorFactory) }),
+    ...(options.exposeLockIds !== undefined && { exposeLockIds: validExposeLockIds(options.exposeLockIds) }),
   };
 }

@@ -1,4 +1,5 @@
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
+import { settleWithin } from '../zookeeper/settle-within';
 import { LockConflictError } from '../lock/lock.errors';
 import { LockContext, unavailable } from './lock-context';
 import type { LockTarget } from './lock-paths';
@@ -34,17 +35,24 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
   if (!ctx.hasDir(scopeDir)) await ctx.ensureDir(scopeDir).catch((e) => Promise.reject(unavailable(e)));
   // The acquire's answer (taken, held, or unavailable) comes within one operation timeout, even when the
   // create's reply is lost and its outcome must be looked for.
-  const deadline = Date.now() + zk.options.operationTimeout;
+  const deadline = performance.now() + zk.options.operationTimeout;
   let doubtful: string | undefined; // session of an earlier create whose outcome we never learned
   for (let attempt = 0; ; attempt++) {
     const sessionId = zk.sessionId;
     try {
-      if (targets.length === 1) {
+      if (attempt === 0 && targets.length === 1) {
         const created = await zk.create(holders[0], { data, mode: 'ephemeral' });
         return { nodes: holders, holders, sessionId: created.sessionId };
       }
-      await zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const })));
-      return { nodes: holders, holders, sessionId: sessionId as string };
+      const creating: Promise<unknown> =
+        targets.length === 1
+          ? zk.create(holders[0], { data, mode: 'ephemeral' })
+          : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const })));
+      // A second try gets only what is left of the acquire's deadline (its own request timeout would run
+      // a whole operation timeout past it); past it, its outcome is unknown like the first one's.
+      const created = await (attempt === 0 ? creating : settleWithin(creating, deadline - performance.now(), () => Promise.reject(pastDeadline(holders[0]))));
+      const owner = targets.length === 1 ? (created as { sessionId: string }).sessionId : (sessionId as string);
+      return { nodes: holders, holders, sessionId: owner };
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
       if (error.outcomeUnknown && sessionId) {
@@ -55,7 +63,7 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
         if (outcome === 'taken') throw new LockConflictError(targets.map((t) => t.id), targets[0].scope, 0);
         // Not found when we looked: it did not happen, or not yet (a read served before the create
         // landed). One more try; a NODE_EXISTS then is looked at again, never taken as final.
-        if (attempt === 0 && Date.now() < deadline) continue;
+        if (attempt === 0 && performance.now() < deadline) continue;
         // Giving up while the first create may still land: the janitor removes it if it does.
         void ctx.janitor.removeOwned(holders, token, sessionId);
       } else if (error.code === 'NODE_EXISTS' && doubtful !== undefined && doubtful === zk.sessionId) {
@@ -80,4 +88,8 @@ function conflictOr(ctx: LockContext, error: unknown, targets: LockTarget[]): Er
     return new LockConflictError([held.id], held.scope, 0);
   }
   return unavailable(error);
+}
+
+function pastDeadline(path: string): ZookeeperError {
+  return new ZookeeperError('OPERATION_TIMEOUT', `ZooKeeper did not answer create ${path} within the acquire's operation timeout`, path);
 }

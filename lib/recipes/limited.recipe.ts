@@ -31,12 +31,12 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
   const cancelled = () => {
     if (!limits) return undefined;
     if (limits.signal?.aborted) return limits.signal.reason ?? new Error('aborted');
-    if (Date.now() >= limits.deadline) return new LockConflictError([target.id], target.scope, limits.wait);
+    if (performance.now() >= limits.deadline) return new LockConflictError([target.id], target.scope, limits.wait);
     return undefined;
   };
   const failFast = limits === undefined;
   // The bound of a fail-fast call: one operation timeout, as for the other fail-fast acquires.
-  const bounds: WaitLimits = limits ?? { deadline: Date.now() + zk.options.operationTimeout, wait: 0 };
+  const bounds: WaitLimits = limits ?? { deadline: performance.now() + zk.options.operationTimeout, wait: 0 };
   let own: { path: string; sessionId: string } | undefined;
   let doubtful: string | undefined; // session of a create whose outcome we never learned
   let holding = false;

@@ -141,11 +141,10 @@ export class LockContext {
    * version 0 too, and between our read and our delete another instance may remove the same squatter and
    * someone take the lock. So the delete goes in one MULTI after creating and deleting a child of the node:
    * ephemeral nodes cannot have children, so the whole MULTI fails, deleting nothing, when the node at
-   * `path` is a live lock by then.
+   * `path` is a live lock by then. True when the caller should look again; false when the node stays
+   * (it cannot be removed) and the caller should wait for it to change instead.
    */
-  async removeSquatter(path: string, version: number, emptyGroup = false): Promise<void> {
-    // A node with no data there is most likely an empty shared group (its last member crashed): no warning.
-    if (!emptyGroup) this.logger.warn(`Removing ${path}: a persistent node where only a lock's ephemeral nodes belong (not made by this library)`);
+  async removeSquatter(path: string, version: number, emptyGroup = false): Promise<boolean> {
     const probe = `${path}/${PERSISTENCE_PROBE}${randomBytes(6).toString('hex')}`;
     try {
       await this.zk.multi([
@@ -153,10 +152,27 @@ export class LockContext {
         { op: 'remove', path: probe },
         { op: 'remove', path, version },
       ]);
+      // A node with no data is most likely an empty shared group (its last member crashed): no warning.
+      if (!emptyGroup) this.logger.warn(`Removed ${path}: a persistent node where only a lock's ephemeral nodes belong (not made by this library)`);
+      return true;
     } catch (error) {
-      // NO_CHILDREN_FOR_EPHEMERALS (a lock now), NO_NODE or BAD_VERSION (it went or changed meanwhile),
-      // NO_AUTH (its ACL forbids us): left alone; connection trouble: the caller's wait goes on.
       if (!(error instanceof ZookeeperError)) throw error;
+      // An empty group that someone joined meanwhile (NOT_EMPTY) is a live group: nothing to report.
+      if (emptyGroup && error.code === 'NOT_EMPTY') return true;
+      // NOT_EMPTY (it has children) or NO_AUTH (its ACL forbids us): it stays, and blocks the id until an
+      // operator removes it; said once per node, and the caller waits on it rather than trying again.
+      if (error.code === 'NOT_EMPTY' || error.code === 'NO_AUTH') {
+        const message = `${path} is a persistent node where only a lock's ephemeral nodes belong, and it cannot be removed (${error.code}): the lock is blocked until it is deleted by hand`;
+        if (!this.reported.has(message)) {
+          if (this.reported.size >= MAX_KNOWN_DIRS) this.reported.clear();
+          this.reported.add(message);
+          this.logger.error(message);
+        }
+        return false;
+      }
+      // NO_CHILDREN_FOR_EPHEMERALS (a lock now), NO_NODE or BAD_VERSION (it went or changed meanwhile), or
+      // connection trouble: the caller looks again.
+      return true;
     }
   }
 
@@ -165,7 +181,7 @@ export class LockContext {
    * the holder in the way is such a squatter. Costs the conflict's answer nothing.
    */
   inspectHolder(path: string): void {
-    const now = Date.now();
+    const now = performance.now();
     if ((this.inspected.get(path) ?? -Infinity) > now) return;
     if (this.inspected.size >= MAX_INSPECTED) this.inspected.clear(); // bounded, whatever the ids
     this.inspected.set(path, now + INSPECT_INTERVAL_MS);
@@ -275,15 +291,15 @@ export class LockContext {
     cause: ZookeeperError,
     deadline: number,
   ): Promise<'ours' | 'absent' | 'taken'> {
-    const connected = await this.zk.waitForConnection(deadline - Date.now());
+    const connected = await this.zk.waitForConnection(deadline - performance.now());
     if (this.zk.sessionId !== sessionId) return 'absent'; // that session is over: whatever it made is gone
     const giveUp = (error: unknown) => {
       void this.janitor.removeOwned([holder], token, sessionId);
       return unavailable(error, cause);
     };
-    if (!connected || Date.now() >= deadline) throw giveUp(cause);
+    if (!connected || performance.now() >= deadline) throw giveUp(cause);
     try {
-      const { data, stat } = await settleWithin(this.zk.getData(holder), deadline - Date.now(), () => {
+      const { data, stat } = await settleWithin(this.zk.getData(holder), deadline - performance.now(), () => {
         throw cause;
       });
       return carriesToken(data, token) && stat.ephemeralOwner === sessionId ? 'ours' : 'taken';

@@ -13,7 +13,7 @@ import { carriesToken, encodeNodeData, nodeToken } from './node-data';
 import { mayTryUncontended, tryUncontended } from './uncontended';
 
 export interface WaitLimits {
-  /** `Date.now()` after which we give up; Infinity to wait forever. */
+  /** `performance.now()` (monotonic: a wall-clock step changes no wait) after which we give up; Infinity to wait forever. */
   deadline: number;
   /** How long the caller asked to wait (for the conflict message). */
   wait: number;
@@ -45,7 +45,7 @@ export async function acquireQueued(
   const { zk } = ctx;
   const cancelled = () => {
     if (limits.signal?.aborted) return limits.signal.reason ?? new Error('aborted');
-    if (Date.now() >= limits.deadline) return new LockConflictError([target.id], target.scope, limits.wait);
+    if (performance.now() >= limits.deadline) return new LockConflictError([target.id], target.scope, limits.wait);
     return undefined;
   };
   checkCancelled(cancelled);
@@ -88,6 +88,9 @@ export async function acquireQueued(
       }
       try {
         const position = await readPosition(ctx, target, waiter, token, shared);
+        // Each step may take up to an operation timeout (a slow server): the deadline is looked at between
+        // steps, so that the answer comes within `wait` plus one operation timeout.
+        checkCancelled(cancelled);
         if (position.kind === 'missing') {
           // Someone deleted our waiter node (our session lives: see above). Leave what we may hold, and
           // queue again at the tail.
@@ -118,7 +121,9 @@ export async function acquireQueued(
         // Head of the queue: take the holder node. If a fail-fast caller holds it, we alone watch it.
         const tryCreate = !readHolderFirst;
         readHolderFirst = false;
-        if (tryCreate && (await takeHolder(ctx, target, token, doubt))) return granted(target.holder, waiter.path, waiter.sessionId, sweep);
+        const took = tryCreate && (await takeHolder(ctx, target, token, doubt));
+        if (took) return granted(target.holder, waiter.path, waiter.sessionId, sweep);
+        checkCancelled(cancelled);
         const seen = await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token);
         if (seen === 'ours') return granted(target.holder, waiter.path, waiter.sessionId, sweep);
         if (seen === 'group' && (await closeGroup(ctx, target, token, waiter.sessionId, limits, doubt)) === 'ours') {
@@ -286,7 +291,7 @@ async function closeGroup(
     gateVersion = 0;
   }
   for (;;) {
-    if (Date.now() >= limits.deadline || limits.signal?.aborted || zk.sessionId !== sessionId) return 'again';
+    if (performance.now() >= limits.deadline || limits.signal?.aborted || zk.sessionId !== sessionId) return 'again';
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     const watch = () => wake();
@@ -329,7 +334,7 @@ async function closeGroup(
 
 /** Resolves when `woken` does, or on timeout, abort, or the end of our session. */
 export async function untilWoken(ctx: LockContext, woken: Promise<void>, wake: () => void, sessionId: string, limits: WaitLimits): Promise<void> {
-  const timer = setLongTimeout(wake, limits.deadline - Date.now());
+  const timer = setLongTimeout(wake, limits.deadline - performance.now());
   limits.signal?.addEventListener('abort', wake, { once: true });
   if (limits.signal?.aborted) wake();
   const session: Subscription = ctx.zk.state$.subscribe((event) => {
@@ -370,7 +375,7 @@ async function readPosition(
  * and not past an abort. Throws LockUnavailableError when none comes within the connect timeout.
  */
 export async function waitForSession(ctx: LockContext, limits: WaitLimits, cancelled: () => unknown): Promise<void> {
-  const left = Math.min(limits.deadline - Date.now(), ctx.zk.options.connectTimeout);
+  const left = Math.min(limits.deadline - performance.now(), ctx.zk.options.connectTimeout);
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<boolean>((resolve) => {
     onAbort = () => resolve(false);
@@ -471,7 +476,7 @@ async function retrying<T>(ctx: LockContext, limits: WaitLimits, step: () => Pro
  * session at all, a waiting call fails at once like any other.
  */
 export async function waitOut(ctx: LockContext, limits: WaitLimits, error: unknown): Promise<void> {
-  const left = limits.deadline - Date.now();
+  const left = limits.deadline - performance.now();
   if (!(error instanceof ZookeeperError && error.isConnectivity) || left <= 0 || limits.signal?.aborted) throw error;
   if (ctx.zk.state === 'connected') {
     // Connected, yet the request failed (e.g. THROTTLED_OP): pause a little so a retry loop never spins.
@@ -481,7 +486,7 @@ export async function waitOut(ctx: LockContext, limits: WaitLimits, error: unkno
   const connected = await ctx.zk.waitForConnection(Math.min(left, ctx.zk.options.operationTimeout));
   // Still disconnected: try again only while the session may come back and time is left (a retry would
   // otherwise wait another operation timeout past the caller's `wait`).
-  if (!connected && (ctx.zk.state !== 'suspended' || Date.now() >= limits.deadline)) throw error;
+  if (!connected && (ctx.zk.state !== 'suspended' || performance.now() >= limits.deadline)) throw error;
 }
 
 const RETRY_PAUSE_MS = 100;
@@ -529,15 +534,15 @@ async function waitForRemoval(
       if (isGroup(stat)) return 'group';
       if (stat.ephemeralOwner === undefined) {
         // Persistent: no session of ours made it, and none will ever end it (or an empty shared group:
-        // the server would reap it, but not for a while). Out of our way.
-        await ctx.removeSquatter(path, stat.version, stat.dataLength === 0);
-        return 'changed';
+        // the server would reap it, but not for a while). Out of our way; if it cannot be removed, wait for
+        // it to change like any holder (the watch is set), never retry in a loop.
+        if (await ctx.removeSquatter(path, stat.version, stat.dataLength === 0)) return 'changed';
       }
     } catch (error) {
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'changed';
       throw error;
     }
-    const remaining = limits.deadline - Date.now();
+    const remaining = limits.deadline - performance.now();
     const timer = setLongTimeout(wake, remaining); // a `wait` past 2^31-1 ms must not become a 1 ms busy loop
     limits.signal?.addEventListener('abort', wake, { once: true });
     if (limits.signal?.aborted) wake(); // aborted while the watch was being set: the event is gone
@@ -566,7 +571,7 @@ async function waitForRemoval(
  */
 export function answerBudget(ctx: LockContext, limits: WaitLimits): number {
   const { operationTimeout } = ctx.zk.options;
-  const left = limits.deadline + operationTimeout - Date.now();
+  const left = limits.deadline + operationTimeout - performance.now();
   // A deadline past the longest timer (or none) is a wait for ever.
   return left > MAX_TIMER_MS || !Number.isFinite(left) ? operationTimeout : Math.max(0, left);
 }

@@ -112,6 +112,13 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     return this.releaseNodes(grant.owned, grant.token, grant.queues);
   }
 
+  /** A lost grant whose session lives on: its nodes still ours (its waiter node) go; its holder is gone. */
+  async discard(grant: ZookeeperGrant): Promise<void> {
+    await this.releaseNodes(grant.owned, grant.token, grant.queues).catch((error) => {
+      if (!(error instanceof GrantGoneError)) throw error;
+    });
+  }
+
   /**
    * One data watch per holder node (getData, which also checks the node is still ours): a deletion or
    * change by anyone but our own release calls `onGone`. A watch read that meets connection trouble set
@@ -228,7 +235,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     acquireOne: (target: LockTarget, limits: WaitLimits) => Promise<OwnedNodes>,
     queued = false,
   ): Promise<OwnedNodes> {
-    const limits = { deadline: Date.now() + wait, wait, signal, maxQueue };
+    const limits = { deadline: performance.now() + wait, wait, signal, maxQueue };
     // What a failed multi-id acquire took is freed with its queues only where it queued.
     const queuesOf = queued ? targets : [];
     for (;;) {

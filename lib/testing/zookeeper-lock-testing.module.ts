@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { LOCK_BACKEND } from '../lock/lock-backend';
+import type { LockErrorFactory } from '../interceptor/with-lock-options.interface';
 import type { LockEventListener } from '../lock/lock-events';
 import type { LockIdNormalizer } from '../lock/lock-id';
 import { LockService } from '../lock/lock.service';
@@ -26,6 +27,10 @@ export interface ZookeeperLockTestingOptions {
   ownerName?: string;
   /** As ZookeeperLockModule's: also emit the NZL_LOCK_LOST process warning. Default false. */
   lockLostWarning?: boolean;
+  /** As ZookeeperLockModule's: builds what @WithLock throws when it cannot lock. */
+  errorFactory?: LockErrorFactory;
+  /** As ZookeeperLockModule's: puts the lock ids in @WithLock's default answers. */
+  exposeLockIds?: boolean;
 }
 
 /** What `override` needs of @nestjs/testing's TestingModuleBuilder (so the library does not import it). */
@@ -62,7 +67,7 @@ export class ZookeeperLockTestingModule {
       providers: [
         {
           provide: ZOOKEEPER_LOCK_OPTIONS,
-          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters, lockLostWarning: options.lockLostWarning, ownerName: options.ownerName },
+          useValue: { onLockEvent: options.onLockEvent, shutdownTimeout: options.shutdownTimeout, normalizeId: options.normalizeId, maxHold: options.maxHold, maxWaiters: options.maxWaiters, lockLostWarning: options.lockLostWarning, errorFactory: options.errorFactory, exposeLockIds: options.exposeLockIds, ownerName: options.ownerName },
         },
         InMemoryLockBackend,
         { provide: LOCK_BACKEND, useExisting: InMemoryLockBackend },

@@ -396,9 +396,9 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private execute<T>(name: string, path: string | undefined, send: Sender<T>): Promise<T> {
     // While closing, the state still says connected but the session is already being torn down.
     if (this.closing) return Promise.reject(this.unavailable(name, path));
-    if (this.state === 'connected') return this.dispatch(name, path, send, Date.now());
+    if (this.state === 'connected') return this.dispatch(name, path, send, performance.now());
     if (this.state !== 'suspended') return Promise.reject(this.unavailable(name, path));
-    const started = Date.now();
+    const started = performance.now();
     return this.waitForConnection(this.options.operationTimeout).then((connected) => {
       if (!connected || this.closing) throw this.unavailable(name, path);
       return this.dispatch(name, path, send, started);
@@ -518,7 +518,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     if (this.sweeper) return;
     const every = Math.max(5, Math.min(100, Math.floor(this.options.operationTimeout / 10)));
     this.sweeper = setInterval(() => {
-      const now = Date.now();
+      const now = performance.now();
       const due = [...this.inFlight].filter((request) => request.deadline <= now);
       if (due.length > 0) {
         // Timers run before the socket is read: after an event-loop pause, answers to these requests may

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { SampleConfig } from './sample.config';
 
 export interface Account {
   id: string;
@@ -19,7 +21,11 @@ export interface Account {
  */
 @Injectable()
 export class AccountsStore {
-  private readonly file = process.env.ACCOUNTS_FILE ?? join(process.cwd(), 'sample-app', 'data', 'accounts.json');
+  private readonly file: string;
+
+  constructor(config: ConfigService<{ sample: SampleConfig }, true>) {
+    this.file = config.get('sample.accountsFile', { infer: true });
+  }
 
   async get(id: string): Promise<Account> {
     const all = await this.readAll();

@@ -1,18 +1,21 @@
-import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
-import { LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { ZookeeperHealthIndicator } from 'nestjs-zookeeper-lock';
 
 @Controller('health')
 export class HealthController {
   constructor(
-    private readonly zookeeper: ZookeeperService,
-    private readonly locks: LockService,
+    private readonly health: HealthCheckService,
+    private readonly zookeeper: ZookeeperHealthIndicator,
   ) {}
 
-  /** 200 while ZooKeeper is connected, 503 otherwise, with the session state either way. */
+  /**
+   * 200 while the ZooKeeper session is connected and answers a read within 1 s; 503 otherwise (not
+   * connected, no answer, a missing chroot, a lock directory with a foreign ACL), with the reason.
+   */
   @Get()
-  health() {
-    const report = { zookeeper: this.zookeeper.state, session: this.zookeeper.sessionId ?? null, locksHeld: this.locks.heldCount };
-    if (this.zookeeper.state !== 'connected') throw new ServiceUnavailableException(report);
-    return report;
+  @HealthCheck()
+  check() {
+    return this.health.check([() => this.zookeeper.isHealthy('zookeeper', { timeout: 1_000 })]);
   }
 }

@@ -6,7 +6,7 @@
  * no credentials answer 503 with a message that names the refusal (NO_AUTH) and the auth/acl options:
  * ZooKeeper's digest auth never fails at connect, it surfaces on the first refused operation.
  */
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,13 +143,28 @@ describe('7. ACL: creator-only lock nodes', () => {
     expect(count(await post(`${peer.url}/counter/acct-held`)).status).toBe(409);
     expect(count(await post(`${peer.url}/counter/acct-free`)).status).toBe(200);
 
-    // Apps with wrong or no credentials: 503, saying what is wrong.
+    // Apps with wrong or no credentials: 503, with a generic body; what is wrong goes to their log.
+    const warnings = jest.spyOn(Logger.prototype, 'warn');
     for (const options of [{ auth: 'user:wrong', acl: 'creator' as const }, {}]) {
       const other = await app(options);
       for (const id of ['acct-held', 'acct-free']) {
+        warnings.mockClear();
         const reply = count(await post(`${other.url}/counter/${id}`));
         expect(reply.status).toBe(503);
-        expect(JSON.parse(reply.body).message).toMatch(/NO_AUTH.*check the module's auth and acl options/);
+        expect(JSON.parse(reply.body)).toEqual({
+          statusCode: 503,
+          error: 'Service Unavailable',
+          code: 'LOCK_UNAVAILABLE',
+          message: 'Locking is unavailable right now; try again later',
+        });
+        expect(reply.body).not.toContain(namespace);
+        expect(reply.body).not.toContain('NO_AUTH');
+        // At most one line per second per code: the second request may be folded into the next line.
+        if (id === 'acct-held') {
+          expect(warnings.mock.calls.map(([message]) => String(message))).toContainEqual(
+            expect.stringMatching(/@WithLock answered 503 LOCK_UNAVAILABLE: .*NO_AUTH.*check the module's auth and acl options/),
+          );
+        }
       }
       const locks = other.app.get(LockService);
       requests += 1;
@@ -158,6 +173,7 @@ describe('7. ACL: creator-only lock nodes', () => {
       expect(error).toBeInstanceOf(LockUnavailableError);
       expect((error as Error).message).toMatch(/auth and acl/);
     }
+    warnings.mockRestore();
     // A stranger's LockService on its own session, too.
     const strangerLocks = newLockService(await newService({ namespace }));
     requests += 1;

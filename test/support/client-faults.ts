@@ -93,6 +93,16 @@ export class ClientFaults {
     }
   }
 
+  /** The next matching call is never sent and never answered (the service's own timeout answers it). */
+  swallow(method: ClientMethod, match: PathMatch): Promise<void> {
+    return new Promise((seen) => this.addRule(method, match, () => seen()));
+  }
+
+  /** The real reply of the next matching call reaches its caller only after `ms` (a slow answer). */
+  delayReply(method: ClientMethod, match: PathMatch, ms: number): void {
+    this.addRule(method, match, (_args, callback, send) => send((...reply) => setTimeout(() => callback(...reply), ms)));
+  }
+
   /** Runs `hook` when the real reply of the next matching call arrives, before its caller sees it. */
   onReply(method: ClientMethod, match: PathMatch, hook: () => void): void {
     this.addRule(method, match, (_args, callback, send) =>

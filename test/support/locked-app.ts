@@ -6,7 +6,7 @@ import { Body, Controller, ForbiddenException, INestApplication, MessageEvent, M
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Observable, finalize, interval, map, take } from 'rxjs';
-import { CurrentLock, LockHandle, LockService, WithLock, ZookeeperLockModule, ZookeeperLockModuleOptions } from 'nestjs-zookeeper-lock';
+import { CurrentLock, LockHandle, LockService, SkipLock, WithLock, ZookeeperLockModule, ZookeeperLockModuleOptions } from 'nestjs-zookeeper-lock';
 
 export type AdapterName = 'express' | 'fastify';
 
@@ -120,6 +120,13 @@ export function buildController(gates: Gates) {
     async pay(@Param('id') id: string) {
       await gates.pass(`pay:${id}`);
       return { paid: id };
+    }
+
+    /** Opted out of the class's lock: runs while another request holds the id. */
+    @Post(':id/peek')
+    @SkipLock()
+    peek(@Param('id') id: string, @CurrentLock() lock: LockHandle | undefined) {
+      return { peeked: id, locked: lock !== undefined };
     }
 
     @Post(':id/note')
