@@ -132,11 +132,18 @@ describe('8. soak: 100,000 acquire/release cycles', () => {
     const listenersLeft = signals.reduce((sum, c) => sum + getEventListeners(c.signal, 'abort').length, 0);
 
     await Promise.all(zks.map((zk) => zk.close()));
-    const resourcesAfter = countTypes(process.getActiveResourcesInfo());
     realProcess.off('warning', onWarning);
-    const extraResources = Object.entries(resourcesAfter)
-      .filter(([type, n]) => n > (resourcesBefore[type] ?? 0))
-      .map(([type, n]) => `${type} x${n - (resourcesBefore[type] ?? 0)}`);
+    const extra = () =>
+      Object.entries(countTypes(process.getActiveResourcesInfo()))
+        .filter(([type, n]) => n > (resourcesBefore[type] ?? 0))
+        .map(([type, n]) => `${type} x${n - (resourcesBefore[type] ?? 0)}`);
+    // A leak is a timer or socket that stays. One that ends on its own within a few seconds of the close
+    // (a clean-up's last pause) is not: look again until none is left, for at most 5 s (a CI run once saw
+    // one Timeout at the very moment of the close that a rerun never saw).
+    let extraResources = extra();
+    for (const until = performance.now() + 5_000; extraResources.length > 0 && performance.now() < until; extraResources = extra()) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
 
     recordFigures({
       scenario: '8. soak, 100,000 cycles',
