@@ -3,7 +3,7 @@
  * behind. Semantics common to both backends are in test/contract/lock-family-contract.ts.
  */
 import { LockConflictError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import { newLockService } from './support/locks';
+import { newLockService, recordCalls } from './support/locks';
 import { cleanup, listTree, newService, uniqueNamespace, waitForChildren } from './support/zookeeper';
 
 afterEach(cleanup);
@@ -20,18 +20,6 @@ async function instance(): Promise<{ lock: LockService; zk: ZookeeperService }> 
 
 const slots = (id: string) => `${namespace}/default/${id}%l`;
 
-function record(zk: ZookeeperService): string[] {
-  const calls: string[] = [];
-  for (const op of ['create', 'remove', 'exists', 'getData', 'getChildren', 'multi', 'mkdirp'] as const) {
-    const original = (zk as never as Record<string, (...a: unknown[]) => unknown>)[op].bind(zk);
-    jest.spyOn(zk, op).mockImplementation(((...args: unknown[]) => {
-      calls.push(op);
-      return original(...args);
-    }) as never);
-  }
-  return calls;
-}
-
 describe('concurrency limits on ZooKeeper', () => {
   it('each caller is one node l<limit>-<token>-<seq> in <id>%l; the last one out takes the container along', async () => {
     const { lock, zk } = await instance();
@@ -47,7 +35,7 @@ describe('concurrency limits on ZooKeeper', () => {
   it('costs: joining a held limit is one create with its listing pipelined; a refusal adds one remove; release is a read round and one write', async () => {
     const { lock, zk } = await instance();
     const first = await lock.acquire('tenant', { limit: 1 });
-    const calls = record(zk);
+    const calls = recordCalls(zk);
     await expect(lock.acquire('tenant', { limit: 1 })).rejects.toBeInstanceOf(LockConflictError);
     expect(calls).toEqual(['create', 'getChildren', 'remove']);
     expect(await zk.getChildren(slots('tenant'))).toHaveLength(1); // the refused caller left nothing

@@ -13,7 +13,7 @@ import {
   ZookeeperLockModuleOptions,
   ZookeeperService,
 } from 'nestjs-zookeeper-lock';
-import { newLockService } from './support/locks';
+import { newLockService, recordCalls } from './support/locks';
 import { ClientFaults, CODES } from './support/client-faults';
 import { HOSTILE_IDS } from './support/hostile-ids';
 import {
@@ -77,14 +77,7 @@ describe('LockService: fail-fast', () => {
   it('costs one write to take, and one read plus one write to release, with no per-call parent checks', async () => {
     const { lock, zk } = await locks();
     await lock.withLock('warm', () => undefined);
-    const calls: string[] = [];
-    for (const op of ['create', 'remove', 'exists', 'getData', 'getChildren', 'multi', 'mkdirp'] as const) {
-      const original = (zk as never as Record<string, (...a: unknown[]) => unknown>)[op].bind(zk);
-      jest.spyOn(zk, op).mockImplementation(((...args: unknown[]) => {
-        calls.push(op);
-        return original(...args);
-      }) as never);
-    }
+    const calls = recordCalls(zk);
     await lock.withLock('fast', () => undefined);
     // The release reads the node first: it deletes only a node that is provably ours (token and owner).
     expect(calls).toEqual(['create', 'getData', 'remove']);

@@ -4,7 +4,7 @@
  * Semantics common to both backends are in test/contract/lock-contract.ts.
  */
 import { LockConflictError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import { newLockService } from './support/locks';
+import { newLockService, recordCalls } from './support/locks';
 import { cleanup, expireSession, listTree, newService, sharedConnectString, uniqueNamespace, waitForChildren, waitForState } from './support/zookeeper';
 
 afterEach(cleanup);
@@ -21,24 +21,11 @@ async function instance(options: { sessionTimeout?: number } = {}): Promise<{ lo
 
 const node = (id: string) => `${namespace}/default/${id}`;
 
-/** Records the ZookeeperService calls made from now on. */
-function record(zk: ZookeeperService): string[] {
-  const calls: string[] = [];
-  for (const op of ['create', 'remove', 'exists', 'getData', 'getChildren', 'multi', 'mkdirp'] as const) {
-    const original = (zk as never as Record<string, (...a: unknown[]) => unknown>)[op].bind(zk);
-    jest.spyOn(zk, op).mockImplementation(((...args: unknown[]) => {
-      calls.push(op);
-      return original(...args);
-    }) as never);
-  }
-  return calls;
-}
-
 describe('shared locks on ZooKeeper', () => {
   it('costs one request to take a free id shared, two to join a group; an exclusive fail-fast acquire stays one create', async () => {
     const { lock, zk } = await instance();
     await lock.withLock('warm', () => undefined); // scope dir exists
-    const calls = record(zk);
+    const calls = recordCalls(zk);
     const first = await lock.acquire('doc', { shared: true });
     expect(calls).toEqual(['multi']); // the group's container and our member, in one MULTI
     calls.length = 0;
@@ -63,7 +50,7 @@ describe('shared locks on ZooKeeper', () => {
     const other = await instance();
     await lock.withLock('warm', () => undefined);
     const held = await other.lock.acquire('doc');
-    const calls = record(zk);
+    const calls = recordCalls(zk);
     await expect(lock.acquire('doc', { shared: true })).rejects.toBeInstanceOf(LockConflictError);
     expect(calls).toEqual(['multi', 'multi']);
     await held.release();

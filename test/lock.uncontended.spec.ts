@@ -4,7 +4,7 @@
  * (the MULTI is applied by the real server and only its answer is replaced).
  */
 import { LockConflictError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import { newLockService } from './support/locks';
+import { newLockService, recordCalls } from './support/locks';
 import { cleanup, listTree, newService, uniqueNamespace, waitForChildren } from './support/zookeeper';
 import { ClientFaults, clientError, CODES } from './support/client-faults';
 
@@ -23,19 +23,6 @@ async function locks(): Promise<{ lock: LockService; zk: ZookeeperService }> {
 const node = (id: string) => `${namespace}/default/${id}`;
 const queue = (id: string) => `${node(id)}%q`;
 
-/** Records the ZookeeperService calls made from now on. */
-function record(zk: ZookeeperService): string[] {
-  const calls: string[] = [];
-  for (const op of ['create', 'remove', 'exists', 'getData', 'getChildren', 'multi', 'mkdirp'] as const) {
-    const original = (zk as never as Record<string, (...a: unknown[]) => unknown>)[op].bind(zk);
-    jest.spyOn(zk, op).mockImplementation(((...args: unknown[]) => {
-      calls.push(op);
-      return original(...args);
-    }) as never);
-  }
-  return calls;
-}
-
 type MultiFn = (ops: unknown[], callback: (error: unknown, results?: unknown) => void) => void;
 function sessionOf(zk: ZookeeperService): { multi: MultiFn } {
   return (zk as unknown as { session: { multi: MultiFn } }).session;
@@ -45,7 +32,7 @@ describe('uncontended waiting acquire', () => {
   it('costs one write to take and one read round plus one write to release, leaving nothing behind', async () => {
     const { lock, zk } = await locks();
     await lock.withLock('warm', () => undefined, { wait: 1_000 }); // scope dir exists, containers known
-    const calls = record(zk);
+    const calls = recordCalls(zk);
     await lock.withLock('free', async () => {
       // While held: the holder, and the queue with our waiter in it (as on the queued path).
       expect(calls).toEqual(['multi']);

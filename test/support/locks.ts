@@ -6,3 +6,16 @@ import type { ZookeeperService } from '../../lib/zookeeper/zookeeper.service';
 export function newLockService(zk: ZookeeperService): LockService {
   return new LockService(new ZookeeperLockBackend(zk), zk.options);
 }
+
+/** Records the ZookeeperService calls made from now on (their names, in order), for round-trip counts. */
+export function recordCalls(zk: ZookeeperService): string[] {
+  const calls: string[] = [];
+  for (const op of ['create', 'remove', 'exists', 'getData', 'getChildren', 'multi', 'mkdirp'] as const) {
+    const original = (zk as never as Record<string, (...a: unknown[]) => unknown>)[op].bind(zk);
+    jest.spyOn(zk, op).mockImplementation(((...args: unknown[]) => {
+      calls.push(op);
+      return original(...args);
+    }) as never);
+  }
+  return calls;
+}
