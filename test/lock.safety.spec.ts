@@ -126,69 +126,35 @@ describe('release deletes only nodes that are provably ours (issue 11, item 5)',
     await b.backend.release(next);
   });
 
-  it('leaves a node alone whose data changed after our read (versioned delete)', async () => {
+  it('leaves a node alone whose data changed just before our delete, too late for its watch (versioned delete)', async () => {
     const a = await side();
     const operator = await newService();
     const grant = await a.backend.acquire({ ids: ['changed'], scope: 'default', wait: 0 });
-    // Between A's read and A's delete, the node changes (a setData sent on A's own connection when the
-    // read's reply arrives, so the server applies it before A's delete): the delete at the version read
-    // must not apply.
+    // Just before A's delete is sent, the node changes (a setData sent on A's own connection, so the server
+    // applies it before A's delete, and its notification cannot reach A before A sends): the delete at the
+    // version A's watch read must not apply, and the node is left alone.
     const setData = (a.zk as unknown as { session: { client: { setData(p: string, d: Buffer, v: number, cb: (e: unknown) => void): void } } })
       .session.client;
-    a.faults.onReply('getData', node('changed'), () => setData.setData(node('changed'), Buffer.from('someone else'), -1, () => undefined));
-    await expect(a.backend.release(grant)).resolves.toBeUndefined();
+    const removes = a.faults.count('remove');
+    a.faults.beforeSend('remove', node('changed'), () => setData.setData(node('changed'), Buffer.from('someone else'), -1, () => undefined));
+    await expect(a.backend.release(grant)).rejects.toBeInstanceOf(GrantGoneError);
+    expect(removes.paths).toEqual([node('changed')]); // the delete was tried (no read before it), and refused
     expect(await owner(operator, node('changed'))).toBe(a.zk.sessionId); // still there: not deleted blindly
   });
-});
 
-describe('a lost create reply is never resolved by one read alone (issue 11, item 6): queued', () => {
-  it('removes its own second waiter node when the first create lands after the read-back missed it', async () => {
+  it('reads before deleting once the watch on its node has fired (changed while held), and leaves the node alone', async () => {
     const a = await side();
-    const b = await side();
     const operator = await newService();
-    const held = await a.lock.acquire('stray', { wait: 5_000 }); // the queue exists, with A's waiter in it
-    // B's waiter create is held back (B is told CONNECTION_LOSS); it lands right after B's read-back of
-    // the queue was answered without it, so B creates a second waiter node behind its first.
-    const late = b.faults.delayRequest('create', (p) => p.startsWith(`${queue('stray')}/w-`));
-    b.faults.onReply('getChildren', queue('stray'), () => void late.send());
-    const waiting = b.lock.acquire('stray', { wait: 5_000 });
-    await late.intercepted;
-    await waitForChildren(operator, queue('stray'), 3); // A's waiter and B's two
-    await held.release();
-    const second = await waiting; // not stuck behind its own first node
-    expect(await listTree(operator, queue('stray'))).toHaveLength(1);
-    await second.release();
-    expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
-  });
-  it('recognises its own holder node when that create lands after the read-back missed it', async () => {
-    const b = await side();
-    const operator = await newService();
-    const late = b.faults.delayRequest('create', node('qholder'));
-    b.faults.onReply('getData', node('qholder'), () => void late.send());
-    const held = await b.lock.acquire('qholder', { wait: 5_000 });
-    expect(await owner(operator, node('qholder'))).toBe(b.zk.sessionId);
-    await held.release();
-    expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
-  });
-
-  it('removes its own waiter node that lands only after it took the lock, at release', async () => {
-    const b = await side();
-    const c = await side();
-    const operator = await newService();
-    await (await c.lock.acquire('late', { wait: 1_000 })).release(); // scope exists
-    const late = b.faults.delayRequest('create', (p) => p.startsWith(`${queue('late')}/w-`));
-    const held = await b.lock.acquire('late', { wait: 5_000 });
-    await late.send(); // B's first waiter create lands now, behind B's second
-    const bySequence = (await waitForChildren(operator, queue('late'), 2)).sort((x, y) => (x.slice(-10) < y.slice(-10) ? -1 : 1));
-    const stray = bySequence[1]; // the late one: behind B's own waiter node
-    const waiting = c.lock.acquire('late', { wait: 10_000 }); // queued behind B's stray
-    await waitForChildren(operator, queue('late'), 3);
-    await held.release();
-    await waitForGone(operator, `${queue('late')}/${stray}`);
-    const next = await waiting; // not stuck behind B's stray until B's session ends
-    await next.release();
-    await waitForGone(operator, queue('late'));
-    expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
+    const grant = await a.backend.acquire({ ids: ['changed-held'], scope: 'default', wait: 0 });
+    const gone = new Promise<string>((resolve) => a.backend.watch(grant, resolve));
+    const setData = (operator as unknown as { session: { client: { setData(p: string, d: Buffer, v: number, cb: (e: unknown) => void): void } } })
+      .session.client;
+    setData.setData(node('changed-held'), Buffer.from('someone else'), -1, () => undefined);
+    await expect(gone).resolves.toMatch(/deleted or changed by someone else/);
+    const reads = a.faults.count('getData');
+    await expect(a.backend.release(grant)).rejects.toBeInstanceOf(GrantGoneError);
+    expect(reads.paths).toContain(node('changed-held')); // the release read it first
+    expect(await owner(operator, node('changed-held'))).toBe(a.zk.sessionId);
   });
 });
 

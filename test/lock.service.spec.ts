@@ -338,6 +338,7 @@ describe('LockService: ownership and loss', () => {
       // 3. The create lands only after the read-back missed it: the retry's NODE_EXISTS is our own node,
       //    recognised by reading it (not a 409 with our node orphaned for the life of the session).
       const late = faults.delayRequest('create', holder);
+      faults.onReply('getData', holder, () => undefined); // the watch read sent behind the create: NO_NODE
       faults.onReply('getData', holder, () => void late.send());
       const third = await a.lock.acquire('branch').catch((e) => e);
       expect(third).not.toBeInstanceOf(Error);
@@ -345,7 +346,7 @@ describe('LockService: ownership and loss', () => {
       await third.release();
       // 4. The create landed and the read-back gets no answer either: 503, and the janitor removes our node.
       const landed = faults.loseReply('create', holder);
-      faults.answerWith('getData', holder, CODES.CONNECTION_LOSS);
+      faults.answerWith('getData', holder, CODES.CONNECTION_LOSS, 2); // the watch read behind it, and the read-back
       await expect(a.lock.acquire('branch')).rejects.toBeInstanceOf(LockUnavailableError);
       await landed;
       await waitForGone(other.zk, holder);
@@ -555,13 +556,16 @@ describe('LockService: fencing, reentrancy, ids, leaks', () => {
     expect(a.lock.heldCount + b.lock.heldCount).toBe(1);
     const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     expect(timersAfter).toBeLessThanOrEqual(timersBefore);
-    for (const s of [a.zk, b.zk]) {
-      // Checked while the lock is still held: a leftover watch on it would only go away once it is freed.
-      const watchers = (s as never as { session: { client: { connectionManager: { watcherManager: { isEmpty(): boolean } } } } }).session
-        .client.connectionManager.watcherManager;
-      expect(watchers.isEmpty()).toBe(true);
-    }
+    type Watchers = { isEmpty(): boolean; dataWatchers: Record<string, unknown>; existenceWatchers: object; childWatchers: object };
+    const watchersOf = (s: ZookeeperService) =>
+      (s as never as { session: { client: { connectionManager: { watcherManager: Watchers } } } }).session.client.connectionManager.watcherManager;
+    // Checked while the lock is still held: a leftover watch on it would only go away once it is freed.
+    // The waiter's side watches nothing; the holder's side only its holder node (the watch its release relies on).
+    expect(watchersOf(a.zk).isEmpty()).toBe(true);
+    expect(Object.keys(watchersOf(b.zk).dataWatchers)).toEqual([`${scopeDir()}/held-long`]);
+    expect([watchersOf(b.zk).existenceWatchers, watchersOf(b.zk).childWatchers]).toEqual([{}, {}]);
     await held.release();
+    for (const s of [a.zk, b.zk]) expect(watchersOf(s).isEmpty()).toBe(true);
     expect(await listTree(a.zk, namespace)).toEqual([scopeDir()]);
     expect(a.lock.heldCount + b.lock.heldCount).toBe(0);
   });

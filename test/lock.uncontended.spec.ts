@@ -29,18 +29,19 @@ function sessionOf(zk: ZookeeperService): { multi: MultiFn } {
 }
 
 describe('uncontended waiting acquire', () => {
-  it('costs one write to take and one read round plus one write to release, leaving nothing behind', async () => {
+  it('costs one write to take (with the watch read behind it, same round trip) and one write to release, leaving nothing behind', async () => {
     const { lock, zk } = await locks();
     await lock.withLock('warm', () => undefined, { wait: 1_000 }); // scope dir exists, containers known
     const calls = recordCalls(zk);
     await lock.withLock('free', async () => {
       // While held: the holder, and the queue with our waiter in it (as on the queued path).
-      expect(calls).toEqual(['multi']);
+      expect(calls).toEqual(['multi', 'getData']);
       expect(await listTree(zk, queue('free'))).toHaveLength(1);
       calls.length = 0;
     }, { wait: 1_000 });
-    // The release reads the holder, the waiter and the queue's size at once, then removes all three in one MULTI.
-    expect(calls).toEqual(['getData', 'getData', 'exists', 'multi']);
+    // The watch vouches for the holder, the waiter's name is ours alone, and nobody else of this process
+    // waits: one MULTI removes all three, with no read first.
+    expect(calls).toEqual(['multi']);
     expect(await listTree(zk, `${namespace}/default`)).toEqual([]);
   });
 

@@ -4,6 +4,7 @@ import { LockConflictError } from '../lock/lock.errors';
 import { LockContext, unavailable } from './lock-context';
 import type { LockTarget } from './lock-paths';
 import { encodeNodeData } from './node-data';
+import { HolderWatch } from './holder-watch';
 
 export interface OwnedNodes {
   /** Every node this acquisition made (holders, and waiter nodes for a queued lock). */
@@ -13,6 +14,11 @@ export interface OwnedNodes {
   sessionId: string;
   /** Queues where a stray waiter node of ours may still appear (a lost create reply): swept at release. */
   sweep?: string[];
+  /**
+   * Watches on the holder nodes (same order), set by reads sent right behind their creates: while they
+   * vouch for the nodes, the release deletes them without reading them first (see holder-watch.ts).
+   */
+  watches?: HolderWatch[];
   /**
    * Containers our holder nodes are members of (a shared group, a limited lock's callers): removed in the
    * release's own MULTI when we were their last member, never on their own (see releaseNodes).
@@ -40,19 +46,32 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
   for (let attempt = 0; ; attempt++) {
     const sessionId = zk.sessionId;
     try {
-      if (attempt === 0 && targets.length === 1) {
-        const created = await zk.create(holders[0], { data, mode: 'ephemeral' });
-        return { nodes: holders, holders, sessionId: created.sessionId };
+      if (attempt === 0) {
+        // The create, and right behind it (same round trip) the reads that watch our new nodes.
+        let owner: string | undefined;
+        const creating =
+          targets.length === 1
+            ? zk.create(holders[0], { data, mode: 'ephemeral' }).then((created) => (owner = created.sessionId))
+            : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const }))).then(() => (owner = sessionId));
+        const reads = holders.map((path) => HolderWatch.sendRead(zk, path, token, () => owner));
+        try {
+          await creating;
+        } catch (error) {
+          for (const { watch } of reads) watch.drop(zk); // a conflict: the reads saw someone else's node
+          throw error;
+        }
+        await Promise.all(reads.map((r) => r.settled));
+        return { nodes: holders, holders, sessionId: owner as string, watches: reads.map((r) => r.watch) };
       }
+      // A second try (after a create whose outcome was unknown) sets no watch: its release reads first.
+      // It gets only what is left of the acquire's deadline (its own request timeout would run a whole
+      // operation timeout past it); past it, its outcome is unknown like the first one's.
       const creating: Promise<unknown> =
         targets.length === 1
           ? zk.create(holders[0], { data, mode: 'ephemeral' })
           : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const })));
-      // A second try gets only what is left of the acquire's deadline (its own request timeout would run
-      // a whole operation timeout past it); past it, its outcome is unknown like the first one's.
-      const created = await (attempt === 0 ? creating : settleWithin(creating, deadline - performance.now(), () => Promise.reject(pastDeadline(holders[0]))));
-      const owner = targets.length === 1 ? (created as { sessionId: string }).sessionId : (sessionId as string);
-      return { nodes: holders, holders, sessionId: owner };
+      await settleWithin(creating, deadline - performance.now(), () => Promise.reject(pastDeadline(holders[0])));
+      return { nodes: holders, holders, sessionId: sessionId as string };
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
       if (error.outcomeUnknown && sessionId) {

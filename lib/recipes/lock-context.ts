@@ -251,6 +251,11 @@ export class LockContext {
     if (this.containers === 'unknown') this.containers = 'yes';
   }
 
+  /** How many waiting acquires of `key` this process has under way. */
+  waitingHere(key: string): number {
+    return this.waiting.get(key) ?? 0;
+  }
+
   /** Counts a waiting acquire of `key` under way; returns how many others were, and the function that ends it. */
   startWaiting(key: string): { others: number; done: () => void } {
     const others = this.waiting.get(key) ?? 0;

@@ -11,6 +11,7 @@ import { settleWithin } from '../zookeeper/settle-within';
 import type { OwnedNodes } from './fail-fast.recipe';
 import { carriesToken, encodeNodeData, nodeToken } from './node-data';
 import { mayTryUncontended, tryUncontended } from './uncontended';
+import { HolderWatch } from './holder-watch';
 
 export interface WaitLimits {
   /** `performance.now()` (monotonic: a wall-clock step changes no wait) after which we give up; Infinity to wait forever. */
@@ -58,14 +59,14 @@ export async function acquireQueued(
   let fastDoubt: string | undefined;
   let readHolderFirst = false;
   const here = ctx.startWaiting(target.key);
-  const granted = (holder: string, waiterPath: string, sessionId: string, sweep: string[]): OwnedNodes => {
+  const granted = (holder: string, waiterPath: string, sessionId: string, sweep: string[], watch?: HolderWatch): OwnedNodes => {
     holding = true;
-    return { nodes: [holder, waiterPath], holders: [holder], sessionId, sweep, groups: shared ? [target.holder] : [] };
+    return { nodes: [holder, waiterPath], holders: [holder], sessionId, sweep, groups: shared ? [target.holder] : [], watches: watch ? [watch] : undefined };
   };
   try {
     if (ctx.hasDir(target.scopeDir) && mayTryUncontended(ctx.containerSupport, here.others)) {
       const tried = await tryUncontended(ctx, target, token, shared);
-      if (tried.kind === 'taken') return granted(tried.holder, tried.waiter, tried.sessionId, []);
+      if (tried.kind === 'taken') return granted(tried.holder, tried.waiter, tried.sessionId, [], tried.watch);
       if (tried.kind === 'doubtful') fastDoubt = tried.sessionId;
     }
     for (;;) {
@@ -122,7 +123,7 @@ export async function acquireQueued(
         const tryCreate = !readHolderFirst;
         readHolderFirst = false;
         const took = tryCreate && (await takeHolder(ctx, target, token, doubt));
-        if (took) return granted(target.holder, waiter.path, waiter.sessionId, sweep);
+        if (took) return granted(target.holder, waiter.path, waiter.sessionId, sweep, took);
         checkCancelled(cancelled);
         const seen = await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token);
         if (seen === 'ours') return granted(target.holder, waiter.path, waiter.sessionId, sweep);
@@ -495,11 +496,18 @@ const RETRY_PAUSE_MS = 100;
  * Tries to create the holder node. True when we hold it; false when it exists. A lost reply counts as
  * "exists": the watch that follows reads the node and recognises our token if the create did happen.
  */
-async function takeHolder(ctx: LockContext, target: LockTarget, token: string, doubt: { holder: boolean }): Promise<boolean> {
+async function takeHolder(ctx: LockContext, target: LockTarget, token: string, doubt: { holder: boolean }): Promise<HolderWatch | false> {
+  const { zk } = ctx;
+  let owner: string | undefined;
+  const creating = zk.create(target.holder, { data: encodeNodeData(token, zk.options.ownerName), mode: 'ephemeral' });
+  // Right behind the create, the read that watches our holder node (holder-watch.ts): same round trip.
+  const read = HolderWatch.sendRead(zk, target.holder, token, () => owner);
   try {
-    await ctx.zk.create(target.holder, { data: encodeNodeData(token, ctx.zk.options.ownerName), mode: 'ephemeral' });
-    return true;
+    owner = (await creating).sessionId;
+    await read.settled;
+    return read.watch;
   } catch (error) {
+    read.watch.drop(zk);
     if (!(error instanceof ZookeeperError)) throw error;
     if (error.code === 'NODE_EXISTS') return false;
     if (error.outcomeUnknown) {

@@ -4,6 +4,7 @@ import type { LockContext } from './lock-context';
 import type { LockTarget } from './lock-paths';
 import { memberPrefix, waiterPrefix } from './lock-paths';
 import { encodeNodeData } from './node-data';
+import { HolderWatch } from './holder-watch';
 
 /**
  * The uncontended waiting acquire: when nobody waits for a lock, one atomic MULTI makes its queue (a
@@ -51,7 +52,7 @@ export function mayTryUncontended(containers: 'yes' | 'no' | 'unknown', othersWa
 
 export type UncontendedOutcome =
   /** `holder`: the holder node (for a shared caller, its member node in the group). */
-  | { kind: 'taken'; waiter: string; holder: string; sessionId: string }
+  | { kind: 'taken'; waiter: string; holder: string; sessionId: string; watch?: HolderWatch }
   | { kind: 'queue' }
   /** The MULTI's outcome is unknown; it was sent on `sessionId`. */
   | { kind: 'doubtful'; sessionId: string };
@@ -70,17 +71,23 @@ export async function tryUncontended(ctx: LockContext, target: LockTarget, token
     const sessionId = ctx.zk.sessionId;
     let next: UncontendedNext;
     let error: unknown;
+    const multi = ctx.zk.multi([
+      { op: 'create', path: target.queue, mode: 'container' },
+      { op: 'create', path: waiterPrefix(target, token, shared), mode: 'ephemeral-sequential', data },
+      ...holder,
+    ]);
+    // An exclusive holder node is watched by a read right behind the MULTI (holder-watch.ts): same round trip.
+    const read = shared ? undefined : HolderWatch.sendRead(ctx.zk, target.holder, token, () => sessionId);
     try {
-      const [, waiter, , member] = await ctx.zk.multi([
-        { op: 'create', path: target.queue, mode: 'container' },
-        { op: 'create', path: waiterPrefix(target, token, shared), mode: 'ephemeral-sequential', data },
-        ...holder,
-      ]);
+      const [, waiter, , member] = await multi;
+      await read?.settled;
       ctx.confirmContainers();
       const held = shared ? (member?.op === 'create' ? member.path : undefined) : target.holder;
-      if (waiter.op === 'create' && held && sessionId) return { kind: 'taken', waiter: waiter.path, holder: held, sessionId };
+      if (waiter.op === 'create' && held && sessionId) return { kind: 'taken', waiter: waiter.path, holder: held, sessionId, watch: read?.watch };
+      read?.watch.drop(ctx.zk);
       next = 'queue';
     } catch (caught) {
+      read?.watch.drop(ctx.zk);
       if (!(caught instanceof ZookeeperError)) throw caught;
       error = caught;
       next = uncontendedNext(caught);

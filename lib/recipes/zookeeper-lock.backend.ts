@@ -20,6 +20,8 @@ import { isOurs, readOwnership, removeRead } from './node-ownership';
 import { inspectLock, listLocks } from './lock-inspection';
 import type { LockInfo } from '../lock/lock-info';
 import { queueRemovals } from './release-plan';
+import { removeBatches } from './remove-batches';
+import { watchesVouch } from './holder-watch';
 
 const SESSION_ENDS: ReadonlySet<string> = new Set(['expired', 'lost', 'auth-failed']);
 
@@ -127,6 +129,21 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * comes through `losses`.
    */
   watch(grant: ZookeeperGrant, onGone: (reason: string) => void): () => void {
+    const set = grant.owned.watches;
+    if (set && set.length === grant.owned.holders.length && set.every((w) => w.state === 'armed' || w.state === 'fired')) {
+      // The watches set with the acquire (holder-watch.ts): listening costs no request. They stay on the
+      // server across reconnects of the session (the client re-registers them), like the ones below.
+      let told = false;
+      const once = (reason: string) => {
+        if (told) return;
+        told = true;
+        onGone(reason);
+      };
+      for (const w of set) w.listen(once);
+      return () => {
+        for (const w of set) w.listen(undefined);
+      };
+    }
     let stopped = false;
     const retries = new Set<() => void>(); // cancels pending re-reads (timers, session subscriptions)
     const gone = (reason: string) => {
@@ -179,6 +196,12 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
 
   /** The highest creation zxid of the grant's holder nodes, after checking they are still ours. */
   async fencingToken(grant: ZookeeperGrant): Promise<bigint> {
+    const set = grant.owned.watches;
+    const zk = this.zk;
+    if (watchesVouch(set, grant.owned.holders.length, { epoch: zk.connectionEpoch, connected: zk.state === 'connected', sessionId: zk.sessionId }, grant.owner)) {
+      // The watches vouch for the nodes their reads saw: those creation zxids, with no request.
+      return (set ?? []).reduce((max, w) => (w.czxid > max ? w.czxid : max), 0n);
+    }
     let token = 0n;
     for (const holder of grant.owned.holders) {
       try {
@@ -258,6 +281,8 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
           sessionId: taken[0].sessionId,
           sweep: taken.flatMap((o) => o.sweep ?? []),
           groups: taken.flatMap((o) => o.groups ?? []),
+          // Every holder watched, or none counted as such (the release then reads them all).
+          watches: taken.every((o) => o.watches?.length === o.holders.length) ? taken.flatMap((o) => o.watches ?? []) : undefined,
         };
       }
       await this.releaseQuietly(taken, token, queuesOf);
@@ -281,6 +306,73 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
   }
 
   /**
+   * Frees an acquisition's nodes: without reading them when their watches vouch for them (deleteUnread),
+   * else by reading first (releaseRead). Only while the session that made them lives.
+   */
+  private async releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+    if (this.zk.sessionId !== owned.sessionId) return;
+    const unread = this.mayDeleteUnread(owned);
+    for (const watch of owned.watches ?? []) watch.drop(this.zk); // before our own delete fires it
+    return unread ? this.deleteUnread(owned, token, queues) : this.releaseRead(owned, token, queues);
+  }
+
+  /** The holder nodes' watches still vouch for them (holder-watch.ts), and nothing else needs a read. */
+  private mayDeleteUnread(owned: OwnedNodes): boolean {
+    if ((owned.groups?.length ?? 0) > 0) return false; // a group's emptiness is only known by reading it
+    // A grant too big for one MULTI (many long ids: see remove-batches.ts) goes the batched read path.
+    if (removeBatches(owned.nodes.map((path) => ({ path: `${path}%q` }))).length > 1) return false;
+    const zk = this.zk;
+    return watchesVouch(owned.watches, owned.holders.length, { epoch: zk.connectionEpoch, connected: zk.state === 'connected', sessionId: zk.sessionId }, owned.sessionId);
+  }
+
+  /**
+   * The release when the holder nodes' watches vouch for them: no read. One MULTI (or a plain delete)
+   * removes the holder nodes at the versions their watches read, our waiter nodes (their names carry our
+   * token: nobody else's node can have them) at version 0 (we never change them), and the queues we
+   * waited in when no other acquire of this process waits there (else they are not empty: someone must be
+   * behind us). A queue another process joined meanwhile makes the MULTI fail as a whole (NOT_EMPTY): then
+   * the nodes go without it (removeRead does that), and the last one out, or the server, removes it. A
+   * node that vanished or changed meanwhile (NO_NODE, BAD_VERSION) is skipped, as in the read path; if a
+   * holder was among them, its watch fired, and the lock is reported lost by that.
+   */
+  private async deleteUnread(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+    const holders = new Set(owned.holders);
+    const nodes = [
+      ...(owned.watches ?? []).map((w) => ({ path: w.path, version: w.version })),
+      ...owned.nodes.filter((path) => !holders.has(path)).map((path) => ({ path, version: 0 })),
+    ];
+    let emptied = queues.filter((target) => this.context.waitingHere(target.key) === 0).map((target) => target.queue);
+    try {
+      for (;;) {
+        try {
+          if (nodes.length === 1 && emptied.length === 0) await this.zk.remove(nodes[0].path, nodes[0].version);
+          else await this.zk.multi([...nodes, ...emptied.map((path) => ({ path, version: -1 }))].map((n) => ({ op: 'remove' as const, ...n })));
+          break;
+        } catch (error) {
+          if (!(error instanceof ZookeeperError) || error.isConnectivity) throw error;
+          const at = nodes.length === 1 && emptied.length === 0 ? 0 : (error.opIndex ?? -1);
+          // A queue someone joined (NOT_EMPTY) or removed: the nodes go without it.
+          if (at >= nodes.length && emptied.length > 0) {
+            emptied = [];
+            continue;
+          }
+          // One of our nodes is not as its watch left it (deleted or changed within the last moments):
+          // the read path sorts out what is still ours, and reports the lock lost if a holder is not.
+          if (error.code === 'NO_NODE' || error.code === 'BAD_VERSION') return await this.releaseRead(owned, token, queues);
+          throw error;
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof ZookeeperError)) throw error;
+      if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
+      // As in the read path: the janitor finishes (token and owner checked), for at most one more operation timeout.
+      await this.atMostOperationTimeout(this.janitor.removeOwned(owned.nodes, token, owned.sessionId));
+      return;
+    }
+    for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
+  }
+
+  /**
    * Deletes an acquisition's nodes, only those still provably ours: one pipelined read of every node (token
    * and ephemeral owner), then versioned deletes of the ones that are ours (one round trip each way).
    * Only while the session that made them lives: after that they are gone, and a node of the same name is
@@ -288,7 +380,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * nothing of it is deleted, and the release rejects with GrantGoneError (the service marks the lock lost).
    * If the connection fails midway, the janitor finishes the job with the same checks.
    */
-  private async releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+  private async releaseRead(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
     if (this.zk.sessionId !== owned.sessionId) return;
     let notOurs: string[] = [];
     let interrupted = false;

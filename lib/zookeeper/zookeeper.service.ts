@@ -115,6 +115,8 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private watchdog?: NodeJS.Timeout;
   private watchdogPeriod = 0;
   private lastGrantedTimeout?: number;
+  /** Connections made so far (answered handshakes, every session): see connectionEpoch. */
+  private connections = 0;
   /** Per session: the send time of the latest request the server answered (what the watchdog decides on). */
   private readonly liveness = new WeakMap<ZookeeperSession, SessionLiveness>();
   private closing?: Promise<void>;
@@ -160,6 +162,17 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   get sessionId(): string | undefined {
     const state = this.state;
     return state === 'connected' || state === 'suspended' ? this.session?.id : undefined;
+  }
+
+  /**
+   * Which connection is live: a number that changes with every (re)connect, of any session. Replies and
+   * watch notifications of one connection come in the server's order; after a reconnect the client
+   * re-registers its watches, and a notification for what changed while it was away may come after
+   * replies to requests sent meanwhile. So "this watch has not fired" vouches for a node only while the
+   * connection its read was answered on is still this one.
+   */
+  get connectionEpoch(): number {
+    return this.connections;
   }
 
   /** The session timeout granted by the server (ms), or the one requested before the first session. */
@@ -571,6 +584,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         live.heartbeatInFlight = false;
         this.scheduleWatchdog(session.timeout); // the negotiated timeout may differ from the last one
         this.lastGrantedTimeout = session.timeout;
+        this.connections += 1;
         this.setState({ state: 'connected', sessionId: session.id });
         this.wakeConnectionWaiters();
         break;

@@ -1,0 +1,116 @@
+import type { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { isOurs } from './node-ownership';
+
+/**
+ * A data watch on one of our holder nodes, set by a read sent right behind the request that made the node
+ * (pipelined: the same round trip, and under load the same fsync batch, since ZooKeeper answers a session's
+ * requests in order). The read proves the node is ours (token and session) and arms the watch; from then
+ * on, until the watch fires, nobody has deleted or changed the node, as far as the notifications that have
+ * reached us tell.
+ *
+ * It does two jobs that used to cost a read each:
+ * - the release deletes the node at the version read, without reading it again (one request less per
+ *   lock: a fail-fast cycle is create + pipelined read + delete, two round trips, like raw ZooKeeper);
+ * - a handle's `signal` listens to it instead of setting a watch of its own, and `fencingToken()` is the
+ *   creation zxid the read saw.
+ *
+ * What it vouches for, exactly: a deletion or change of the node that the server applied more than one
+ * network delay before we send our delete has been notified to us (the server sends the notification when
+ * it applies the change). That is the same window the read-then-delete release left (one round trip
+ * between the read and the delete): ZooKeeper has no delete conditioned on the owner, so a delete AND a
+ * re-create by others within that window cannot be told apart by any client. It vouches only on the
+ * connection its read was answered on: after a reconnect, notifications for what changed meanwhile may
+ * come after replies to requests sent meanwhile, so the release reads first again (see watchesVouch).
+ */
+export class HolderWatch {
+  private stateValue: 'pending' | 'armed' | 'fired' | 'unarmed' = 'pending';
+  /** The node's version and creation zxid, as the read saw them (once armed). */
+  version = 0;
+  czxid = 0n;
+  /** The connection the read was answered on (ZookeeperService.connectionEpoch). */
+  epoch = -1;
+  /** Someone listening (a handle's signal): told once, when the node is deleted or changed by anyone. */
+  private listener?: (reason: string) => void;
+
+  constructor(readonly path: string) {}
+
+  /** The function given to the read; also what `zk.unwatch` takes back. */
+  readonly callback = (): void => {
+    // 'pending' too: the notification may be handled before the read's promise callback runs (both came
+    // in one chunk from the socket); the watch then never arms.
+    if (this.stateValue !== 'armed' && this.stateValue !== 'pending') return;
+    this.stateValue = 'fired';
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.(`its node ${this.path} was deleted or changed by someone else`);
+  };
+
+  get state(): 'pending' | 'armed' | 'fired' | 'unarmed' {
+    return this.stateValue;
+  }
+
+  /**
+   * Sends the read (call it right after sending the create, before awaiting anything). `owner`: the session
+   * the create was answered on, asked when the read answers. `settled` resolves
+   * once the read answered: armed when it found our node, unarmed otherwise (a failed read sets no watch;
+   * a node that is not ours keeps a server watch that fires into nothing, once).
+   */
+  static sendRead(zk: ZookeeperService, path: string, token: string, owner: () => string | undefined): { watch: HolderWatch; settled: Promise<void> } {
+    const watch = new HolderWatch(path);
+    const settled = zk.getData(path, watch.callback).then(
+      ({ data, stat }) => {
+        if (watch.stateValue !== 'pending') return;
+        const sessionId = owner(); // the session the create was answered on (known by now: it answered first)
+        if (sessionId !== undefined && isOurs(data, stat, token, sessionId)) {
+          watch.stateValue = 'armed';
+          watch.version = stat.version;
+          watch.czxid = stat.czxid;
+          watch.epoch = zk.connectionEpoch;
+        } else {
+          watch.drop(zk);
+        }
+      },
+      () => {
+        if (watch.stateValue === 'pending') watch.stateValue = 'unarmed';
+      },
+    );
+    return { watch, settled };
+  }
+
+  /** Attaches the one listener (or detaches it with undefined). A watch that fired already calls it soon. */
+  listen(listener: ((reason: string) => void) | undefined): void {
+    this.listener = listener;
+    if (listener && this.stateValue === 'fired') {
+      queueMicrotask(() => {
+        if (this.listener === listener) {
+          this.listener = undefined;
+          listener(`its node ${this.path} was deleted or changed by someone else`);
+        }
+      });
+    }
+  }
+
+  /** Takes the watch back (before our own delete fires it, or when the node was not ours). */
+  drop(zk: ZookeeperService): void {
+    if (this.stateValue !== 'fired') this.stateValue = 'unarmed';
+    this.listener = undefined;
+    zk.unwatch(this.path, this.callback);
+  }
+}
+
+/**
+ * Whether a release may delete these holder nodes at the versions their watches read, without reading
+ * them again (a pure decision, unit-tested): every one is armed, on the connection that is live now, of
+ * the session that owns them. Anything else (a watch that fired, a read that failed, a reconnect since, a
+ * session that is not connected) reads first, as a release always did.
+ */
+export function watchesVouch(
+  watches: ReadonlyArray<Pick<HolderWatch, 'state' | 'epoch'>> | undefined,
+  holders: number,
+  now: { epoch: number; connected: boolean; sessionId: string | undefined },
+  owner: string,
+): boolean {
+  if (!watches || watches.length !== holders || holders === 0) return false;
+  if (!now.connected || now.sessionId !== owner) return false;
+  return watches.every((w) => w.state === 'armed' && w.epoch === now.epoch);
+}
