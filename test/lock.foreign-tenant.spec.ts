@@ -124,14 +124,18 @@ describe('against another tenant of the ZooKeeper', () => {
     const zk = await newService({ namespace });
     const locks = newLockService(zk);
     const stranger = await newService();
-    const held = await locks.acquire('acct-1');
+    await locks.withLock('warm', () => undefined); // the scope dir exists: the next requests are the lock's
     const faults = new ClientFaults(zk);
     try {
+      let failures = 0;
       let failed!: () => void;
-      const watchReadFailed = new Promise<void>((resolve) => (failed = resolve));
-      faults.answerWith('getData', holder, CODES.CONNECTION_LOSS, 1, () => failed());
-      const signal = held.signal; // arms the watch: its read meets a blip, the session lives on
-      await watchReadFailed;
+      const watchReadsFailed = new Promise<void>((resolve) => (failed = resolve));
+      // Both reads that could set the watch meet a blip while the session lives on: the one sent behind the
+      // create, then the one reading the signal makes when the first vouches for nothing.
+      faults.answerWith('getData', holder, CODES.CONNECTION_LOSS, 2, () => ++failures === 2 && failed());
+      const held = await locks.acquire('acct-1');
+      const signal = held.signal;
+      await watchReadsFailed;
       expect(zk.state).toBe('connected');
       await stranger.remove(holder);
       const reason = await aborted(signal);

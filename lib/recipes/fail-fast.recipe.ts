@@ -20,6 +20,15 @@ export interface OwnedNodes {
    */
   watches?: HolderWatch[];
   /**
+   * The token the holder nodes carry when it is not this acquisition's own: a lock handed over inside the
+   * process (hand-off.ts) keeps the node, and the data, of the holder it came from.
+   */
+  holderToken?: string;
+  /** A fencing-token rewrite of the holder node under way: a release waits for it (see fencingToken). */
+  rewriting?: Promise<unknown>;
+  /** The handed-over holder node was rewritten for this grant: its zxid is this holder's fencing token. */
+  rewritten?: boolean;
+  /**
    * Containers our holder nodes are members of (a shared group, a limited lock's callers): removed in the
    * release's own MULTI when we were their last member, never on their own (see releaseNodes).
    */

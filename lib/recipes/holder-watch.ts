@@ -12,7 +12,7 @@ import { isOurs } from './node-ownership';
  * - the release deletes the node at the version read, without reading it again (one request less per
  *   lock: a fail-fast cycle is create + pipelined read + delete, two round trips, like raw ZooKeeper);
  * - a handle's `signal` listens to it instead of setting a watch of its own, and `fencingToken()` is the
- *   creation zxid the read saw.
+ *   zxid the read saw.
  *
  * What it vouches for, exactly: a deletion or change of the node that the server applied more than one
  * network delay before we send our delete has been notified to us (the server sends the notification when
@@ -24,9 +24,9 @@ import { isOurs } from './node-ownership';
  */
 export class HolderWatch {
   private stateValue: 'pending' | 'armed' | 'fired' | 'unarmed' = 'pending';
-  /** The node's version and creation zxid, as the read saw them (once armed). */
+  /** The node's version and modification zxid (its creation zxid until its data is rewritten), as read. */
   version = 0;
-  czxid = 0n;
+  mzxid = 0n;
   /** The connection the read was answered on (ZookeeperService.connectionEpoch). */
   epoch = -1;
   /** Someone listening (a handle's signal): told once, when the node is deleted or changed by anyone. */
@@ -64,7 +64,7 @@ export class HolderWatch {
         if (sessionId !== undefined && isOurs(data, stat, token, sessionId)) {
           watch.stateValue = 'armed';
           watch.version = stat.version;
-          watch.czxid = stat.czxid;
+          watch.mzxid = stat.mzxid;
           watch.epoch = zk.connectionEpoch;
         } else {
           watch.drop(zk);
@@ -88,6 +88,13 @@ export class HolderWatch {
         }
       });
     }
+  }
+
+  /** The listener, detached (to move it to the watch that replaces this one). */
+  takeListener(): ((reason: string) => void) | undefined {
+    const listener = this.listener;
+    this.listener = undefined;
+    return listener;
   }
 
   /** Takes the watch back (before our own delete fires it, or when the node was not ours). */

@@ -9,6 +9,7 @@ import type { LockTarget } from './lock-paths';
 import { NodeJanitor } from './node-janitor';
 import { carriesToken } from './node-data';
 import { AclPolicy, aclPolicy, describeAclEntry, foreignEntries } from './namespace-acl';
+import { HandOffs } from './hand-off';
 
 const INSPECT_INTERVAL_MS = 60_000;
 const GROUP_INSPECT_INTERVAL_MS = 1_000;
@@ -37,6 +38,8 @@ export class LockContext {
   private readonly inspected = new Map<string, number>();
   /** Problems already logged (one error line each, not one per refused lock). */
   private readonly reported = new Set<string>();
+  /** Waiters of this process that a release on the same session may hand its lock to (hand-off.ts). */
+  readonly handOffs = new HandOffs();
 
   constructor(
     readonly zk: ZookeeperService,

@@ -12,6 +12,7 @@ import type { OwnedNodes } from './fail-fast.recipe';
 import { carriesToken, encodeNodeData, nodeToken } from './node-data';
 import { mayTryUncontended, tryUncontended } from './uncontended';
 import { HolderWatch } from './holder-watch';
+import type { HandOffOutcome } from './hand-off';
 
 export interface WaitLimits {
   /** `performance.now()` (monotonic: a wall-clock step changes no wait) after which we give up; Infinity to wait forever. */
@@ -42,6 +43,8 @@ export async function acquireQueued(
   token: string,
   limits: WaitLimits,
   shared = false,
+  /** Whether this acquire may take over a lock released in this process (hand-off.ts): single-id acquires. */
+  handOff = false,
 ): Promise<OwnedNodes> {
   const { zk } = ctx;
   const cancelled = () => {
@@ -108,7 +111,22 @@ export async function acquireQueued(
             // adding one more watcher and one more listing to every wake-up behind us.
             throw new LockQueueFullError([target.id], target.scope, { perId: limits.maxQueue });
           }
-          await waitForRemoval(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits);
+          const handedOver = await waitBehind(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits, handOff && !shared);
+          if (handedOver) {
+            // The releaser's holder node is ours now (its token, its watch); our waiter node keeps our
+            // place, and the releaser's goes (nobody else waits on it: we were right behind it).
+            holding = true;
+            removeWaiterNode(ctx, handedOver.owned.nodes[1], handedOver.waiterToken, waiter.sessionId);
+            return {
+              nodes: [target.holder, waiter.path],
+              holders: [target.holder],
+              sessionId: waiter.sessionId,
+              sweep: waiter.strayPossible ? [target.queue] : [],
+              groups: [],
+              watches: handedOver.owned.watches,
+              holderToken: handedOver.holderToken,
+            };
+          }
           continue;
         }
         const sweep = waiter.strayPossible ? [target.queue] : [];
@@ -157,6 +175,33 @@ export async function acquireQueued(
       await settleWithin(leaveQueue(ctx, target, waiter.path, token, waiter.sessionId), answerBudget(ctx, limits), () => undefined);
     }
   }
+}
+
+/**
+ * Waits for the waiter node before ours to go. An exclusive waiter offers itself meanwhile for a
+ * same-session hand-over (hand-off.ts): resolves with what it inherits when a release of this process
+ * handed it the lock before it stopped waiting (whatever then ended the wait: a hand-over that came before
+ * the give-up is kept; an aborted caller is told by its signal, as for any grant that lands at the last
+ * moment), else undefined, and the caller's loop looks again.
+ */
+async function waitBehind(ctx: LockContext, predecessor: string, sessionId: string, limits: WaitLimits, offering: boolean): Promise<HandOffOutcome | undefined> {
+  const offer = offering ? ctx.handOffs.offer(predecessor, { sessionId }) : undefined;
+  try {
+    await waitForRemoval(ctx, predecessor, sessionId, limits, undefined, offer?.handedOver);
+  } catch (error) {
+    if (!offer?.outcome) throw error;
+  } finally {
+    offer?.withdraw();
+  }
+  return offer?.outcome;
+}
+
+/** Removes a waiter node we hold the name of, in the background (the janitor retries after connection trouble). */
+function removeWaiterNode(ctx: LockContext, path: string, token: string, sessionId: string): void {
+  ctx.zk.remove(path, 0).catch((error) => {
+    if (error instanceof ZookeeperError && (error.code === 'NO_NODE' || error.code === 'BAD_VERSION')) return;
+    void ctx.janitor.removeOwned([path], token, sessionId);
+  });
 }
 
 /**
@@ -529,9 +574,12 @@ async function waitForRemoval(
   sessionId: string,
   limits: WaitLimits,
   ownToken?: string,
+  /** Ends the wait too (a hand-over came). */
+  alsoWake?: Promise<unknown>,
 ): Promise<'changed' | 'ours' | 'group'> {
   let wake!: () => void;
   const woken = new Promise<void>((resolve) => (wake = resolve));
+  void alsoWake?.then(() => wake());
   const watch = () => wake();
   try {
     try {

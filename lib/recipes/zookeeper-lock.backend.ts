@@ -21,7 +21,8 @@ import { inspectLock, listLocks } from './lock-inspection';
 import type { LockInfo } from '../lock/lock-info';
 import { queueRemovals } from './release-plan';
 import { removeBatches } from './remove-batches';
-import { watchesVouch } from './holder-watch';
+import { HolderWatch, watchesVouch } from './holder-watch';
+import { encodeNodeData } from './node-data';
 
 const SESSION_ENDS: ReadonlySet<string> = new Set(['expired', 'lost', 'auth-failed']);
 
@@ -101,7 +102,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     } else if (wait === 0) {
       owned = await acquireFailFast(ctx, targets, token);
     } else {
-      owned = await this.acquireEach(targets, token, wait, signal, maxQueue, (target, limits) => acquireQueued(ctx, target, token, limits, shared === true), true);
+      owned = await this.acquireEach(targets, token, wait, signal, maxQueue, (target, limits) => acquireQueued(ctx, target, token, limits, shared === true, targets.length === 1), true);
     }
     if (this.zk.sessionId !== owned.sessionId) {
       // The session ended between our create and now: ZooKeeper has dropped the nodes already.
@@ -154,7 +155,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     const arm = (path: string, fired: () => void, attempt: number) => {
       this.zk.getData(path, fired).then(
         ({ data, stat }) => {
-          if (!isOurs(data, stat, grant.token, grant.owner)) gone(`its node ${path} now belongs to someone else`);
+          if (!isOurs(data, stat, grant.owned.holderToken ?? grant.token, grant.owner)) gone(`its node ${path} now belongs to someone else`);
         },
         (error) => {
           if (stopped || !(error instanceof ZookeeperError)) return;
@@ -199,23 +200,76 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     const set = grant.owned.watches;
     const zk = this.zk;
     if (watchesVouch(set, grant.owned.holders.length, { epoch: zk.connectionEpoch, connected: zk.state === 'connected', sessionId: zk.sessionId }, grant.owner)) {
-      // The watches vouch for the nodes their reads saw: those creation zxids, with no request.
-      return (set ?? []).reduce((max, w) => (w.czxid > max ? w.czxid : max), 0n);
+      // A lock handed over inside the process (hand-off.ts) still has its first holder's node: its data is
+      // rewritten once (same token), so that this holder's token is a zxid newer than any earlier holder's.
+      if (this.needsRewrite(grant)) return this.rewriteHolder(grant, (set ?? [])[0].version);
+      // The watches vouch for the nodes their reads saw: those zxids, with no request.
+      return (set ?? []).reduce((max, w) => (w.mzxid > max ? w.mzxid : max), 0n);
     }
     let token = 0n;
     for (const holder of grant.owned.holders) {
       try {
         const { data, stat } = await this.zk.getData(holder);
-        if (!isOurs(data, stat, grant.token, grant.owner)) {
+        if (!isOurs(data, stat, grant.owned.holderToken ?? grant.token, grant.owner)) {
           throw new GrantGoneError('its node now belongs to someone else');
         }
-        if (stat.czxid > token) token = stat.czxid;
+        if (this.needsRewrite(grant)) return await this.rewriteHolder(grant, stat.version);
+        if (stat.mzxid > token) token = stat.mzxid; // its creation zxid, unless we rewrote its data since
       } catch (error) {
         if (error instanceof ZookeeperError && error.code === 'NO_NODE') throw new GrantGoneError('its node is gone');
         throw error instanceof ZookeeperError ? unavailable(error) : error;
       }
     }
     return token;
+  }
+
+  /** A handed-over holder node (hand-off.ts) whose data this grant has not rewritten yet. */
+  private needsRewrite(grant: ZookeeperGrant): boolean {
+    return grant.owned.holderToken !== undefined && !grant.owned.rewritten && grant.owned.holders.length === 1;
+  }
+
+  /**
+   * The fencing token of a handed-over lock: its holder node is its first holder's, whose zxid an earlier
+   * holder may have handed out already. Its data is rewritten (the same token, so every ownership check
+   * stays as it was; this holder's time) at the version last seen, with the watch read for the new
+   * version right behind it; the new modification zxid is the token, newer than any earlier holder's. A
+   * release waits for it. A refusal (the node was changed or deleted) is the lock's loss; no answer leaves
+   * the grant without a watch that vouches, so its release reads first.
+   */
+  private async rewriteHolder(grant: ZookeeperGrant, version: number): Promise<bigint> {
+    const owned = grant.owned;
+    const holderToken = owned.holderToken as string;
+    const holder = owned.holders[0];
+    const zk = this.zk;
+    const [old] = owned.watches ?? [];
+    const listener = old?.takeListener();
+    old?.drop(zk); // before our own change fires it
+    const written = zk.multi([{ op: 'setData', path: holder, data: encodeNodeData(holderToken, zk.options.ownerName), version }]);
+    const read = HolderWatch.sendRead(zk, holder, holderToken, () => grant.owner);
+    owned.watches = [read.watch];
+    read.watch.listen(listener);
+    const rewriting = (async () => {
+      try {
+        await written;
+      } catch (error) {
+        read.watch.drop(zk);
+        if (error instanceof ZookeeperError && (error.code === 'BAD_VERSION' || error.code === 'NO_NODE')) {
+          throw new GrantGoneError(`its node ${holder} was deleted or changed by someone else`);
+        }
+        // Unknown: its version is unknown now; the release reads it first (the watch no longer vouches).
+        throw error instanceof ZookeeperError ? unavailable(error) : error;
+      }
+      owned.rewritten = true;
+      await read.settled;
+      if (read.watch.state !== 'armed') throw new LockUnavailableError(`ZooKeeper did not answer the read of ${holder} after rewriting it`);
+      return read.watch.mzxid;
+    })();
+    owned.rewriting = rewriting;
+    try {
+      return await rewriting;
+    } finally {
+      if (owned.rewriting === rewriting) owned.rewriting = undefined;
+    }
   }
 
   /** The lock's holder node and queue, read together: one round trip (see lock-inspection.ts). */
@@ -283,6 +337,8 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
           groups: taken.flatMap((o) => o.groups ?? []),
           // Every holder watched, or none counted as such (the release then reads them all).
           watches: taken.every((o) => o.watches?.length === o.holders.length) ? taken.flatMap((o) => o.watches ?? []) : undefined,
+          // Only a single-id acquire takes over a lock handed over in the process (hand-off.ts).
+          holderToken: taken.length === 1 ? taken[0].holderToken : undefined,
         };
       }
       await this.releaseQuietly(taken, token, queuesOf);
@@ -310,10 +366,31 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * else by reading first (releaseRead). Only while the session that made them lives.
    */
   private async releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+    await owned.rewriting?.catch(() => undefined); // a fencing rewrite changes the version our delete needs
     if (this.zk.sessionId !== owned.sessionId) return;
     const unread = this.mayDeleteUnread(owned);
+    if (unread && this.handOver(owned, token, queues)) return;
     for (const watch of owned.watches ?? []) watch.drop(this.zk); // before our own delete fires it
     return unread ? this.deleteUnread(owned, token, queues) : this.releaseRead(owned, token, queues);
+  }
+
+  /**
+   * A queued lock whose next waiter waits in this process, on this session, goes to it with no request
+   * at all (hand-off.ts): it takes our holder node and its watch as they are. True when handed over.
+   */
+  private handOver(owned: OwnedNodes, token: string, queues: LockTarget[]): boolean {
+    if (queues.length !== 1 || owned.holders.length !== 1 || owned.nodes.length !== 2) return false;
+    const watches = owned.watches ?? [];
+    for (const watch of watches) watch.listen(undefined); // our handle's signal no longer listens
+    const handed = this.context.handOffs.handTo(owned.nodes[1], owned.sessionId, { owned, holderToken: owned.holderToken ?? token, waiterToken: token });
+    if (!handed) return false;
+    for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
+    return true;
+  }
+
+  /** The janitor removes what of a grant is still ours (by the tokens its nodes carry). */
+  private removeOwnedLater(owned: OwnedNodes, token: string): Promise<void> {
+    return Promise.all(byToken(owned, token).map((group) => this.janitor.removeOwned(group.paths, group.token, owned.sessionId))).then(() => undefined);
   }
 
   /** The holder nodes' watches still vouch for them (holder-watch.ts), and nothing else needs a read. */
@@ -366,7 +443,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       if (!(error instanceof ZookeeperError)) throw error;
       if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
       // As in the read path: the janitor finishes (token and owner checked), for at most one more operation timeout.
-      await this.atMostOperationTimeout(this.janitor.removeOwned(owned.nodes, token, owned.sessionId));
+      await this.atMostOperationTimeout(this.removeOwnedLater(owned, token));
       return;
     }
     for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
@@ -389,7 +466,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       // One round trip of reads: each node's owner and token, and each queue's number of waiters.
       const groups = owned.groups ?? [];
       const [readings, queueStats, groupStats] = await Promise.all([
-        readOwnership(this.zk, owned.nodes, token, owned.sessionId),
+        Promise.all(byToken(owned, token).map((group) => readOwnership(this.zk, group.paths, group.token, owned.sessionId))).then((all) => all.flat()),
         Promise.all(queues.map((target) => this.zk.exists(target.queue).catch(() => undefined))),
         Promise.all(groups.map((group) => this.zk.exists(group).catch(() => undefined))),
       ]);
@@ -417,7 +494,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
       // Wait for the janitor for at most one more operation timeout, so that a release (and the HTTP
       // answer behind it) never hangs through an outage; the janitor goes on in the background.
-      await this.atMostOperationTimeout(this.janitor.removeOwned(owned.nodes, token, owned.sessionId));
+      await this.atMostOperationTimeout(this.removeOwnedLater(owned, token));
     }
     // Our own waiter nodes from creates whose replies were lost and that landed late (rare): by token.
     for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
@@ -432,4 +509,14 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       throw new GrantGoneError(`its node ${notOurs.join(', ')} was deleted or now belongs to someone else; it was left alone`);
     }
   }
+}
+
+/** A grant's nodes grouped by the token they carry: a handed-over holder node keeps its first holder's. */
+function byToken(owned: OwnedNodes, token: string): Array<{ paths: string[]; token: string }> {
+  if (owned.holderToken === undefined || owned.holderToken === token) return [{ paths: owned.nodes, token }];
+  const holders = new Set(owned.holders);
+  return [
+    { paths: owned.holders, token: owned.holderToken },
+    { paths: owned.nodes.filter((path) => !holders.has(path)), token },
+  ];
 }
