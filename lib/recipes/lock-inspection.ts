@@ -12,7 +12,7 @@ import { slotHolders, sortSlots } from './semaphore';
 export interface HolderReading {
   kind: 'exclusive' | 'shared' | 'limited';
   data: Buffer;
-  stat: Pick<NodeStat, 'czxid' | 'ctime' | 'ephemeralOwner'>;
+  stat: Pick<NodeStat, 'mzxid' | 'ctime' | 'ephemeralOwner'>;
 }
 
 /**
@@ -30,7 +30,7 @@ export function describeHeldLock(id: string, scope: string, holders: HolderReadi
       // A node of an older version (token only) or someone else's: name its session at least.
       owner: decoded.owner ?? (stat.ephemeralOwner ? `session 0x${stat.ephemeralOwner}` : 'unknown (persistent node)'),
       since: decoded.since ?? new Date(stat.ctime),
-      fencingToken: stat.czxid,
+      fencingToken: stat.mzxid, // its creation zxid unless a handed-over holder rewrote it (hand-off.ts)
     });
   }
   infos.sort((x, y) => (x.fencingToken < y.fencingToken ? -1 : x.fencingToken > y.fencingToken ? 1 : 0));
