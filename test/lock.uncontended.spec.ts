@@ -34,14 +34,14 @@ describe('uncontended waiting acquire', () => {
     await lock.withLock('warm', () => undefined, { wait: 1_000 }); // scope dir exists, containers known
     const calls = recordCalls(zk);
     await lock.withLock('free', async () => {
-      // While held: the holder, and the queue with our waiter in it (as on the queued path).
+      // While held: the holder node alone, as a fail-fast acquire leaves it (the MULTI's queue was a probe).
       expect(calls).toEqual(['multi', 'getData']);
-      expect(await listTree(zk, queue('free'))).toHaveLength(1);
+      expect(await zk.exists(queue('free'))).toBeNull();
+      expect((await zk.exists(node('free')))?.ephemeralOwner).toBe(zk.sessionId);
       calls.length = 0;
     }, { wait: 1_000 });
-    // The watch vouches for the holder, the waiter's name is ours alone, and nobody else of this process
-    // waits: one MULTI removes all three, with no read first.
-    expect(calls).toEqual(['multi']);
+    // The watch vouches for the holder: one delete, with no read first.
+    expect(calls).toEqual(['remove']);
     expect(await listTree(zk, `${namespace}/default`)).toEqual([]);
   });
 
@@ -51,19 +51,20 @@ describe('uncontended waiting acquire', () => {
     const order: string[] = [];
     await holder.lock.withLock('warm', () => undefined, { wait: 1_000 });
     const held = await holder.lock.acquire('fifo', { wait: 1_000 });
+    // The holder took it uncontended (no waiter node of its own): the queue holds only those who wait.
     const first = waiters[0].lock.withLock('fifo', () => void order.push('first'), { wait: 20_000 });
-    await waitForChildren(holder.zk, queue('fifo'), 2);
+    await waitForChildren(holder.zk, queue('fifo'), 1);
     const late = holder.lock.withLock('fifo', () => void order.push('late, same process as the holder'), { wait: 20_000 });
-    await waitForChildren(holder.zk, queue('fifo'), 3);
+    await waitForChildren(holder.zk, queue('fifo'), 2);
     const second = waiters[1].lock.withLock('fifo', () => void order.push('second'), { wait: 20_000 });
-    await waitForChildren(holder.zk, queue('fifo'), 4);
+    await waitForChildren(holder.zk, queue('fifo'), 3);
     await held.release();
     await Promise.all([first, late, second]);
     expect(order).toEqual(['first', 'late, same process as the holder', 'second']);
     expect(await listTree(holder.zk, `${namespace}/default`)).toEqual([]);
   });
 
-  it('holds the lock when the MULTI landed but its reply was lost (found again by token), with no second node', async () => {
+  it('holds the lock when the MULTI landed but its reply was lost (found again by token), with no other node', async () => {
     const a = await locks();
     const other = await locks();
     await a.lock.withLock('warm', () => undefined, { wait: 1_000 });
@@ -78,9 +79,9 @@ describe('uncontended waiting acquire', () => {
     const creates = new ClientFaults(a.zk).count('create');
     const held = await a.lock.acquire('lost-reply', { wait: 5_000 });
     expect(lost).toBeGreaterThan(0);
-    expect(creates.paths).toEqual([]); // found by token in one listing: no second waiter made, no holder create tried
+    expect(creates.paths).toEqual([]); // found by token in one read: no waiter made, no holder create tried
     expect((await a.zk.exists(node('lost-reply')))?.ephemeralOwner).toBe(a.zk.sessionId);
-    expect(await listTree(other.zk, queue('lost-reply'))).toHaveLength(1); // our one waiter, no second
+    expect(await a.zk.exists(queue('lost-reply'))).toBeNull(); // nothing else made
     await expect(other.lock.acquire('lost-reply')).rejects.toBeInstanceOf(LockConflictError);
     await held.release();
     expect(await listTree(other.zk, `${namespace}/default`)).toEqual([]);

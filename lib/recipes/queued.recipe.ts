@@ -62,15 +62,37 @@ export async function acquireQueued(
   let fastDoubt: string | undefined;
   let readHolderFirst = false;
   const here = ctx.startWaiting(target.key);
-  const granted = (holder: string, waiterPath: string, sessionId: string, sweep: string[], watch?: HolderWatch): OwnedNodes => {
+  // A lock handed over by a release of this process (hand-off.ts): its holder node is ours now (its token,
+  // its watch); our waiter node keeps our place, and the releaser's (if it had one) goes: nobody else waits
+  // on it, we were right behind it.
+  const inherit = (handedOver: HandOffOutcome, own: { path: string; sessionId: string; strayPossible: boolean }): OwnedNodes => {
     holding = true;
-    return { nodes: [holder, waiterPath], holders: [holder], sessionId, sweep, groups: shared ? [target.holder] : [], watches: watch ? [watch] : undefined };
+    const before = handedOver.owned.nodes[1];
+    if (before !== undefined) removeWaiterNode(ctx, before, handedOver.waiterToken, own.sessionId);
+    return {
+      nodes: [target.holder, own.path],
+      holders: [target.holder],
+      sessionId: own.sessionId,
+      sweep: own.strayPossible ? [target.queue] : [],
+      groups: [],
+      watches: handedOver.owned.watches,
+      holderToken: handedOver.holderToken,
+    };
+  };
+  const granted = (holder: string, waiterPath: string | undefined, sessionId: string, sweep: string[], watch?: HolderWatch): OwnedNodes => {
+    holding = true;
+    const nodes = waiterPath === undefined ? [holder] : [holder, waiterPath];
+    return { nodes, holders: [holder], sessionId, sweep, groups: shared ? [target.holder] : [], watches: watch ? [watch] : undefined };
   };
   try {
     if (ctx.hasDir(target.scopeDir) && mayTryUncontended(ctx.containerSupport, here.others)) {
       const tried = await tryUncontended(ctx, target, token, shared);
       if (tried.kind === 'taken') return granted(tried.holder, tried.waiter, tried.sessionId, [], tried.watch);
-      if (tried.kind === 'doubtful') fastDoubt = tried.sessionId;
+      if (tried.kind === 'doubtful') {
+        fastDoubt = tried.sessionId;
+        // An exclusive caller's MULTI makes the holder node alone: one read tells whether it is ours.
+        if (!shared && (await holdsAfterDoubt(ctx, target, token, tried.sessionId, limits))) return granted(target.holder, undefined, tried.sessionId, []);
+      }
     }
     for (;;) {
       checkCancelled(cancelled);
@@ -80,7 +102,8 @@ export async function acquireQueued(
         // no session at all ends the wait.
         if (waiter !== undefined) await waitForSession(ctx, limits, cancelled);
         if (!ctx.hasDir(target.scopeDir)) await retrying(ctx, limits, () => ctx.ensureDir(target.scopeDir));
-        waiter = await enqueue(ctx, target, token, limits, fastDoubt, shared);
+        // Only a shared caller's MULTI makes a waiter node that a lost reply may have left in the queue.
+        waiter = await enqueue(ctx, target, token, limits, shared ? fastDoubt : undefined, shared);
         // After a doubtful MULTI on this session, the holder may be ours too (it was made with the waiter,
         // or not at all): the watch on it recognises our token.
         doubt.holder = fastDoubt !== undefined && fastDoubt === waiter.sessionId;
@@ -111,22 +134,8 @@ export async function acquireQueued(
             // adding one more watcher and one more listing to every wake-up behind us.
             throw new LockQueueFullError([target.id], target.scope, { perId: limits.maxQueue });
           }
-          const handedOver = await waitBehind(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits, handOff && !shared);
-          if (handedOver) {
-            // The releaser's holder node is ours now (its token, its watch); our waiter node keeps our
-            // place, and the releaser's goes (nobody else waits on it: we were right behind it).
-            holding = true;
-            removeWaiterNode(ctx, handedOver.owned.nodes[1], handedOver.waiterToken, waiter.sessionId);
-            return {
-              nodes: [target.holder, waiter.path],
-              holders: [target.holder],
-              sessionId: waiter.sessionId,
-              sweep: waiter.strayPossible ? [target.queue] : [],
-              groups: [],
-              watches: handedOver.owned.watches,
-              holderToken: handedOver.holderToken,
-            };
-          }
+          const { handedOver } = await waitOffering(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits, handOff && !shared);
+          if (handedOver) return inherit(handedOver, waiter);
           continue;
         }
         const sweep = waiter.strayPossible ? [target.queue] : [];
@@ -143,7 +152,10 @@ export async function acquireQueued(
         const took = tryCreate && (await takeHolder(ctx, target, token, doubt));
         if (took) return granted(target.holder, waiter.path, waiter.sessionId, sweep, took);
         checkCancelled(cancelled);
-        const seen = await waitForRemoval(ctx, target.holder, waiter.sessionId, limits, token);
+        // First in the queue, behind a holder with no waiter node (a fail-fast or uncontended one): the
+        // next in line, so it may be handed the lock too.
+        const { handedOver, seen } = await waitOffering(ctx, target.holder, waiter.sessionId, limits, handOff && !shared, token);
+        if (handedOver) return inherit(handedOver, waiter);
         if (seen === 'ours') return granted(target.holder, waiter.path, waiter.sessionId, sweep);
         if (seen === 'group' && (await closeGroup(ctx, target, token, waiter.sessionId, limits, doubt)) === 'ours') {
           return granted(target.holder, waiter.path, waiter.sessionId, sweep);
@@ -178,22 +190,43 @@ export async function acquireQueued(
 }
 
 /**
- * Waits for the waiter node before ours to go. An exclusive waiter offers itself meanwhile for a
- * same-session hand-over (hand-off.ts): resolves with what it inherits when a release of this process
- * handed it the lock before it stopped waiting (whatever then ended the wait: a hand-over that came before
- * the give-up is kept; an aborted caller is told by its signal, as for any grant that lands at the last
- * moment), else undefined, and the caller's loop looks again.
+ * Waits for `path` to go: the waiter node before ours, or (first in the queue) a holder node with no
+ * waiter node of its own. An exclusive waiter offers itself meanwhile for a same-session hand-over
+ * (hand-off.ts): `handedOver` when a release of this process handed it the lock before it stopped waiting
+ * (whatever then ended the wait: a hand-over that came before the give-up is kept; an aborted caller is
+ * told by its signal, as for any grant that lands at the last moment); otherwise what the wait saw.
  */
-async function waitBehind(ctx: LockContext, predecessor: string, sessionId: string, limits: WaitLimits, offering: boolean): Promise<HandOffOutcome | undefined> {
-  const offer = offering ? ctx.handOffs.offer(predecessor, { sessionId }) : undefined;
+async function waitOffering(
+  ctx: LockContext,
+  path: string,
+  sessionId: string,
+  limits: WaitLimits,
+  offering: boolean,
+  ownToken?: string,
+): Promise<{ handedOver?: HandOffOutcome; seen?: 'changed' | 'ours' | 'group' }> {
+  const offer = offering ? ctx.handOffs.offer(path, { sessionId }) : undefined;
+  let seen: 'changed' | 'ours' | 'group' | undefined;
   try {
-    await waitForRemoval(ctx, predecessor, sessionId, limits, undefined, offer?.handedOver);
+    seen = await waitForRemoval(ctx, path, sessionId, limits, ownToken, offer?.handedOver);
   } catch (error) {
     if (!offer?.outcome) throw error;
   } finally {
     offer?.withdraw();
   }
-  return offer?.outcome;
+  return offer?.outcome ? { handedOver: offer.outcome } : { seen };
+}
+
+/**
+ * After an uncontended MULTI whose reply was lost: is the holder node ours (our token, that session)?
+ * Read once the session is connected again, within the caller's wait; anything else (no answer, another
+ * session, someone else's node) is "not known to be ours", and the queued path goes on, still counting the
+ * holder as possibly ours (a later look at it recognises our token).
+ */
+async function holdsAfterDoubt(ctx: LockContext, target: LockTarget, token: string, sessionId: string, limits: WaitLimits): Promise<boolean> {
+  const left = Math.min(limits.deadline - performance.now(), ctx.zk.options.operationTimeout);
+  if (!(await ctx.zk.waitForConnection(Math.max(0, left))) || ctx.zk.sessionId !== sessionId) return false;
+  const [reading] = await readOwnership(ctx.zk, [target.holder], token, sessionId).catch(() => [undefined]);
+  return reading?.kind === 'ours';
 }
 
 /** Removes a waiter node we hold the name of, in the background (the janitor retries after connection trouble). */

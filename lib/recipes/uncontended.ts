@@ -7,18 +7,20 @@ import { encodeNodeData } from './node-data';
 import { HolderWatch } from './holder-watch';
 
 /**
- * The uncontended waiting acquire: when nobody waits for a lock, one atomic MULTI makes its queue (a
- * CONTAINER), our waiter node in it and the holder node, so a waiting acquire of a free lock costs one
- * write, like a fail-fast one. It succeeds only when no queue exists (its first op fails with NODE_EXISTS
- * otherwise) and nobody holds the lock (the third op fails), so callers already queued keep their turn
- * (every waiter is in the queue, and the server never deletes a queue that has a waiter); on any failure
- * nothing was made, and the queued path takes over. The grant is the same as the queued path's (holder,
- * and our waiter kept while held), so its release and a later waiter's behaviour are unchanged.
+ * The uncontended waiting acquire: when nobody waits for a lock, a waiting acquire costs what a fail-fast
+ * one does. An exclusive caller sends one atomic MULTI that creates the lock's queue node and deletes it
+ * again (a probe: it fails with NODE_EXISTS when a queue exists, i.e. when someone waits), then creates the
+ * holder node (it fails when someone holds the lock). So callers already queued keep their turn (every
+ * waiter is in the queue, and the server never deletes a queue that has a waiter), and on any failure
+ * nothing was made and the queued path takes over. What it leaves is exactly a fail-fast holder: the
+ * holder node alone, released with one delete; a caller that queues meanwhile waits on it as on any
+ * fail-fast holder. A shared caller's MULTI makes the queue (a CONTAINER), its waiter node, the group's
+ * container at the holder path and its member node, as the queued path would have.
  */
 
 /** What to do after the MULTI answered (or did not): a pure decision, unit-tested. */
 export type UncontendedNext =
-  /** Ours: holder, waiter and queue were made. */
+  /** Ours: the holder was made (for a shared caller, with its queue, waiter and member nodes). */
   | 'taken'
   /** A queue exists, or the holder does, or ZooKeeper was unreachable before sending: queue up. */
   | 'queue'
@@ -52,7 +54,7 @@ export function mayTryUncontended(containers: 'yes' | 'no' | 'unknown', othersWa
 
 export type UncontendedOutcome =
   /** `holder`: the holder node (for a shared caller, its member node in the group). */
-  | { kind: 'taken'; waiter: string; holder: string; sessionId: string; watch?: HolderWatch }
+  | { kind: 'taken'; waiter?: string; holder: string; sessionId: string; watch?: HolderWatch }
   | { kind: 'queue' }
   /** The MULTI's outcome is unknown; it was sent on `sessionId`. */
   | { kind: 'doubtful'; sessionId: string };
@@ -71,19 +73,27 @@ export async function tryUncontended(ctx: LockContext, target: LockTarget, token
     const sessionId = ctx.zk.sessionId;
     let next: UncontendedNext;
     let error: unknown;
-    const multi = ctx.zk.multi([
-      { op: 'create', path: target.queue, mode: 'container' },
-      { op: 'create', path: waiterPrefix(target, token, shared), mode: 'ephemeral-sequential', data },
-      ...holder,
-    ]);
+    const multi = ctx.zk.multi(
+      shared
+        ? [
+            { op: 'create', path: target.queue, mode: 'container' },
+            { op: 'create', path: waiterPrefix(target, token, true), mode: 'ephemeral-sequential', data },
+            ...holder,
+          ]
+        : [{ op: 'create', path: target.queue }, { op: 'remove', path: target.queue }, ...holder],
+    );
     // An exclusive holder node is watched by a read right behind the MULTI (holder-watch.ts): same round trip.
     const read = shared ? undefined : HolderWatch.sendRead(ctx.zk, target.holder, token, () => sessionId);
     try {
-      const [, waiter, , member] = await multi;
+      const results = await multi;
       await read?.settled;
-      ctx.confirmContainers();
-      const held = shared ? (member?.op === 'create' ? member.path : undefined) : target.holder;
-      if (waiter.op === 'create' && held && sessionId) return { kind: 'taken', waiter: waiter.path, holder: held, sessionId, watch: read?.watch };
+      if (shared) {
+        ctx.confirmContainers();
+        const [, waiter, , member] = results;
+        if (waiter.op === 'create' && member?.op === 'create' && sessionId) return { kind: 'taken', waiter: waiter.path, holder: member.path, sessionId };
+      } else if (sessionId) {
+        return { kind: 'taken', holder: target.holder, sessionId, watch: read?.watch };
+      }
       read?.watch.drop(ctx.zk);
       next = 'queue';
     } catch (caught) {

@@ -369,7 +369,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     await owned.rewriting?.catch(() => undefined); // a fencing rewrite changes the version our delete needs
     if (this.zk.sessionId !== owned.sessionId) return;
     const unread = this.mayDeleteUnread(owned);
-    if (unread && this.handOver(owned, token, queues)) return;
+    if (unread && this.handOver(owned, token)) return;
     for (const watch of owned.watches ?? []) watch.drop(this.zk); // before our own delete fires it
     return unread ? this.deleteUnread(owned, token, queues) : this.releaseRead(owned, token, queues);
   }
@@ -378,11 +378,13 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * A queued lock whose next waiter waits in this process, on this session, goes to it with no request
    * at all (hand-off.ts): it takes our holder node and its watch as they are. True when handed over.
    */
-  private handOver(owned: OwnedNodes, token: string, queues: LockTarget[]): boolean {
-    if (queues.length !== 1 || owned.holders.length !== 1 || owned.nodes.length !== 2) return false;
+  private handOver(owned: OwnedNodes, token: string): boolean {
+    if (owned.holders.length !== 1 || owned.nodes.length > 2) return false;
+    // The next in line waits on our waiter node, or, when we have none (fail-fast, uncontended), on our holder.
+    const waitedOn = owned.nodes.length === 2 ? owned.nodes[1] : owned.holders[0];
     const watches = owned.watches ?? [];
     for (const watch of watches) watch.listen(undefined); // our handle's signal no longer listens
-    const handed = this.context.handOffs.handTo(owned.nodes[1], owned.sessionId, { owned, holderToken: owned.holderToken ?? token, waiterToken: token });
+    const handed = this.context.handOffs.handTo(waitedOn, owned.sessionId, { owned, holderToken: owned.holderToken ?? token, waiterToken: token });
     if (!handed) return false;
     for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
     return true;
@@ -418,7 +420,9 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       ...(owned.watches ?? []).map((w) => ({ path: w.path, version: w.version })),
       ...owned.nodes.filter((path) => !holders.has(path)).map((path) => ({ path, version: 0 })),
     ];
-    let emptied = queues.filter((target) => this.context.waitingHere(target.key) === 0).map((target) => target.queue);
+    // Only a queue we had a waiter node in (the uncontended acquire makes none), and nobody of ours waits in.
+    const inQueue = (target: LockTarget) => owned.nodes.some((path) => path.startsWith(`${target.queue}/`));
+    let emptied = queues.filter((target) => inQueue(target) && this.context.waitingHere(target.key) === 0).map((target) => target.queue);
     try {
       for (;;) {
         try {
