@@ -79,6 +79,21 @@ describe('release without a read', () => {
     expect(await listTree(zk, `${namespace}/default`)).toEqual([]);
   });
 
+  it('keeps at most 1,000 holder watches: a lock taken beyond them costs a create, and its release reads first', async () => {
+    const { lock, zk, backend } = await side();
+    const budget = (backend as unknown as { context: { holderWatches: { inUse: number; max: number } } }).context.holderWatches;
+    const held = await Promise.all(Array.from({ length: budget.max }, (_, i) => lock.acquire(`many-${i}`)));
+    expect(budget.inUse).toBe(budget.max);
+    const calls = recordCalls(zk);
+    const extra = await lock.acquire('one-more');
+    expect(calls.splice(0)).toEqual(['create']);
+    await extra.release();
+    expect(calls.splice(0)).toEqual(['getData', 'remove']);
+    await Promise.all(held.map((h) => h.release()));
+    expect(budget.inUse).toBe(0);
+    expect(await listTree(zk, `${namespace}/default`)).toEqual([]);
+  });
+
   it('gives a fencing token from the watch read, with no request, that grows with every holder', async () => {
     const { lock, zk } = await side();
     const first = await lock.acquire('fenced');
@@ -207,6 +222,7 @@ describe('same-session hand-over', () => {
     expect(runs).toBe(400);
     expect(overlaps).toBe(0);
     expect(handOffsOf(backend).size).toBe(0);
+    expect((backend as unknown as { context: { holderWatches: { inUse: number } } }).context.holderWatches.inUse).toBe(0);
     // The background removals of handed-over waiter nodes have all been answered by now or soon.
     await waitForNoChildren(zk, `${namespace}/default`, 5_000);
     expect(await listTree(zk, `${namespace}/default`)).toEqual([]);

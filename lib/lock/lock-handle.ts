@@ -15,9 +15,10 @@ export interface LockHandle {
    */
   readonly signal: AbortSignal;
   /**
-   * A number that grows with every new holder of any lock in the ensemble (the holder node's creation
+   * A number that grows with every new holder of any lock in the ensemble (the holder node's
    * zxid). Hand it to the storage you write to, so it can refuse writes from a holder that was replaced
-   * while paused. Costs one round trip the first time, none after; rejects with LockLostError when lost.
+   * while paused. Costs at most one request the first time (none while the watch set with the acquire
+   * vouches for the node), none after; rejects with LockLostError when lost.
    */
   fencingToken(): Promise<bigint>;
   /**

@@ -62,7 +62,7 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
           targets.length === 1
             ? zk.create(holders[0], { data, mode: 'ephemeral' }).then((created) => (owner = created.sessionId))
             : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const }))).then(() => (owner = sessionId));
-        const reads = holders.map((path) => HolderWatch.sendRead(zk, path, token, () => owner));
+        const reads = holders.map((path) => HolderWatch.sendRead(zk, path, token, () => owner, ctx.holderWatches));
         try {
           await creating;
         } catch (error) {

@@ -22,6 +22,38 @@ import { isOurs } from './node-ownership';
  * connection its read was answered on: after a reconnect, notifications for what changed meanwhile may
  * come after replies to requests sent meanwhile, so the release reads first again (see watchesVouch).
  */
+/**
+ * How many holder watches a process keeps at once. Each costs about 1.5 KB here (its entry in our watch
+ * registry, node-zookeeper-client's emitter for the path, and this object) on top of the ~0.8 KB a held
+ * lock costs anyway, so a process holding very many locks at once would pay for speed it does not use
+ * (a lock held for minutes gains nothing from a release one request shorter). Locks taken beyond the
+ * budget get no watch: their release reads first, and their signal sets a watch when read (as before).
+ */
+export class HolderWatchBudget {
+  private used = 0;
+
+  constructor(readonly max: number) {}
+
+  /** Takes one watch from the budget; false when none is left. */
+  take(): boolean {
+    if (this.used >= this.max) return false;
+    this.used += 1;
+    return true;
+  }
+
+  give(): void {
+    if (this.used > 0) this.used -= 1;
+  }
+
+  /** Watches in use now (for tests and leak checks). */
+  get inUse(): number {
+    return this.used;
+  }
+}
+
+/** Holder watches per process: see HolderWatchBudget. */
+export const HOLDER_WATCHES_MAX = 1_000;
+
 export class HolderWatch {
   private stateValue: 'pending' | 'armed' | 'fired' | 'unarmed' = 'pending';
   /** The node's version and modification zxid (its creation zxid until its data is rewritten), as read. */
@@ -31,15 +63,23 @@ export class HolderWatch {
   epoch = -1;
   /** Someone listening (a handle's signal): told once, when the node is deleted or changed by anyone. */
   private listener?: (reason: string) => void;
+  /** The budget this watch counts against while it lives (given back once it fired or was dropped). */
+  private budget?: HolderWatchBudget;
 
   constructor(readonly path: string) {}
+
+  private end(state: 'fired' | 'unarmed'): void {
+    this.stateValue = state;
+    this.budget?.give();
+    this.budget = undefined;
+  }
 
   /** The function given to the read; also what `zk.unwatch` takes back. */
   readonly callback = (): void => {
     // 'pending' too: the notification may be handled before the read's promise callback runs (both came
     // in one chunk from the socket); the watch then never arms.
     if (this.stateValue !== 'armed' && this.stateValue !== 'pending') return;
-    this.stateValue = 'fired';
+    this.end('fired');
     const listener = this.listener;
     this.listener = undefined;
     listener?.(`its node ${this.path} was deleted or changed by someone else`);
@@ -55,8 +95,19 @@ export class HolderWatch {
    * once the read answered: armed when it found our node, unarmed otherwise (a failed read sets no watch;
    * a node that is not ours keeps a server watch that fires into nothing, once).
    */
-  static sendRead(zk: ZookeeperService, path: string, token: string, owner: () => string | undefined): { watch: HolderWatch; settled: Promise<void> } {
+  static sendRead(
+    zk: ZookeeperService,
+    path: string,
+    token: string,
+    owner: () => string | undefined,
+    budget?: HolderWatchBudget,
+  ): { watch: HolderWatch; settled: Promise<void> } {
     const watch = new HolderWatch(path);
+    if (budget && !budget.take()) {
+      watch.stateValue = 'unarmed'; // over budget: no read, no watch
+      return { watch, settled: Promise.resolve() };
+    }
+    watch.budget = budget;
     const settled = zk.getData(path, watch.callback).then(
       ({ data, stat }) => {
         if (watch.stateValue !== 'pending') return;
@@ -71,7 +122,7 @@ export class HolderWatch {
         }
       },
       () => {
-        if (watch.stateValue === 'pending') watch.stateValue = 'unarmed';
+        if (watch.stateValue === 'pending') watch.end('unarmed');
       },
     );
     return { watch, settled };
@@ -99,7 +150,7 @@ export class HolderWatch {
 
   /** Takes the watch back (before our own delete fires it, or when the node was not ours). */
   drop(zk: ZookeeperService): void {
-    if (this.stateValue !== 'fired') this.stateValue = 'unarmed';
+    if (this.stateValue !== 'fired') this.end('unarmed');
     this.listener = undefined;
     zk.unwatch(this.path, this.callback);
   }

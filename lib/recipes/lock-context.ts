@@ -10,6 +10,7 @@ import { NodeJanitor } from './node-janitor';
 import { carriesToken } from './node-data';
 import { AclPolicy, aclPolicy, describeAclEntry, foreignEntries } from './namespace-acl';
 import { HandOffs } from './hand-off';
+import { HolderWatchBudget, HOLDER_WATCHES_MAX } from './holder-watch';
 
 const INSPECT_INTERVAL_MS = 60_000;
 const GROUP_INSPECT_INTERVAL_MS = 1_000;
@@ -40,6 +41,8 @@ export class LockContext {
   private readonly reported = new Set<string>();
   /** Waiters of this process that a release on the same session may hand its lock to (hand-off.ts). */
   readonly handOffs = new HandOffs();
+  /** Holder watches this process keeps at once (holder-watch.ts). */
+  readonly holderWatches = new HolderWatchBudget(HOLDER_WATCHES_MAX);
 
   constructor(
     readonly zk: ZookeeperService,

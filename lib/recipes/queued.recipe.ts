@@ -579,7 +579,7 @@ async function takeHolder(ctx: LockContext, target: LockTarget, token: string, d
   let owner: string | undefined;
   const creating = zk.create(target.holder, { data: encodeNodeData(token, zk.options.ownerName), mode: 'ephemeral' });
   // Right behind the create, the read that watches our holder node (holder-watch.ts): same round trip.
-  const read = HolderWatch.sendRead(zk, target.holder, token, () => owner);
+  const read = HolderWatch.sendRead(zk, target.holder, token, () => owner, ctx.holderWatches);
   try {
     owner = (await creating).sessionId;
     await read.settled;

@@ -83,7 +83,7 @@ export async function tryUncontended(ctx: LockContext, target: LockTarget, token
         : [{ op: 'create', path: target.queue }, { op: 'remove', path: target.queue }, ...holder],
     );
     // An exclusive holder node is watched by a read right behind the MULTI (holder-watch.ts): same round trip.
-    const read = shared ? undefined : HolderWatch.sendRead(ctx.zk, target.holder, token, () => sessionId);
+    const read = shared ? undefined : HolderWatch.sendRead(ctx.zk, target.holder, token, () => sessionId, ctx.holderWatches);
     try {
       const results = await multi;
       await read?.settled;

@@ -245,7 +245,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     const listener = old?.takeListener();
     old?.drop(zk); // before our own change fires it
     const written = zk.multi([{ op: 'setData', path: holder, data: encodeNodeData(holderToken, zk.options.ownerName), version }]);
-    const read = HolderWatch.sendRead(zk, holder, holderToken, () => grant.owner);
+    const read = HolderWatch.sendRead(zk, holder, holderToken, () => grant.owner, this.context.holderWatches);
     owned.watches = [read.watch];
     read.watch.listen(listener);
     const rewriting = (async () => {
