@@ -70,7 +70,9 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
           throw error;
         }
         await Promise.all(reads.map((r) => r.settled));
-        return { nodes: holders, holders, sessionId: owner as string, watches: reads.map((r) => r.watch) };
+        // Kept only when every holder is watched (none kept over the watch budget: memory per held lock).
+        const watches = reads.every((r) => r.watch.state !== 'unarmed') ? reads.map((r) => r.watch) : undefined;
+        return { nodes: holders, holders, sessionId: owner as string, watches };
       }
       // A second try (after a create whose outcome was unknown) sets no watch: its release reads first.
       // It gets only what is left of the acquire's deadline (its own request timeout would run a whole

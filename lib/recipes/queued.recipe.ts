@@ -82,7 +82,8 @@ export async function acquireQueued(
   const granted = (holder: string, waiterPath: string | undefined, sessionId: string, sweep: string[], watch?: HolderWatch): OwnedNodes => {
     holding = true;
     const nodes = waiterPath === undefined ? [holder] : [holder, waiterPath];
-    return { nodes, holders: [holder], sessionId, sweep, groups: shared ? [target.holder] : [], watches: watch ? [watch] : undefined };
+    const watches = watch && watch.state !== 'unarmed' ? [watch] : undefined; // none kept over the watch budget
+    return { nodes, holders: [holder], sessionId, sweep, groups: shared ? [target.holder] : [], watches };
   };
   try {
     if (ctx.hasDir(target.scopeDir) && mayTryUncontended(ctx.containerSupport, here.others)) {
