@@ -16,6 +16,9 @@ import { encodeNodeName } from '../lock/lock-id';
  *   <namespace>/<scope>/<id>/x              the gate: made by the exclusive waiter at the head of the queue;
  *                                           fail-fast shared callers cannot join while it exists
  *   <namespace>/<scope>/<id>%q/r-<token>-<seq>  a shared caller's place in the queue (exclusive: w-)
+ *   <namespace>/<scope>                     its data is `shared` once a group was made in the scope (set in
+ *                                           the group's own MULTI, never taken away): exclusive fail-fast
+ *                                           callers read the node in their way only there (shared-scopes.ts)
  *
  * Concurrency limits (`limit: n`) are a lock of their own, next to the others:
  *

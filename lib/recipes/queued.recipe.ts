@@ -219,8 +219,10 @@ export async function createMember(ctx: LockContext, target: LockTarget, data: B
         const results = await ctx.zk.multi([
           { op: 'create', path: target.holder, mode: 'container' },
           { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
+          ...ctx.markOps(target.scopeDir), // no group without its scope's mark (shared-scopes.ts)
         ]);
         ctx.confirmContainers();
+        ctx.confirmMark(target.scopeDir);
         return (results[1] as { path: string }).path;
       } catch (again) {
         if (!(again instanceof ZookeeperError)) throw again;

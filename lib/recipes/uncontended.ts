@@ -60,10 +60,12 @@ export type UncontendedOutcome =
 export async function tryUncontended(ctx: LockContext, target: LockTarget, token: string, shared = false): Promise<UncontendedOutcome> {
   const data = encodeNodeData(token, ctx.zk.options.ownerName);
   // A shared caller makes the holder path as the group's CONTAINER and its own member node in it.
+  // (And marks the scope dir as one with shared locks, in the same MULTI: see shared-scopes.ts.)
   const holder: MultiOp[] = shared
     ? [
         { op: 'create', path: target.holder, mode: 'container' },
         { op: 'create', path: memberPrefix(target, token), mode: 'ephemeral-sequential', data },
+        ...ctx.markOps(target.scopeDir),
       ]
     : [{ op: 'create', path: target.holder, mode: 'ephemeral', data }];
   for (let attempt = 0; ; attempt++) {
@@ -77,6 +79,7 @@ export async function tryUncontended(ctx: LockContext, target: LockTarget, token
         ...holder,
       ]);
       ctx.confirmContainers();
+      if (shared) ctx.confirmMark(target.scopeDir);
       const held = shared ? (member?.op === 'create' ? member.path : undefined) : target.holder;
       if (waiter.op === 'create' && held && sessionId) return { kind: 'taken', waiter: waiter.path, holder: held, sessionId };
       next = 'queue';

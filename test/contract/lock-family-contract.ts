@@ -39,6 +39,7 @@ export function describeFamilyContract(backend: string, makeWorld: () => Promise
       const order: string[] = [];
       const writer = a.withLock(id, () => void order.push('writer'), { wait: 20_000 });
       await waitingFor(b, id, 1);
+      await world.closedToSharers(id);
       // The exclusive caller waits: fail-fast shared callers are refused (it is never starved) ...
       await expect(b.acquire(id, { shared: true })).rejects.toBeInstanceOf(LockConflictError);
       // ... and waiting ones queue behind it.
@@ -47,6 +48,18 @@ export function describeFamilyContract(backend: string, makeWorld: () => Promise
       await reader.release();
       await Promise.all([writer, late]);
       expect(order).toEqual(['writer', 'late reader']);
+    });
+
+    it('frees an id for an exclusive fail-fast caller at once when its last shared holder\'s session ends', async () => {
+      const id = uniqueId();
+      const lost = await a.acquire(id, { shared: true });
+      await world.expireA();
+      expect(lost.signal.aborted).toBe(true);
+      const writer = await b.acquire(id); // nobody holds it: no conflict (no wait for a reaper)
+      expect((await a.inspect(id)).mode).toBe('exclusive');
+      await writer.release();
+      await lost.release(); // harms no one
+      expect((await a.inspect(id)).mode).toBe('free');
     });
 
     it('lets waiting shared callers in together once the exclusive holder is done', async () => {
