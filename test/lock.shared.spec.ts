@@ -6,7 +6,8 @@
 import { LockConflictError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { newLockService, recordCalls } from './support/locks';
 import { ClientFaults } from './support/client-faults';
-import { cleanup, expireSession, listTree, newService, harness, sharedConnectString, TestServer, uniqueNamespace, waitForChildren, waitForState } from './support/zookeeper';
+import { decodeNodeData } from '../lib/recipes/node-data';
+import { cleanup, expireSession, listTree, newService, harness, sharedConnectString, TestServer, uniqueNamespace, waitForChildren, waitForState, watchesLeft } from './support/zookeeper';
 
 afterEach(cleanup);
 
@@ -15,7 +16,7 @@ beforeEach(() => {
   namespace = uniqueNamespace('shared');
 });
 
-async function instance(options: { sessionTimeout?: number; connectionString?: string } = {}): Promise<{ lock: LockService; zk: ZookeeperService }> {
+async function instance(options: { sessionTimeout?: number; connectionString?: string; ownerName?: string } = {}): Promise<{ lock: LockService; zk: ZookeeperService }> {
   const zk = await newService({ namespace, ...options });
   return { lock: newLockService(zk), zk };
 }
@@ -135,6 +136,108 @@ describe('shared locks on ZooKeeper', () => {
     await held.release();
   });
 
+});
+
+/** Resolves once the gate of `holder` exists and was put up by `owner` (event-driven: an exists watch per change). */
+async function gateOf(zk: ZookeeperService, holder: string, owner: string): Promise<void> {
+  const gate = `${holder}/x`;
+  for (const deadline = Date.now() + 20_000; ; ) {
+    let changed!: () => void;
+    const change = new Promise<void>((resolve) => (changed = resolve));
+    const watch = () => changed();
+    if (await zk.exists(gate, watch)) {
+      const found = await zk.getData(gate).catch(() => undefined);
+      if (found && decodeNodeData(found.data).owner === owner) {
+        zk.unwatch(gate, watch);
+        return;
+      }
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`no gate of ${owner} in ${holder} within 20 s`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([change, new Promise((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+    zk.unwatch(gate, watch);
+  }
+}
+
+/**
+ * Issue 13, defect 2: a fail-fast shared caller must not get in ahead of an exclusive caller that waits,
+ * also while that one is not yet first in the queue. The first exclusive waiter with only shared callers
+ * ahead of it (the gatekeeper) closes their group at once.
+ */
+describe('shared locks: the gate of an exclusive waiter that is not first in the queue', () => {
+  it('goes up as soon as the exclusive caller queues behind a shared holder that waited, and goes with its take-over', async () => {
+    const a = await instance({ ownerName: 'reader' });
+    const b = await instance({ ownerName: 'writer' });
+    const reader = await a.lock.acquire('doc', { shared: true, wait: 5_000 }); // keeps its place in the queue
+    const writer = b.lock.acquire('doc', { wait: 20_000 });
+    await gateOf(a.zk, node('doc'), 'writer');
+    expect(await a.zk.getChildren(`${node('doc')}%q`)).toHaveLength(2); // the writer is second, not first
+    await expect(a.lock.acquire('doc', { shared: true })).rejects.toBeInstanceOf(LockConflictError);
+    await reader.release();
+    const held = await writer;
+    expect((await a.zk.getData(node('doc'))).stat.ephemeralOwner).toBe(b.zk.sessionId);
+    await held.release();
+    expect(await listTree(a.zk, `${namespace}/default`)).toEqual([]);
+  });
+
+  it('passes to the next exclusive waiter when the gatekeeper gives up, even with a shared waiter between them', async () => {
+    const a = await instance({ ownerName: 'reader' });
+    const first = await instance({ ownerName: 'first writer' });
+    const next = await instance({ ownerName: 'next writer' });
+    const reader = await a.lock.acquire('doc', { shared: true, wait: 5_000 });
+    const cancel = new AbortController();
+    const gaveUp = first.lock.acquire('doc', { wait: 20_000, signal: cancel.signal }).catch((e) => e);
+    await gateOf(a.zk, node('doc'), 'first writer');
+    // Queued behind the first writer: a reader (waits behind it), then the next writer (behind the reader).
+    const lateReader = a.lock.acquire('doc', { shared: true, wait: 20_000 });
+    await waitForChildren(a.zk, `${node('doc')}%q`, 3);
+    const writer = next.lock.acquire('doc', { wait: 20_000 });
+    await waitForChildren(a.zk, `${node('doc')}%q`, 4);
+    cancel.abort(new Error('gave up'));
+    expect(await gaveUp).toMatchObject({ message: 'gave up' });
+    // The late reader joins (nobody exclusive ahead of it now); the next writer keeps later ones out.
+    const late = await lateReader;
+    await gateOf(a.zk, node('doc'), 'next writer');
+    await expect(first.lock.acquire('doc', { shared: true })).rejects.toBeInstanceOf(LockConflictError);
+    await Promise.all([reader.release(), late.release()]);
+    const held = await writer;
+    expect((await a.zk.getData(node('doc'))).stat.ephemeralOwner).toBe(next.zk.sessionId);
+    await held.release();
+    expect(await listTree(a.zk, `${namespace}/default`)).toEqual([]);
+  });
+
+  it('goes up once the shared waiters ahead have made their group, after an exclusive fail-fast holder left', async () => {
+    const a = await instance({ ownerName: 'reader' });
+    const b = await instance({ ownerName: 'writer' });
+    const c = await instance({ ownerName: 'holder' });
+    const holder = await c.lock.acquire('doc'); // fail-fast: no place in the queue
+    const reader = a.lock.acquire('doc', { shared: true, wait: 20_000 });
+    await waitForChildren(a.zk, `${node('doc')}%q`, 1);
+    const writer = b.lock.acquire('doc', { wait: 20_000 });
+    await waitForChildren(a.zk, `${node('doc')}%q`, 2);
+    await holder.release(); // the reader makes a group; the writer, behind it, closes it
+    const read = await reader;
+    await gateOf(a.zk, node('doc'), 'writer');
+    await expect(c.lock.acquire('doc', { shared: true })).rejects.toBeInstanceOf(LockConflictError);
+    await read.release();
+    await (await writer).release();
+    expect(await listTree(a.zk, `${namespace}/default`)).toEqual([]);
+  });
+
+  it('a gatekeeper that gives up takes its gate back, and leaves nothing', async () => {
+    const a = await instance();
+    const b = await instance({ ownerName: 'writer' });
+    const reader = await a.lock.acquire('doc', { shared: true, wait: 5_000 });
+    const timedOut = b.lock.acquire('doc', { wait: 1_000 }).catch((e) => e);
+    await gateOf(a.zk, node('doc'), 'writer');
+    expect(await timedOut).toBeInstanceOf(LockConflictError);
+    const again = await a.lock.acquire('doc', { shared: true }); // open again
+    await Promise.all([reader.release(), again.release()]);
+    expect(await listTree(a.zk, `${namespace}/default`)).toEqual([]);
+    expect(watchesLeft(b.zk)).toEqual([]);
+  });
 });
 
 /**

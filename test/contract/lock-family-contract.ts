@@ -50,6 +50,26 @@ export function describeFamilyContract(backend: string, makeWorld: () => Promise
       expect(order).toEqual(['writer', 'late reader']);
     });
 
+    it('refuses a fail-fast shared caller that comes after a waiting exclusive one also while that one is not first in the queue (behind a shared holder that waited)', async () => {
+      const id = uniqueId();
+      // A shared holder that waited for it: its place in the queue stays while it holds.
+      const reader = await a.acquire(id, { shared: true, wait: 5_000 });
+      const order: string[] = [];
+      const writer = b.withLock(id, () => void order.push('writer'), { wait: 20_000 });
+      await waitingFor(b, id, 1);
+      await world.closedToSharers(id);
+      await expect(a.acquire(id, { shared: true })).rejects.toMatchObject({ code: 'LOCK_CONFLICT', ids: [id], waited: 0 });
+      await expect(b.acquire(id, { shared: true })).rejects.toBeInstanceOf(LockConflictError);
+      // A waiting shared caller that comes after the writer queues behind it too.
+      const late = a.withLock(id, () => void order.push('late reader'), { shared: true, wait: 20_000 });
+      await waitingFor(b, id, 2);
+      expect((await b.inspect(id)).holders).toHaveLength(1); // still only the first reader holds it
+      await reader.release();
+      await Promise.all([writer, late]);
+      expect(order).toEqual(['writer', 'late reader']);
+      expect((await a.inspect(id)).mode).toBe('free');
+    });
+
     it('frees an id for an exclusive fail-fast caller at once when its last shared holder\'s session ends', async () => {
       const id = uniqueId();
       const lost = await a.acquire(id, { shared: true });
