@@ -5,7 +5,7 @@
  */
 import { LockConflictError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { newLockService, recordCalls } from './support/locks';
-import { ClientFaults } from './support/client-faults';
+import { ClientFaults, clientError } from './support/client-faults';
 import { decodeNodeData } from '../lib/recipes/node-data';
 import { cleanup, expireSession, listTree, newService, harness, sharedConnectString, TestServer, uniqueNamespace, waitForChildren, waitForState, watchesLeft } from './support/zookeeper';
 
@@ -380,5 +380,41 @@ describe('shared locks: an empty group left at the holder path', () => {
     await expect(b.lock.acquire('doc')).rejects.toBeInstanceOf(LockConflictError);
     expect(calls).toEqual(['create']);
     await held.release();
+  });
+});
+
+/**
+ * A server before ZooKeeper 3.5 has no container nodes: it answers a createContainer request
+ * UNIMPLEMENTED, and (as its source reads: no server of that age runs here) a MULTI holding one with
+ * MARSHALLING_ERROR. Simulated at the session: shared and limited locks are then refused as unavailable,
+ * leaving nothing behind; exclusive locks work as before (with persistent queues).
+ */
+describe('shared and limited locks on a server without containers (before 3.5, simulated)', () => {
+  type Session = {
+    multi(ops: Array<{ type: string; flags?: number }>, callback: (error: unknown, results?: unknown) => void): void;
+    createContainer(path: string, data: unknown, acl: unknown, callback: (error: unknown) => void): void;
+  };
+  const withoutContainers = (zk: ZookeeperService) => {
+    const session = (zk as unknown as { session: Session }).session;
+    const multi = session.multi.bind(session);
+    session.multi = (ops, callback) => {
+      if (ops.some((op) => op.type === 'create' && op.flags === 4)) setImmediate(() => callback(clientError(-5))); // MARSHALLING_ERROR
+      else multi(ops, callback);
+    };
+    session.createContainer = (_path, _data, _acl, callback) => setImmediate(() => callback(clientError(-6))); // UNIMPLEMENTED
+  };
+
+  it('refuses shared and limited acquires, fail-fast or waiting, with LockUnavailableError, and leaves nothing', async () => {
+    const { lock, zk } = await instance();
+    withoutContainers(zk);
+    await expect(lock.acquire('doc', { shared: true })).rejects.toMatchObject({ code: 'LOCK_UNAVAILABLE' });
+    await expect(lock.acquire('doc', { shared: true, wait: 2_000 })).rejects.toMatchObject({ code: 'LOCK_UNAVAILABLE' });
+    await expect(lock.acquire('doc', { limit: 2 })).rejects.toMatchObject({ code: 'LOCK_UNAVAILABLE' });
+    await expect(lock.acquire('doc', { limit: 2, wait: 2_000 })).rejects.toMatchObject({ code: 'LOCK_UNAVAILABLE' });
+    expect(await listTree(zk, `${namespace}/default`)).toEqual([]); // the persistent queue of the waiting one too
+    // Exclusive locks are not affected: fail-fast as always, waiting with a persistent queue.
+    await lock.withLock('doc', () => undefined);
+    await lock.withLock('doc', () => undefined, { wait: 2_000 });
+    expect(await listTree(zk, `${namespace}/default`)).toEqual([]);
   });
 });
