@@ -333,6 +333,21 @@ describe('shared locks: an empty group left at the holder path', () => {
     for (const id of ['x', 'y', 'z']) expect((await b.zk.getData(node(id))).stat.ephemeralOwner).toBe(b.zk.sessionId);
     await held.release();
     expect(await listTree(b.zk, `${namespace}/default`)).toEqual([]);
+    // An empty group on one id and a lock on a later one: a conflict naming the locked one, and nothing
+    // done (the take-over MULTI failed as a whole: the group stays, no other id is taken).
+    const c = await instance({ connectionString });
+    await c.lock.acquire('x', { shared: true });
+    await c.zk.close();
+    const e = await instance({ connectionString });
+    const lockZ = await e.lock.acquire('z');
+    await emptyGroupAt(b.zk, node('x'));
+    await expect(b.lock.acquire(['x', 'y', 'z'])).rejects.toMatchObject({ code: 'LOCK_CONFLICT', ids: ['z'] });
+    await emptyGroupAt(b.zk, node('x'));
+    expect(await b.zk.exists(node('y'))).toBeNull();
+    await lockZ.release();
+    const all = await b.lock.acquire(['x', 'y', 'z']);
+    await all.release();
+    expect(await listTree(b.zk, `${namespace}/default`)).toEqual([]);
   });
 
   it('never removes what was joined or taken between its read and its MULTI: the conflict stands, the others keep theirs', async () => {

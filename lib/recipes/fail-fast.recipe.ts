@@ -109,6 +109,9 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
           }
           continue;
         }
+        // A conflict as without the look (at most once a minute per id, a background look for squatters);
+        // named by the target the failed op was about (a take-over MULTI has removal ops before its creates).
+        if (aboutIt) throw conflict(ctx, targets[target]);
       }
       throw conflictOr(ctx, error, targets);
     }
@@ -135,12 +138,15 @@ async function readWithin(ctx: LockContext, path: string, deadline: number): Pro
 }
 
 function conflictOr(ctx: LockContext, error: unknown, targets: LockTarget[]): Error {
-  if (error instanceof ZookeeperError && (error.code === 'NODE_EXISTS' || NODE_CHANGED.has(error.code))) {
-    const held = targets.length === 1 ? targets[0] : targets[error.opIndex ?? 0];
-    ctx.inspectHolder(held.holder); // a persistent squatter must not make this id a 409 for ever
-    return new LockConflictError([held.id], held.scope, 0);
+  if (error instanceof ZookeeperError && error.code === 'NODE_EXISTS') {
+    return conflict(ctx, targets.length === 1 ? targets[0] : targets[error.opIndex ?? 0]);
   }
   return unavailable(error);
+}
+
+function conflict(ctx: LockContext, held: LockTarget): LockConflictError {
+  ctx.inspectHolder(held.holder); // a persistent squatter must not make this id a 409 for ever
+  return new LockConflictError([held.id], held.scope, 0);
 }
 
 function pastDeadline(path: string): ZookeeperError {
