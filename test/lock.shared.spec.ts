@@ -208,6 +208,26 @@ describe('shared locks: the gate of an exclusive waiter that is not first in the
     expect(await listTree(a.zk, `${namespace}/default`)).toEqual([]);
   });
 
+  it('passes to the next exclusive waiter when the gatekeeper\'s session ends; the old one queues again behind it', async () => {
+    const a = await instance({ ownerName: 'reader' });
+    const first = await instance({ ownerName: 'first writer' });
+    const next = await instance({ ownerName: 'next writer' });
+    const reader = await a.lock.acquire('doc', { shared: true, wait: 5_000 });
+    const order: string[] = [];
+    const one = first.lock.withLock('doc', () => void order.push('first writer'), { wait: 30_000 });
+    await gateOf(a.zk, node('doc'), 'first writer');
+    const two = next.lock.withLock('doc', () => void order.push('next writer'), { wait: 30_000 });
+    await waitForChildren(a.zk, `${node('doc')}%q`, 3);
+    await expireSession(sharedConnectString(), first.zk); // its waiter node and its gate go with it
+    await gateOf(a.zk, node('doc'), 'next writer');
+    await waitForChildren(a.zk, `${node('doc')}%q`, 3); // the first writer queued again, behind the next one
+    await expect(a.lock.acquire('doc', { shared: true })).rejects.toBeInstanceOf(LockConflictError);
+    await reader.release();
+    await Promise.all([one, two]);
+    expect(order).toEqual(['next writer', 'first writer']);
+    expect(await listTree(a.zk, `${namespace}/default`)).toEqual([]);
+  });
+
   it('goes up once the shared waiters ahead have made their group, after an exclusive fail-fast holder left', async () => {
     const a = await instance({ ownerName: 'reader' });
     const b = await instance({ ownerName: 'writer' });
