@@ -126,6 +126,15 @@ describe('shared locks on ZooKeeper', () => {
     await waitForState(a.zk, 'connected');
   });
 
+  it('with an acl that gives no write permission, shared acquires are refused (NO_AUTH: the scope\'s mark cannot be set), exclusive ones work', async () => {
+    const zk = await newService({ namespace, auth: 'app:pw', acl: [{ scheme: 'auth', id: '', permissions: ['read', 'create', 'delete', 'admin'] }] });
+    const lock = newLockService(zk);
+    await lock.withLock('doc', () => undefined);
+    await expect(lock.acquire('doc', { shared: true })).rejects.toMatchObject({ code: 'LOCK_UNAVAILABLE', message: expect.stringContaining('NO_AUTH') });
+    await expect(lock.acquire('doc', { shared: true, wait: 2_000 })).rejects.toMatchObject({ code: 'LOCK_UNAVAILABLE' });
+    expect(await listTree(zk, `${namespace}/default`)).toEqual([]);
+  });
+
   it('signals a shared holder whose member node is deleted by someone else', async () => {
     const { lock, zk } = await instance();
     const held = await lock.acquire('doc', { shared: true });
