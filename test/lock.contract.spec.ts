@@ -4,7 +4,7 @@ import { ContractWorld, describeLockContract } from './contract/lock-contract';
 import { describeFamilyContract } from './contract/lock-family-contract';
 import { lockKey } from '../lib/lock/lock-id';
 import { newLockService } from './support/locks';
-import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForChildren, waitForState } from './support/zookeeper';
+import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForChildren, waitForNode, waitForState } from './support/zookeeper';
 
 const zookeeperWorld = async (): Promise<ContractWorld> => {
   const namespace = uniqueNamespace('contract');
@@ -24,6 +24,9 @@ const zookeeperWorld = async (): Promise<ContractWorld> => {
     closeA: () => zkA.close(),
     async queued(id, count) {
       await waitForChildren(zkA, `${namespace}/default/${id}%q`, count);
+    },
+    async closedToSharers(id) {
+      await waitForNode(zkA, `${namespace}/default/${id}/x`);
     },
     dispose: cleanup,
   };
@@ -52,6 +55,7 @@ const memoryWorld = async (): Promise<ContractWorld> => {
         await new Promise((resolve) => setImmediate(resolve));
       }
     },
+    async closedToSharers() {},
     async dispose() {},
   };
 };

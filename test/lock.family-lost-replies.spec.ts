@@ -5,7 +5,7 @@
  */
 import { LockConflictError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { newLockService } from './support/locks';
-import { cleanup, listTree, newService, uniqueNamespace } from './support/zookeeper';
+import { cleanup, listTree, newService, uniqueNamespace, waitForChildren, waitForGone, watchesLeft } from './support/zookeeper';
 import { ClientFaults, clientError, CODES } from './support/client-faults';
 
 afterEach(cleanup);
@@ -93,5 +93,47 @@ describe('lost replies of shared and limited acquires', () => {
     expect(creates.paths.filter((p) => p.includes('%l/'))).toHaveLength(1); // found by token: not created twice
     expect(await b.zk.getChildren(`${node('tenant')}%l`)).toHaveLength(2);
     await Promise.all([held.release(), first.release()]);
+  });
+
+  it("an exclusive waiter's gate (queued behind a shared holder): the create landed, its reply was lost: found by token, and it gets the lock", async () => {
+    const a = await instance();
+    const b = await instance();
+    const reader = await a.lock.acquire('doc', { shared: true, wait: 5_000 }); // keeps its place: b queues second
+    const faults = new ClientFaults(b.zk);
+    const creates = faults.count('create');
+    const landed = faults.loseReply('create', `${node('doc')}/x`);
+    // Its next try meets NODE_EXISTS (the rules apply in turn): the gate is looked at then.
+    const retried = new Promise<void>((resolve) => faults.onReply('create', `${node('doc')}/x`, resolve));
+    const writer = b.lock.acquire('doc', { wait: 20_000 });
+    await landed;
+    await expect(a.lock.acquire('doc', { shared: true })).rejects.toBeInstanceOf(LockConflictError); // closed from the start
+    await retried;
+    await waitForChildren(a.zk, `${node('doc')}%q`, 2);
+    await reader.release();
+    const held = await writer;
+    // The lost create, then one that met NODE_EXISTS and found the gate ours (by token and session):
+    // no third try at the head, and no wait for "someone else's" gate to go.
+    expect(creates.paths.filter((p) => p === `${node('doc')}/x`)).toHaveLength(2);
+    expect((await a.zk.getData(node('doc'))).stat.ephemeralOwner).toBe(b.zk.sessionId); // its lock: gate and group gone
+    await held.release();
+    expect(await listTree(a.zk, `${namespace}/default`)).toEqual([]);
+  });
+
+  it("an exclusive waiter's gate whose reply was lost, and the waiter gives up right then: the gate is removed by token, nothing is left", async () => {
+    const a = await instance();
+    const b = await instance();
+    const reader = await a.lock.acquire('doc', { shared: true, wait: 5_000 });
+    const faults = new ClientFaults(b.zk);
+    const landed = faults.loseReply('create', `${node('doc')}/x`);
+    const cancel = new AbortController();
+    const writer = b.lock.acquire('doc', { wait: 20_000, signal: cancel.signal }).catch((e) => e);
+    await landed;
+    cancel.abort(new Error('gave up'));
+    expect(await writer).toMatchObject({ message: 'gave up' });
+    await waitForGone(a.zk, `${node('doc')}/x`); // the janitor's: the gate is b's, by token and session
+    const again = await a.lock.acquire('doc', { shared: true }); // the group is open again
+    await Promise.all([reader.release(), again.release()]);
+    expect(await listTree(a.zk, `${namespace}/default`)).toEqual([]);
+    expect(watchesLeft(b.zk)).toEqual([]);
   });
 });

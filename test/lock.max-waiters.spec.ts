@@ -62,6 +62,52 @@ describe('maxWaiters', () => {
     await (await waiting).release();
   });
 
+  it('applies to limited locks (`limit` with `wait`) as to exclusive ones: perId in this process, sending nothing', async () => {
+    const namespace = uniqueNamespace('waiters');
+    const holder = newLockService(await newService({ namespace }));
+    const zk = await newService({ namespace, maxWaiters: { perId: 2 } });
+    const waiters = newLockService(zk);
+    const held = await holder.acquire('x', { limit: 1 });
+    const cancel = new AbortController();
+    const queued = Array.from({ length: 2 }, () => waiters.acquire('x', { limit: 1, wait: 60_000, signal: cancel.signal }).catch((e) => e));
+    const slots = `${namespace}/default/x%l`;
+    await waitForChildren(zk, slots, 3); // the holder and two waiters
+    const refused = await waiters.acquire('x', { limit: 1, wait: 60_000 }).catch((e) => e);
+    expect(refused).toBeInstanceOf(LockQueueFullError);
+    expect(refused).toMatchObject({ code: 'LOCK_QUEUE_FULL', ids: ['x'], limit: { perId: 2 } });
+    expect(await zk.getChildren(slots)).toHaveLength(3); // nothing was sent for it
+    expect(waiters.waitingCount).toBe(2);
+    cancel.abort(new Error('test over'));
+    await Promise.all(queued);
+    await held.release();
+    await waiters.withLock('x', () => undefined, { limit: 1, wait: 1000 }); // places are given back
+  });
+
+  it('applies to limited locks across instances: refused when perId callers of others already wait ahead, its node removed', async () => {
+    const namespace = uniqueNamespace('waiters');
+    const holder = newLockService(await newService({ namespace }));
+    const othersZk = await newService({ namespace, maxWaiters: { perId: Infinity } });
+    const others = newLockService(othersZk);
+    const strict = newLockService(await newService({ namespace, maxWaiters: { perId: 2 } }));
+    const held = [await holder.acquire('x', { limit: 2 }), await holder.acquire('x', { limit: 2 })]; // both slots
+    const cancel = new AbortController();
+    const queued = Array.from({ length: 2 }, () => others.acquire('x', { limit: 2, wait: 60_000, signal: cancel.signal }).catch((e) => e));
+    const slots = `${namespace}/default/x%l`;
+    await waitForChildren(othersZk, slots, 4);
+    // Two wait ahead of it (the holders' places are the limit's, not a queue): one more than it may have.
+    await expect(strict.acquire('x', { limit: 2, wait: 60_000 })).rejects.toMatchObject({ code: 'LOCK_QUEUE_FULL', limit: { perId: 2 } });
+    expect(await othersZk.getChildren(slots)).toHaveLength(4); // its own node is gone again
+    // With one waiting ahead, it queues as usual.
+    cancel.abort(new Error('test over'));
+    await Promise.all(queued);
+    const one = others.acquire('x', { limit: 2, wait: 60_000 });
+    await waitForChildren(othersZk, slots, 3);
+    const waiting = strict.acquire('x', { limit: 2, wait: 60_000 });
+    await waitForChildren(othersZk, slots, 4);
+    await Promise.all(held.map((h) => h.release()));
+    await Promise.all([(await one).release(), (await waiting).release()]);
+  });
+
   it('refuses a waiter beyond perProcess, whatever the ids', async () => {
     const namespace = uniqueNamespace('waiters');
     const holder = newLockService(await newService({ namespace }));

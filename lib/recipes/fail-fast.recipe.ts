@@ -1,10 +1,12 @@
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { settleWithin } from '../zookeeper/settle-within';
 import { LockConflictError } from '../lock/lock.errors';
-import { LockContext, unavailable } from './lock-context';
+import { LockContext, persistenceProbe, unavailable } from './lock-context';
 import type { LockTarget } from './lock-paths';
 import { encodeNodeData } from './node-data';
 import { HolderWatch } from './holder-watch';
+import { failedTarget, inTheWay, takeOverOps } from './shared-scopes';
+import type { NodeStat } from '../zookeeper/zookeeper.service';
 
 export interface OwnedNodes {
   /** Every node this acquisition made (holders, and waiter nodes for a queued lock). */
@@ -41,6 +43,12 @@ export interface OwnedNodes {
  * A create whose outcome is unknown is resolved by looking for our token, and tried once more if it
  * was not found; a NODE_EXISTS on that second try is resolved by reading the node (our first create may
  * have landed after we looked), so our own node is never reported as someone else's and never orphaned.
+ *
+ * In a scope where shared locks are taken (its mark: shared-scopes.ts), the node in the way may be a
+ * shared group left empty (its last member's session ended, or the member was deleted, before a release
+ * took the group along): then it is read once, and an empty one is removed and the lock taken in one
+ * MULTI (takeOverOps). So a conflict costs one create where no shared lock was ever taken, and one create
+ * and one read where they are; an empty group costs one MULTI more and is no conflict.
  */
 export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], token: string): Promise<OwnedNodes> {
   const { zk } = ctx;
@@ -52,6 +60,11 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
   // create's reply is lost and its outcome must be looked for.
   const deadline = performance.now() + zk.options.operationTimeout;
   let doubtful: string | undefined; // session of an earlier create whose outcome we never learned
+  // Empty groups found in our way (index of the target -> version read): removed by our next request.
+  const emptied = new Map<number, number>();
+  let looks = 0; // nodes in our way read so far: at most one per id, and one more
+  const squatters = new Set<string>(); // emptied nodes that carried data: not groups, said when removed
+  let firstLooks: Array<Promise<NodeStat | null | undefined> | undefined> | undefined; // what the first create's reads saw
   for (let attempt = 0; ; attempt++) {
     const sessionId = zk.sessionId;
     try {
@@ -67,6 +80,8 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
           await creating;
         } catch (error) {
           for (const { watch } of reads) watch.drop(zk); // a conflict: the reads saw someone else's node
+          // What they saw of the node in our way answers a look at it below, with no read of its own.
+          firstLooks = reads.map((r) => (r.sent ? r.settled.then(() => r.watch.seen) : undefined));
           throw error;
         }
         await Promise.all(reads.map((r) => r.settled));
@@ -78,11 +93,15 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
       // It gets only what is left of the acquire's deadline (its own request timeout would run a whole
       // operation timeout past it); past it, its outcome is unknown like the first one's.
       const creating: Promise<unknown> =
-        targets.length === 1
-          ? zk.create(holders[0], { data, mode: 'ephemeral' })
-          : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const })));
-      await settleWithin(creating, deadline - performance.now(), () => Promise.reject(pastDeadline(holders[0])));
-      return { nodes: holders, holders, sessionId: sessionId as string };
+        emptied.size > 0
+          ? zk.multi(takeOverOps(holders, emptied, data, persistenceProbe()))
+          : targets.length === 1
+            ? zk.create(holders[0], { data, mode: 'ephemeral' })
+            : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const })));
+      const created = await settleWithin(creating, deadline - performance.now(), () => Promise.reject(pastDeadline(holders[0])));
+      const owner = targets.length === 1 && emptied.size === 0 ? (created as { sessionId: string }).sessionId : (sessionId as string);
+      for (const path of squatters) ctx.warnRemovedSquatter(path);
+      return { nodes: holders, holders, sessionId: owner };
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
       if (error.outcomeUnknown && sessionId) {
@@ -105,19 +124,65 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
         ctx.forgetDir(scopeDir);
         await ctx.ensureDir(scopeDir).catch((e) => Promise.reject(unavailable(e)));
         continue;
+      } else {
+        const { target, removal } = failedTarget(error.opIndex, [...emptied.keys()]);
+        // About the node in our way: NODE_EXISTS on a create; a removal op failed because it is a lock
+        // now, has a member again, changed, or went. Looked at (again) where a group can be at all.
+        const aboutIt = error.code === 'NODE_EXISTS' || (removal && NODE_CHANGED.has(error.code));
+        // The read sent behind our first create saw the node in the way already: looked at for free.
+        const seen = attempt === 0 && error.code === 'NODE_EXISTS' ? firstLooks?.[target] : undefined;
+        if (aboutIt && looks <= targets.length && (seen !== undefined || (await ctx.mayHoldGroups(scopeDir, deadline)))) {
+          looks += 1;
+          const stat = seen !== undefined ? await settleWithin(seen, deadline - performance.now(), () => undefined) : await readWithin(ctx, holders[target], deadline);
+          const next = stat === undefined ? 'conflict' : inTheWay(stat);
+          if (next === 'conflict' || performance.now() >= deadline) throw new LockConflictError([targets[target].id], targets[target].scope, 0);
+          if (next === 'take-over' && stat) {
+            emptied.set(target, stat.version);
+            if (stat.dataLength > 0) squatters.add(holders[target]);
+          } else {
+            emptied.delete(target); // gone: the next request creates it as the others
+            squatters.delete(holders[target]);
+          }
+          continue;
+        }
+        // A conflict as without the look (at most once a minute per id, a background look for squatters);
+        // named by the target the failed op was about (a take-over MULTI has removal ops before its creates).
+        if (aboutIt) throw conflict(ctx, targets[target]);
       }
       throw conflictOr(ctx, error, targets);
     }
   }
 }
 
+/** Codes of a take-over's removal ops that say the node in the way is not the empty group we read. */
+const NODE_CHANGED: ReadonlySet<string> = new Set(['NO_NODE', 'NO_CHILDREN_FOR_EPHEMERALS', 'NOT_EMPTY', 'BAD_VERSION']);
+
+/**
+ * The node in our way, read within the acquire's deadline: its stat, null when it is gone, undefined when
+ * it could not be read in time (then the conflict stands, as without the read).
+ */
+async function readWithin(ctx: LockContext, path: string, deadline: number): Promise<NodeStat | null | undefined> {
+  try {
+    const { stat } = await settleWithin(ctx.zk.getData(path), deadline - performance.now(), () => {
+      throw pastDeadline(path);
+    });
+    return stat;
+  } catch (error) {
+    if (error instanceof ZookeeperError && error.code === 'NO_NODE') return null;
+    return undefined;
+  }
+}
+
 function conflictOr(ctx: LockContext, error: unknown, targets: LockTarget[]): Error {
   if (error instanceof ZookeeperError && error.code === 'NODE_EXISTS') {
-    const held = targets.length === 1 ? targets[0] : targets[error.opIndex ?? 0];
-    ctx.inspectHolder(held.holder); // a persistent squatter must not make this id a 409 for ever
-    return new LockConflictError([held.id], held.scope, 0);
+    return conflict(ctx, targets.length === 1 ? targets[0] : targets[error.opIndex ?? 0]);
   }
   return unavailable(error);
+}
+
+function conflict(ctx: LockContext, held: LockTarget): LockConflictError {
+  ctx.inspectHolder(held.holder); // a persistent squatter must not make this id a 409 for ever
+  return new LockConflictError([held.id], held.scope, 0);
 }
 
 function pastDeadline(path: string): ZookeeperError {

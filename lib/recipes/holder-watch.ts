@@ -1,4 +1,5 @@
-import type { ZookeeperService } from '../zookeeper/zookeeper.service';
+import type { NodeStat, ZookeeperService } from '../zookeeper/zookeeper.service';
+import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { isOurs } from './node-ownership';
 
 /**
@@ -61,6 +62,11 @@ export class HolderWatch {
   mzxid = 0n;
   /** The connection the read was answered on (ZookeeperService.connectionEpoch). */
   epoch = -1;
+  /**
+   * What the read found when the node was not ours (the create failed: the node in our way; null when
+   * none was there), so that a conflict can be looked at with no read of its own. Undefined otherwise.
+   */
+  seen?: NodeStat | null;
   /** Someone listening (a handle's signal): told once, when the node is deleted or changed by anyone. */
   private listener?: (reason: string) => void;
   /** The budget this watch counts against while it lives (given back once it fired or was dropped). */
@@ -101,18 +107,20 @@ export class HolderWatch {
     token: string,
     owner: () => string | undefined,
     budget?: HolderWatchBudget,
-  ): { watch: HolderWatch; settled: Promise<void> } {
+  ): { watch: HolderWatch; settled: Promise<void>; sent: boolean } {
     const watch = new HolderWatch(path);
     if (budget && !budget.take()) {
       watch.stateValue = 'unarmed'; // over budget: no read, no watch
-      return { watch, settled: Promise.resolve() };
+      return { watch, settled: Promise.resolve(), sent: false };
     }
     watch.budget = budget;
     const settled = zk.getData(path, watch.callback).then(
       ({ data, stat }) => {
-        if (watch.stateValue !== 'pending') return;
         const sessionId = owner(); // the session the create was answered on (known by now: it answered first)
-        if (sessionId !== undefined && isOurs(data, stat, token, sessionId)) {
+        const ours = sessionId !== undefined && isOurs(data, stat, token, sessionId);
+        if (!ours) watch.seen = stat; // also once dropped: a conflict looks at it
+        if (watch.stateValue !== 'pending') return;
+        if (ours) {
           watch.stateValue = 'armed';
           watch.version = stat.version;
           watch.mzxid = stat.mzxid;
@@ -121,11 +129,12 @@ export class HolderWatch {
           watch.drop(zk);
         }
       },
-      () => {
+      (error) => {
+        if (error instanceof ZookeeperError && error.code === 'NO_NODE') watch.seen = null;
         if (watch.stateValue === 'pending') watch.end('unarmed');
       },
     );
-    return { watch, settled };
+    return { watch, settled, sent: true };
   }
 
   /** Attaches the one listener (or detaches it with undefined). A watch that fired already calls it soon. */

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { ZookeeperService } from '../zookeeper/zookeeper.service';
+import { MultiOp, ZookeeperService } from '../zookeeper/zookeeper.service';
 import { secretsOf } from '../zookeeper/connection-secrets';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { settleWithin } from '../zookeeper/settle-within';
@@ -11,6 +11,7 @@ import { carriesToken } from './node-data';
 import { AclPolicy, aclPolicy, describeAclEntry, foreignEntries } from './namespace-acl';
 import { HandOffs } from './hand-off';
 import { HolderWatchBudget, HOLDER_WATCHES_MAX } from './holder-watch';
+import { isMarked, mayHoldGroups, ScopeKnowledge, SHARED_SCOPE_MARK } from './shared-scopes';
 
 const INSPECT_INTERVAL_MS = 60_000;
 const GROUP_INSPECT_INTERVAL_MS = 1_000;
@@ -18,6 +19,11 @@ const MAX_INSPECTED = 10_000;
 const MAX_KNOWN_DIRS = 1_000;
 /** Name prefix of the child that proves a node is persistent before it is removed as a squatter. */
 const PERSISTENCE_PROBE = 'persistent-probe-';
+
+/** A fresh name for that child (it is made and removed in one MULTI: never seen by anyone). */
+export function persistenceProbe(): string {
+  return `${PERSISTENCE_PROBE}${randomBytes(6).toString('hex')}`;
+}
 
 /** What the lock recipes share: the connection, the janitor, and the parents known to exist. */
 export class LockContext {
@@ -43,6 +49,10 @@ export class LockContext {
   readonly handOffs = new HandOffs();
   /** Holder watches this process keeps at once (holder-watch.ts). */
   readonly holderWatches = new HolderWatchBudget(HOLDER_WATCHES_MAX);
+  /** What we know of each scope dir's shared mark (see shared-scopes.ts), and the watch behind an unmarked one. */
+  private readonly marks = new Map<string, { known: ScopeKnowledge; watch?: () => void }>();
+  /** Reads of a scope dir's mark under way. */
+  private readonly learningMarks = new Map<string, Promise<void>>();
 
   constructor(
     readonly zk: ZookeeperService,
@@ -51,6 +61,14 @@ export class LockContext {
   ) {
     const { acl, auth, tls } = secretsOf(zk); // digest ids need the passwords
     this.policy = aclPolicy(acl, auth, tls?.cert);
+    // A new session has none of the old one's watches: what we knew of unmarked scopes is read again at
+    // once, so that a conflict soon after still knows whether to look. (Ends with the service's state$.)
+    let session = zk.sessionId;
+    zk.state$.subscribe((event) => {
+      if (event.state !== 'connected' || event.sessionId === session) return;
+      session = event.sessionId;
+      for (const [dir, { known }] of this.marks) if (!known.marked) void this.learnMark(dir);
+    });
   }
 
   /**
@@ -95,6 +113,9 @@ export class LockContext {
    */
   private async makeScopeDir(dir: string): Promise<void> {
     await this.zk.mkdirp(dir);
+    // Sent now, before the caller's own request: its answer (one session's replies come in order) is
+    // known when that request's is, so even the first conflict in the scope knows whether to look.
+    void this.learnMark(dir);
     await this.checkAcl(dir);
     if (!this.policy) return;
     const namespace = this.zk.options.namespace;
@@ -151,7 +172,7 @@ export class LockContext {
    * (it cannot be removed) and the caller should wait for it to change instead.
    */
   async removeSquatter(path: string, version: number, emptyGroup = false): Promise<boolean> {
-    const probe = `${path}/${PERSISTENCE_PROBE}${randomBytes(6).toString('hex')}`;
+    const probe = `${path}/${persistenceProbe()}`;
     try {
       await this.zk.multi([
         { op: 'create', path: probe },
@@ -159,7 +180,7 @@ export class LockContext {
         { op: 'remove', path, version },
       ]);
       // A node with no data is most likely an empty shared group (its last member crashed): no warning.
-      if (!emptyGroup) this.logger.warn(`Removed ${path}: a persistent node where only a lock's ephemeral nodes belong (not made by this library)`);
+      if (!emptyGroup) this.warnRemovedSquatter(path);
       return true;
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
@@ -179,6 +200,83 @@ export class LockContext {
       // NO_CHILDREN_FOR_EPHEMERALS (a lock now), NO_NODE or BAD_VERSION (it went or changed meanwhile), or
       // connection trouble: the caller looks again.
       return true;
+    }
+  }
+
+  /** Says that a persistent node that was not ours was removed from where a lock belongs. */
+  warnRemovedSquatter(path: string): void {
+    this.logger.warn(`Removed ${path}: a persistent node where only a lock's ephemeral nodes belong (not made by this library)`);
+  }
+
+  /**
+   * Whether the node in an exclusive caller's way in `scopeDir` may be a shared group (see
+   * shared-scopes.ts): the caller then reads it once. False only while this session knows the scope is not
+   * marked; when it does not know (a mark set since, a read that failed), true, and the mark is read again.
+   * Waits, within `deadline`, for a read of the mark under way.
+   */
+  async mayHoldGroups(scopeDir: string, deadline: number): Promise<boolean> {
+    // A read of the mark under way was most likely sent before the caller's request (at the scope's first
+    // use): answered already, its bookkeeping is only a few promise turns behind. Wait for it, in time.
+    const under = this.learningMarks.get(scopeDir);
+    if (under) await settleWithin(under, deadline - performance.now(), () => undefined);
+    const known = this.marks.get(scopeDir)?.known;
+    const may = mayHoldGroups(known, this.zk.sessionId);
+    if (may && known?.marked !== true) void this.learnMark(scopeDir);
+    return may;
+  }
+
+  /** The op that marks `scopeDir` in a MULTI that makes a shared group in it; none once it is known marked. */
+  markOps(scopeDir: string): MultiOp[] {
+    return this.marks.get(scopeDir)?.known.marked ? [] : [{ op: 'setData', path: scopeDir, data: SHARED_SCOPE_MARK }];
+  }
+
+  /** A MULTI with markOps went through: the scope is marked, for good. */
+  confirmMark(scopeDir: string): void {
+    this.setMark(scopeDir, { known: { marked: true } });
+  }
+
+  /**
+   * Reads `scopeDir`'s mark, leaving a data watch while it is not marked: the watch fires when it is set
+   * (or the dir changes or goes), and we forget what we knew, so the next conflict looks and reads again.
+   */
+  private learnMark(scopeDir: string): Promise<void> {
+    const sessionId = this.zk.sessionId;
+    const under = this.learningMarks.get(scopeDir);
+    if (under || sessionId === undefined) return under ?? Promise.resolve();
+    let fired = false;
+    const watch = () => {
+      fired = true; // also when it fires before our answer is handled (both in one packet)
+      const entry = this.marks.get(scopeDir);
+      if (entry?.watch === watch) this.marks.delete(scopeDir);
+    };
+    const learning = this.zk.getData(scopeDir, watch).then(
+      ({ data }) => {
+        if (isMarked(data)) {
+          this.zk.unwatch(scopeDir, watch);
+          this.confirmMark(scopeDir);
+        } else if (!fired && this.marks.get(scopeDir)?.known.marked !== true && this.zk.sessionId === sessionId) {
+          this.setMark(scopeDir, { known: { marked: false, sessionId }, watch });
+        } else this.zk.unwatch(scopeDir, watch);
+      },
+      () => undefined, // no answer (or no dir): unknown, which counts as marked; read again at the next conflict
+    );
+    const done = learning.finally(() => this.learningMarks.delete(scopeDir));
+    this.learningMarks.set(scopeDir, done);
+    return done;
+  }
+
+  private setMark(scopeDir: string, entry: { known: ScopeKnowledge; watch?: () => void }): void {
+    const before = this.marks.get(scopeDir);
+    if (before?.watch && before.watch !== entry.watch) this.zk.unwatch(scopeDir, before.watch);
+    if (!before && this.marks.size >= MAX_KNOWN_DIRS) this.forgetMarks(); // bounded, whatever the scopes
+    this.marks.set(scopeDir, entry);
+  }
+
+  private forgetMarks(scopeDir?: string): void {
+    for (const [dir, entry] of this.marks) {
+      if (scopeDir !== undefined && dir !== scopeDir) continue;
+      if (entry.watch) this.zk.unwatch(dir, entry.watch);
+      this.marks.delete(dir);
     }
   }
 
@@ -212,6 +310,7 @@ export class LockContext {
     this.knownDirs.clear();
     this.madeDirs.clear();
     this.trusted.clear();
+    this.forgetMarks();
   }
 
   /** After a NO_NODE on a parent we believed in (someone deleted it): forget it so it is made again. */
@@ -219,6 +318,7 @@ export class LockContext {
     this.knownDirs.delete(dir);
     this.madeDirs.delete(dir);
     this.trusted.delete(dir); // re-made, perhaps by someone else: read its ACL again
+    this.forgetMarks(dir); // and its mark: a new dir has none
   }
 
   /**

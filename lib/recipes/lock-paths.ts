@@ -13,9 +13,13 @@ import { encodeNodeName } from '../lock/lock-id';
  *   <namespace>/<scope>/<id>/               a CONTAINER while shared holders hold it (so an exclusive create
  *                                           of <id> fails with NODE_EXISTS: one request, as before)
  *   <namespace>/<scope>/<id>/s-<token>-<seq>  one shared holder: ephemeral sequential
- *   <namespace>/<scope>/<id>/x              the gate: made by the exclusive waiter at the head of the queue;
+ *   <namespace>/<scope>/<id>/x              the gate: made by the first exclusive waiter with only shared
+ *                                           callers ahead (gate.recipe.ts), as soon as it is queued;
  *                                           fail-fast shared callers cannot join while it exists
  *   <namespace>/<scope>/<id>%q/r-<token>-<seq>  a shared caller's place in the queue (exclusive: w-)
+ *   <namespace>/<scope>                     its data is `shared` once a group was made in the scope (set in
+ *                                           the group's own MULTI, never taken away): exclusive fail-fast
+ *                                           callers read the node in their way only there (shared-scopes.ts)
  *
  * Concurrency limits (`limit: n`) are a lock of their own, next to the others:
  *

@@ -31,8 +31,13 @@ export function sortWaiters(children: string[]): Waiter[] {
 export type QueuePosition =
   /** First in line: may try to take the holder node. */
   | { kind: 'head' }
-  /** Someone is ahead: watch only the one right before us (no herd when the head leaves). */
-  | { kind: 'behind'; predecessor: string; ahead: number }
+  /**
+   * Someone is ahead: watch only the one right before us (no herd when the head leaves). For an exclusive
+   * waiter also: `gatekeeper` when only shared callers are ahead (it closes their group to fail-fast
+   * shared callers at once, not only at the head); `exclusiveAhead`, the nearest exclusive waiter ahead
+   * when that is not the predecessor (its leaving can make us the gatekeeper: watched too).
+   */
+  | { kind: 'behind'; predecessor: string; ahead: number; gatekeeper?: true; exclusiveAhead?: string }
   /** Our node is not there: our session ended, or someone removed it. */
   | { kind: 'missing' };
 
@@ -46,7 +51,11 @@ export function queuePosition(children: string[], own: string, token?: string): 
   const index = waiters.findIndex((w) => w.name === own);
   if (index < 0) return { kind: 'missing' };
   if (index === 0) return { kind: 'head' };
-  return { kind: 'behind', predecessor: waiters[index - 1].name, ahead: index };
+  const predecessor = waiters[index - 1].name;
+  const nearest = waiters.slice(0, index).reverse().find((w) => w.kind === 'exclusive');
+  if (nearest === undefined) return { kind: 'behind', predecessor, ahead: index, gatekeeper: true };
+  if (nearest.name !== predecessor) return { kind: 'behind', predecessor, ahead: index, exclusiveAhead: nearest.name };
+  return { kind: 'behind', predecessor, ahead: index };
 }
 
 /** Our waiter node among the children, by token (after a create whose reply was lost). */

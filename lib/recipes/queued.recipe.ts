@@ -6,6 +6,8 @@ import type { LockTarget } from './lock-paths';
 import { gatePath, memberPrefix, waiterPrefix } from './lock-paths';
 import { findOwnWaiter, QueuePosition, queuePosition, sharedPosition, strayWaiters } from './lock-queue';
 import { isGroup, readOwnership, removeRead } from './node-ownership';
+import { GateState, keepGate, Watched } from './gate.recipe';
+import type { NodeStat } from '../zookeeper/zookeeper.service';
 import { MAX_TIMER_MS, setLongTimeout } from './long-timeout';
 import { settleWithin } from '../zookeeper/settle-within';
 import type { OwnedNodes } from './fail-fast.recipe';
@@ -29,7 +31,9 @@ export interface WaitLimits {
  * 1. join the lock's queue with an ephemeral sequential node (its name carries our token, so a create
  *    whose reply was lost can be found again; `w-` for an exclusive caller, `r-` for a shared one);
  * 2. while someone is in our way, watch only the waiter that matters: an exclusive caller the one right
- *    before it, a shared one the nearest exclusive one ahead (shared waiters do not exclude each other);
+ *    before it, a shared one the nearest exclusive one ahead (shared waiters do not exclude each other).
+ *    An exclusive caller with only shared callers ahead puts the gate into their group at once (it is
+ *    the gatekeeper: gate.recipe.ts), and one behind another exclusive caller watches that one too;
  * 3. then take the holder: an exclusive caller creates the holder node (if a fail-fast caller holds it,
  *    it watches it; if a shared group holds it, it closes the group with the gate and waits for its
  *    members to leave); a shared caller joins the group (waiting out a fail-fast exclusive holder).
@@ -55,9 +59,10 @@ export async function acquireQueued(
   checkCancelled(cancelled);
   let waiter: { path: string; sessionId: string; strayPossible: boolean; found: boolean } | undefined;
   let holding = false;
-  // A holder (or member) create whose reply was lost: it may exist, with our token. `gate`: we may have
-  // put the gate in a shared group (an exclusive caller at the head).
-  const doubt = { holder: false, gate: false };
+  // A holder (or member) create whose reply was lost: it may exist, with our token.
+  const doubt = { holder: false };
+  // Our gate in a shared group (an exclusive caller that is the gatekeeper, or at the head).
+  const gate: GateState = { maybe: false, held: false };
   // The uncontended MULTI's outcome, when unknown: its session (its nodes may exist, with our token).
   let fastDoubt: string | undefined;
   let readHolderFirst = false;
@@ -108,7 +113,7 @@ export async function acquireQueued(
         // After a doubtful MULTI on this session, the holder may be ours too (it was made with the waiter,
         // or not at all): the watch on it recognises our token.
         doubt.holder = fastDoubt !== undefined && fastDoubt === waiter.sessionId;
-        doubt.gate = false;
+        gate.maybe = gate.held = false; // a gate of the ended session went with it
         // Our waiter from that MULTI is there, so its holder was made too (atomic): read it, make nothing.
         readHolderFirst = doubt.holder && waiter.found;
         fastDoubt = undefined;
@@ -124,8 +129,8 @@ export async function acquireQueued(
           // queue again at the tail.
           if (doubt.holder) await removeIfOurs(ctx, [target.holder], token, waiter.sessionId);
           if (doubt.holder && shared) await removeOwnMembers(ctx, target, token, waiter.sessionId);
-          if (doubt.gate) await removeIfOurs(ctx, [gatePath(target)], token, waiter.sessionId);
-          doubt.gate = false;
+          if (gate.maybe) await removeIfOurs(ctx, [gatePath(target)], token, waiter.sessionId);
+          gate.maybe = gate.held = false;
           waiter = undefined;
           continue;
         }
@@ -135,7 +140,16 @@ export async function acquireQueued(
             // adding one more watcher and one more listing to every wake-up behind us.
             throw new LockQueueFullError([target.id], target.scope, { perId: limits.maxQueue });
           }
-          const { handedOver } = await waitOffering(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits, handOff && !shared);
+          // An exclusive caller behind shared ones only closes their group now (the gate), so that no
+          // fail-fast shared caller gets in ahead of it; one behind another exclusive caller also watches
+          // that one, whose leaving can make it the gatekeeper.
+          const also: Watched[] = [];
+          if (!shared && position.gatekeeper) {
+            const watched = await keepGate(ctx, target, token, waiter.sessionId, gate);
+            if (watched) also.push(watched);
+          }
+          if (!shared && position.exclusiveAhead) also.push({ path: `${target.queue}/${position.exclusiveAhead}`, still: present });
+          const { handedOver } = await waitOffering(ctx, `${target.queue}/${position.predecessor}`, waiter.sessionId, limits, handOff && !shared, undefined, also);
           if (handedOver) return inherit(handedOver, waiter);
           continue;
         }
@@ -145,6 +159,13 @@ export async function acquireQueued(
           const member = await joinGroup(ctx, target, token, waiter.sessionId, limits, doubt, readHolderFirst);
           readHolderFirst = false;
           if (member !== undefined) return granted(member, waiter.path, waiter.sessionId, sweep);
+          continue;
+        }
+        // Head of the queue, with our gate up already (we were the gatekeeper): a group holds it; close it.
+        if (gate.held) {
+          if ((await closeGroup(ctx, target, token, waiter.sessionId, limits, doubt, gate)) === 'ours') {
+            return granted(target.holder, waiter.path, waiter.sessionId, sweep);
+          }
           continue;
         }
         // Head of the queue: take the holder node. If a fail-fast caller holds it, we alone watch it.
@@ -158,7 +179,7 @@ export async function acquireQueued(
         const { handedOver, seen } = await waitOffering(ctx, target.holder, waiter.sessionId, limits, handOff && !shared, token);
         if (handedOver) return inherit(handedOver, waiter);
         if (seen === 'ours') return granted(target.holder, waiter.path, waiter.sessionId, sweep);
-        if (seen === 'group' && (await closeGroup(ctx, target, token, waiter.sessionId, limits, doubt)) === 'ours') {
+        if (seen === 'group' && (await closeGroup(ctx, target, token, waiter.sessionId, limits, doubt, gate)) === 'ours') {
           return granted(target.holder, waiter.path, waiter.sessionId, sweep);
         }
       } catch (error) {
@@ -181,7 +202,7 @@ export async function acquireQueued(
       if (doubt.holder) void ctx.janitor.removeOwned([target.holder], token, waiter.sessionId);
       if (doubt.holder && shared) void ctx.janitor.removeOwnedChildren(target.holder, token, waiter.sessionId);
       // Our gate in a shared group we were waiting to close: the group opens again for fail-fast callers.
-      if (doubt.gate) void ctx.janitor.removeOwned([gatePath(target)], token, waiter.sessionId);
+      if (gate.maybe) void ctx.janitor.removeOwned([gatePath(target)], token, waiter.sessionId);
       if (waiter.strayPossible) void ctx.janitor.removeOwnedChildren(target.queue, token, waiter.sessionId);
       // The answer comes within `wait` plus one operation timeout, however long a frozen server keeps
       // the removal: what is left of it then goes on in the background (the janitor, the container reaper).
@@ -204,11 +225,12 @@ async function waitOffering(
   limits: WaitLimits,
   offering: boolean,
   ownToken?: string,
+  also: Watched[] = [],
 ): Promise<{ handedOver?: HandOffOutcome; seen?: 'changed' | 'ours' | 'group' }> {
   const offer = offering ? ctx.handOffs.offer(path, { sessionId }) : undefined;
   let seen: 'changed' | 'ours' | 'group' | undefined;
   try {
-    seen = await waitForRemoval(ctx, path, sessionId, limits, ownToken, offer?.handedOver);
+    seen = await waitForRemoval(ctx, path, sessionId, limits, ownToken, also, offer?.handedOver);
   } catch (error) {
     if (!offer?.outcome) throw error;
   } finally {
@@ -299,8 +321,10 @@ export async function createMember(ctx: LockContext, target: LockTarget, data: B
         const results = await ctx.zk.multi([
           { op: 'create', path: target.holder, mode: 'container' },
           { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
+          ...ctx.markOps(target.scopeDir), // no group without its scope's mark (shared-scopes.ts)
         ]);
         ctx.confirmContainers();
+        ctx.confirmMark(target.scopeDir);
         return (results[1] as { path: string }).path;
       } catch (again) {
         if (!(again instanceof ZookeeperError)) throw again;
@@ -339,7 +363,8 @@ async function removeOwnMembers(ctx: LockContext, target: LockTarget, ownToken: 
  * group with the gate (fail-fast shared callers are refused from then on; queued ones are behind us),
  * waits for the members to leave, then in one MULTI removes the gate and the empty group and makes the
  * holder node. Removing our own gate (its parent is the group) proves the MULTI works on the group and
- * not on a holder node made meanwhile. 'ours' when we hold the lock; 'again' to look at it afresh.
+ * not on a holder node made meanwhile. 'ours' when we hold the lock; 'again' to look at it afresh. With
+ * our gate up already (`gate.held`: we put it up as the gatekeeper, behind shared callers), no create.
  */
 async function closeGroup(
   ctx: LockContext,
@@ -347,29 +372,30 @@ async function closeGroup(
   ownToken: string,
   sessionId: string,
   limits: WaitLimits,
-  doubt: { holder: boolean; gate: boolean },
+  doubt: { holder: boolean },
+  own: GateState,
 ): Promise<'ours' | 'again'> {
   const { zk } = ctx;
   const gate = gatePath(target);
   const data = encodeNodeData(ownToken, zk.options.ownerName);
-  let gateVersion: number | undefined;
-  try {
-    await zk.create(gate, { data, mode: 'ephemeral' });
-    doubt.gate = true;
-    gateVersion = 0;
-  } catch (error) {
-    if (!(error instanceof ZookeeperError)) throw error;
-    if (error.outcomeUnknown) doubt.gate = true;
-    if (error.code === 'NO_NODE' || error.code === 'NO_CHILDREN_FOR_EPHEMERALS') return 'again'; // group gone, or a holder now
-    if (error.code !== 'NODE_EXISTS' && !error.outcomeUnknown) throw error;
+  if (!own.held) {
+    try {
+      await zk.create(gate, { data, mode: 'ephemeral' });
+      own.maybe = own.held = true;
+    } catch (error) {
+      if (!(error instanceof ZookeeperError)) throw error;
+      if (error.outcomeUnknown) own.maybe = true;
+      if (error.code === 'NO_NODE' || error.code === 'NO_CHILDREN_FOR_EPHEMERALS') return 'again'; // group gone, or a holder now
+      if (error.code !== 'NODE_EXISTS' && !error.outcomeUnknown) throw error;
+    }
   }
-  if (gateVersion === undefined) {
-    // A gate is there: ours (a create whose reply was lost) or a former head's that is leaving.
+  if (!own.held) {
+    // A gate is there: ours (a create whose reply was lost) or a former gatekeeper's that is leaving.
     const seen = await waitForRemoval(ctx, gate, sessionId, limits, ownToken);
     if (seen !== 'ours') return 'again';
-    doubt.gate = true;
-    gateVersion = 0;
+    own.maybe = own.held = true;
   }
+  const gateVersion = 0; // ours, never changed
   for (;;) {
     if (performance.now() >= limits.deadline || limits.signal?.aborted || zk.sessionId !== sessionId) return 'again';
     let wake!: () => void;
@@ -377,9 +403,12 @@ async function closeGroup(
     const watch = () => wake();
     try {
       const children = await zk.getChildren(target.holder, watch).catch((e) => (isCode(e, 'NO_NODE') ? undefined : Promise.reject(e)));
-      if (children === undefined) return 'again';
+      if (children === undefined) {
+        own.maybe = own.held = false; // the group went, and our gate with it
+        return 'again';
+      }
       if (!children.includes('x')) {
-        doubt.gate = false;
+        own.maybe = own.held = false;
         return 'again'; // our gate was removed by someone: look again
       }
       if (children.length === 1) {
@@ -389,7 +418,7 @@ async function closeGroup(
             { op: 'remove', path: target.holder },
             { op: 'create', path: target.holder, mode: 'ephemeral', data },
           ]);
-          doubt.gate = false;
+          own.maybe = own.held = false;
           return 'ours';
         } catch (error) {
           if (!(error instanceof ZookeeperError)) throw error;
@@ -398,7 +427,7 @@ async function closeGroup(
             throw error;
           }
           if (error.code === 'BAD_VERSION' || error.code === 'NO_NODE') {
-            doubt.gate = false;
+            own.maybe = own.held = false;
             return 'again';
           }
           if (error.code !== 'NOT_EMPTY') throw error;
@@ -597,10 +626,14 @@ async function takeHolder(ctx: LockContext, target: LockTarget, token: string, d
   }
 }
 
+/** A watched waiter node: nothing to do while it is there. */
+const present = (stat: NodeStat | null) => stat !== null;
+
 /**
  * Resolves once `path` is gone, or on timeout, abort, or the end of our session (the caller's loop then
  * finds out which). The watch is set with getData, which sets none on a missing node, so abandoned
- * waits leave no watcher behind for a node that will never exist again.
+ * waits leave no watcher behind for a node that will never exist again. `also`: nodes watched as well
+ * (exists watches, read in the same round trip), whose change (no longer `still`) ends the wait too.
  */
 async function waitForRemoval(
   ctx: LockContext,
@@ -608,6 +641,7 @@ async function waitForRemoval(
   sessionId: string,
   limits: WaitLimits,
   ownToken?: string,
+  also: Watched[] = [],
   /** Ends the wait too (a hand-over came). */
   alsoWake?: Promise<unknown>,
 ): Promise<'changed' | 'ours' | 'group'> {
@@ -615,6 +649,9 @@ async function waitForRemoval(
   const woken = new Promise<void>((resolve) => (wake = resolve));
   void alsoWake?.then(() => wake());
   const watch = () => wake();
+  // Sent with the read of `path` (pipelined); observed below, or left on an early return (then unwatched).
+  const othersChanged = Promise.all(also.map((other) => ctx.zk.exists(other.path, watch).then((stat) => !other.still(stat))));
+  othersChanged.catch(() => undefined);
   try {
     try {
       const { data, stat } = await ctx.zk.getData(path, watch);
@@ -632,6 +669,7 @@ async function waitForRemoval(
       if (error instanceof ZookeeperError && error.code === 'NO_NODE') return 'changed';
       throw error;
     }
+    if ((await othersChanged).some(Boolean)) return 'changed';
     const remaining = limits.deadline - performance.now();
     const timer = setLongTimeout(wake, remaining); // a `wait` past 2^31-1 ms must not become a 1 ms busy loop
     limits.signal?.addEventListener('abort', wake, { once: true });
@@ -652,6 +690,7 @@ async function waitForRemoval(
     // A wait that ends without the node changing (timeout, abort, session end, our own node) takes its
     // watch back, so that abandoned waits pile up no listeners on a long-held lock.
     ctx.zk.unwatch(path, watch);
+    for (const other of also) ctx.zk.unwatch(other.path, watch);
   }
 }
 

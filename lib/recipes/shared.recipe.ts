@@ -9,7 +9,8 @@ import { createMember, findOwnMember } from './queued.recipe';
 /**
  * Fail-fast shared acquire of one id (`shared: true`, `wait: 0`): joins the id's group of shared holders.
  * 1. Nobody holds it: one MULTI makes the group's container at the holder path and our member node in it
- *    (the request an exclusive create of the same path then fails against: NODE_EXISTS).
+ *    (the request an exclusive create of the same path then fails against: NODE_EXISTS), and marks the
+ *    scope dir as one with shared locks until this process knows it is (shared-scopes.ts).
  * 2. A group holds it (step 1 fails with NODE_EXISTS): one MULTI creates and deletes the gate, then our
  *    member: it fails when an exclusive waiter has closed the group (the gate exists: a waiting exclusive
  *    caller is never starved by fail-fast shared ones) or when the path is an exclusive holder (an
@@ -30,8 +31,10 @@ export async function joinSharedFailFast(ctx: LockContext, target: LockTarget, t
         const results = await zk.multi([
           { op: 'create', path: target.holder, mode: 'container' },
           { op: 'create', path: memberPrefix(target, token), mode: 'ephemeral-sequential', data },
+          ...ctx.markOps(target.scopeDir), // no group without its scope's mark (shared-scopes.ts)
         ]);
         ctx.confirmContainers();
+        ctx.confirmMark(target.scopeDir);
         return (results[1] as { path: string }).path;
       } catch (error) {
         if (!(error instanceof ZookeeperError)) throw error;

@@ -63,10 +63,12 @@ export type UncontendedOutcome =
 export async function tryUncontended(ctx: LockContext, target: LockTarget, token: string, shared = false): Promise<UncontendedOutcome> {
   const data = encodeNodeData(token, ctx.zk.options.ownerName);
   // A shared caller makes the holder path as the group's CONTAINER and its own member node in it.
+  // (And marks the scope dir as one with shared locks, in the same MULTI: see shared-scopes.ts.)
   const holder: MultiOp[] = shared
     ? [
         { op: 'create', path: target.holder, mode: 'container' },
         { op: 'create', path: memberPrefix(target, token), mode: 'ephemeral-sequential', data },
+        ...ctx.markOps(target.scopeDir),
       ]
     : [{ op: 'create', path: target.holder, mode: 'ephemeral', data }];
   for (let attempt = 0; ; attempt++) {
@@ -89,6 +91,7 @@ export async function tryUncontended(ctx: LockContext, target: LockTarget, token
       await read?.settled;
       if (shared) {
         ctx.confirmContainers();
+        ctx.confirmMark(target.scopeDir);
         const [, waiter, , member] = results;
         if (waiter.op === 'create' && member?.op === 'create' && sessionId) return { kind: 'taken', waiter: waiter.path, holder: member.path, sessionId };
       } else if (sessionId) {

@@ -32,6 +32,12 @@ export interface ContractWorld {
   ownerOfB: string;
   /** Resolves once `count` callers wait in the queue of `id` (scope `default`). */
   queued(id: string, count: number): Promise<void>;
+  /**
+   * Resolves once a waiting exclusive caller of `id` (scope `default`) turns fail-fast shared callers away:
+   * at once in memory (its place in the queue does it); on ZooKeeper once its gate is in the group, a round
+   * trip or two after its place in the queue.
+   */
+  closedToSharers(id: string): Promise<void>;
   dispose(): Promise<void>;
 }
 

@@ -39,6 +39,7 @@ export function describeFamilyContract(backend: string, makeWorld: () => Promise
       const order: string[] = [];
       const writer = a.withLock(id, () => void order.push('writer'), { wait: 20_000 });
       await waitingFor(b, id, 1);
+      await world.closedToSharers(id);
       // The exclusive caller waits: fail-fast shared callers are refused (it is never starved) ...
       await expect(b.acquire(id, { shared: true })).rejects.toBeInstanceOf(LockConflictError);
       // ... and waiting ones queue behind it.
@@ -47,6 +48,38 @@ export function describeFamilyContract(backend: string, makeWorld: () => Promise
       await reader.release();
       await Promise.all([writer, late]);
       expect(order).toEqual(['writer', 'late reader']);
+    });
+
+    it('refuses a fail-fast shared caller that comes after a waiting exclusive one also while that one is not first in the queue (behind a shared holder that waited)', async () => {
+      const id = uniqueId();
+      // A shared holder that waited for it: its place in the queue stays while it holds.
+      const reader = await a.acquire(id, { shared: true, wait: 5_000 });
+      const order: string[] = [];
+      const writer = b.withLock(id, () => void order.push('writer'), { wait: 20_000 });
+      await waitingFor(b, id, 1);
+      await world.closedToSharers(id);
+      await expect(a.acquire(id, { shared: true })).rejects.toMatchObject({ code: 'LOCK_CONFLICT', ids: [id], waited: 0 });
+      await expect(b.acquire(id, { shared: true })).rejects.toBeInstanceOf(LockConflictError);
+      // A waiting shared caller that comes after the writer queues behind it too.
+      const late = a.withLock(id, () => void order.push('late reader'), { shared: true, wait: 20_000 });
+      await waitingFor(b, id, 2);
+      expect((await b.inspect(id)).holders).toHaveLength(1); // still only the first reader holds it
+      await reader.release();
+      await Promise.all([writer, late]);
+      expect(order).toEqual(['writer', 'late reader']);
+      expect((await a.inspect(id)).mode).toBe('free');
+    });
+
+    it('frees an id for an exclusive fail-fast caller at once when its last shared holder\'s session ends', async () => {
+      const id = uniqueId();
+      const lost = await a.acquire(id, { shared: true });
+      await world.expireA();
+      expect(lost.signal.aborted).toBe(true);
+      const writer = await b.acquire(id); // nobody holds it: no conflict (no wait for a reaper)
+      expect((await a.inspect(id)).mode).toBe('exclusive');
+      await writer.release();
+      await lost.release(); // harms no one
+      expect((await a.inspect(id)).mode).toBe('free');
     });
 
     it('lets waiting shared callers in together once the exclusive holder is done', async () => {

@@ -103,6 +103,24 @@ export class ClientFaults {
     this.addRule(method, match, (_args, callback, send) => send((...reply) => setTimeout(() => callback(...reply), ms)));
   }
 
+  /**
+   * The real reply of the next matching call is held back until `release()` (the request itself was
+   * applied): for a test that changes something between a read and what the caller does with it.
+   */
+  holdReply(method: ClientMethod, match: PathMatch): { arrived: Promise<void>; release(): void } {
+    let arrived!: () => void;
+    const seen = new Promise<void>((resolve) => (arrived = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.addRule(method, match, (_args, callback, send) =>
+      send((...reply) => {
+        arrived();
+        void released.then(() => callback(...reply));
+      }),
+    );
+    return { arrived: seen, release };
+  }
+
   /** Runs `hook` when the real reply of the next matching call arrives, before its caller sees it. */
   onReply(method: ClientMethod, match: PathMatch, hook: () => void): void {
     this.addRule(method, match, (_args, callback, send) =>

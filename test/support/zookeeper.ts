@@ -203,6 +203,34 @@ export async function waitForNoChildren(zk: ZookeeperService, path: string, with
   }
 }
 
+interface RawWatchers {
+  dataWatchers: Record<string, { listenerCount(event: string): number }>;
+  existenceWatchers: Record<string, { listenerCount(event: string): number }>;
+  childWatchers: Record<string, { listenerCount(event: string): number }>;
+}
+
+/**
+ * The watches the service's client still holds (`kind path x listeners`), for leak checks, leaving out
+ * the one data watch a lock backend keeps on each scope dir it knows has no shared locks (the scope's
+ * mark: lib/recipes/shared-scopes.ts) when it has exactly one listener: those stand by design, one per
+ * scope dir, for the session's life. Anything else left (on a lock, a queue, a waiter) is a leak.
+ */
+export function watchesLeft(service: ZookeeperService): string[] {
+  const manager = (service as unknown as { session: { client: { connectionManager: { watcherManager: RawWatchers } } } }).session.client
+    .connectionManager.watcherManager;
+  const namespace = service.options.namespace;
+  const isScopeDir = (path: string) => path.slice(0, path.lastIndexOf('/')) === namespace;
+  const left: string[] = [];
+  for (const [kind, map] of [['data', manager.dataWatchers], ['exists', manager.existenceWatchers], ['child', manager.childWatchers]] as const) {
+    for (const [path, emitter] of Object.entries(map)) {
+      const count = emitter.listenerCount('notification');
+      if (kind === 'data' && isScopeDir(path) && count === 1) continue;
+      left.push(`${kind} ${path} x${count}`);
+    }
+  }
+  return left;
+}
+
 /** Every node below `path` (depth first), for leak checks. */
 export async function listTree(service: ZookeeperService, path: string): Promise<string[]> {
   const out: string[] = [];
@@ -218,6 +246,25 @@ export async function listTree(service: ZookeeperService, path: string): Promise
     out.push(...(await listTree(service, `${path}/${child}`)));
   }
   return out;
+}
+
+/** Resolves once `path` exists (event-driven: an exists watch per change). */
+export async function waitForNode(service: ZookeeperService, path: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let changed!: () => void;
+    const change = new Promise<void>((resolve) => (changed = resolve));
+    const watch = () => changed();
+    if (await service.exists(path, watch)) {
+      service.unwatch(path, watch);
+      return;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`${path} does not exist after ${timeoutMs} ms`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([change, new Promise((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+  }
 }
 
 /** Resolves once `path` does not exist (event-driven: an exists watch per change). */

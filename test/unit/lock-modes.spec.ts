@@ -23,8 +23,17 @@ describe('sharedPosition (a shared waiter in the queue)', () => {
     expect(sharedPosition([r('aa', 1)], r('zz', 9))).toEqual({ kind: 'missing' });
   });
 
-  it('an exclusive waiter waits behind shared waiters too (watching the one right before it)', () => {
-    expect(queuePosition([r('aa', 1), r('bb', 2), w('cc', 3)], w('cc', 3))).toEqual({ kind: 'behind', predecessor: r('bb', 2), ahead: 2 });
+  it('an exclusive waiter waits behind shared waiters too (watching the one right before it), and keeps the gate when only shared ones are ahead', () => {
+    expect(queuePosition([r('aa', 1), r('bb', 2), w('cc', 3)], w('cc', 3))).toEqual({ kind: 'behind', predecessor: r('bb', 2), ahead: 2, gatekeeper: true });
+  });
+
+  it('an exclusive waiter behind another exclusive one watches that one too when it is not right before it', () => {
+    const children = [r('aa', 1), w('bb', 2), r('cc', 3), w('dd', 4), w('ee', 5)];
+    expect(queuePosition(children, w('dd', 4))).toEqual({ kind: 'behind', predecessor: r('cc', 3), ahead: 3, exclusiveAhead: w('bb', 2) });
+    expect(queuePosition(children, w('ee', 5))).toEqual({ kind: 'behind', predecessor: w('dd', 4), ahead: 4 }); // the same one
+    expect(queuePosition(children, w('bb', 2))).toEqual({ kind: 'behind', predecessor: r('aa', 1), ahead: 1, gatekeeper: true });
+    // Our own strays are nobody's gatekeeper.
+    expect(queuePosition([w('ee', 1), r('aa', 2), w('ee', 3)], w('ee', 3), 'ee')).toEqual({ kind: 'behind', predecessor: r('aa', 2), ahead: 1, gatekeeper: true });
   });
 });
 
