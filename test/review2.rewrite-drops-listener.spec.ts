@@ -1,0 +1,76 @@
+/**
+ * Review 2: a handed-over holder whose fencing rewrite's watch read fails stops hearing of its loss.
+ *
+ * rewriteHolder() takes the handle's loss listener off the old holder watch, drops that watch, and puts
+ * the listener on the watch of the read sent behind the setData. When that read fails (one lost reply),
+ * the new watch ends 'unarmed' and its listener is never called: the handle's signal is then watched by
+ * nothing. fencingToken() rejects with LockUnavailableError (not a loss), and a later deletion of the node
+ * by someone else (the lock taken by another owner) no longer aborts the signal: the holder works on,
+ * unlocked, until its release finds out. README: "What the new holder inherits it answers for: loss is
+ * still seen (the holder watch)".
+ */
+import { LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
+import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+import { newLockService } from './support/locks';
+import { ClientFaults, CODES } from './support/client-faults';
+import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
+
+afterEach(cleanup);
+
+let namespace: string;
+beforeEach(() => {
+  namespace = uniqueNamespace('r2rewrite');
+});
+const node = (id: string) => `${namespace}/default/${id}`;
+
+async function side(): Promise<{ lock: LockService; zk: ZookeeperService; backend: ZookeeperLockBackend }> {
+  const zk = await newService({ namespace });
+  const lock = newLockService(zk);
+  const backend = (lock as unknown as { backend: ZookeeperLockBackend }).backend;
+  await lock.withLock('warm', () => undefined, { wait: 1_000 });
+  return { lock, zk, backend };
+}
+
+type HandOffsView = { size: number; offer: (...args: unknown[]) => unknown };
+function nextOffer(backend: ZookeeperLockBackend): Promise<void> {
+  const handOffs = (backend as unknown as { context: { handOffs: HandOffsView } }).context.handOffs;
+  const spy = jest.spyOn(handOffs, 'offer');
+  return new Promise((resolve) => {
+    spy.mockImplementation(function (this: unknown, ...args: unknown[]) {
+      spy.mockRestore();
+      const offer = handOffs.offer(...args);
+      resolve();
+      return offer;
+    });
+  });
+}
+
+it('still aborts a handed-over holder\'s signal when its node is taken away after a fencing rewrite whose read failed', async () => {
+  const { lock, zk, backend } = await side();
+  const operator = await newService();
+  const other = await side();
+  const first = await lock.acquire('rw', { wait: 5_000 });
+  const offered = nextOffer(backend);
+  const secondTaken = lock.acquire('rw', { wait: 5_000 });
+  await offered;
+  await first.release();
+  const second = await secondTaken; // handed over
+  const signal = second.signal; // listening (on the inherited holder watch)
+  const faults = new ClientFaults(zk);
+  faults.answerWith('getData', node('rw'), CODES.CONNECTION_LOSS); // the read behind the rewrite's setData
+  const token = await second.fencingToken().then(
+    (t) => t,
+    (e) => e,
+  );
+  faults.restore();
+  console.log(`fencingToken(): ${token instanceof Error ? `${token.constructor.name}: ${token.message}` : token}`);
+  expect(signal.aborted).toBe(false); // nothing was lost yet
+  // Someone deletes the node, and another owner takes the lock.
+  await operator.remove(node('rw'));
+  const next = await other.lock.acquire('rw');
+  await new Promise((r) => setTimeout(r, 500));
+  const aborted = signal.aborted;
+  await next.release();
+  await second.release();
+  expect(aborted).toBe(true); // the holder must learn it lost the lock
+});
