@@ -65,7 +65,6 @@ describe('fencing tokens of released holders after a same-process hand-over', ()
       expect(stale).toBeInstanceOf(LockLostError);
     } finally {
       // (what it got instead, for the report)
-      if (typeof stale === 'bigint') console.log(`released first holder got ${stale}, current holder has ${current}`);
       await second.release();
     }
   });
@@ -91,7 +90,6 @@ describe('fencing tokens of released holders after a same-process hand-over', ()
     );
     await new Promise((r) => setTimeout(r, 300)); // let a notification of a change of the node arrive
     const aborted = signal.aborted;
-    if (typeof stale === 'bigint') console.log(`released second holder got ${stale}, current (third) holder has ${current}; third aborted: ${aborted}`);
     try {
       expect(typeof stale === 'bigint' && stale >= current).toBe(false);
       expect(aborted).toBe(false);

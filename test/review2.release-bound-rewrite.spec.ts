@@ -58,6 +58,5 @@ it('returns from the release of a handed-over holder whose fencing rewrite is in
   } finally {
     server.resume();
   }
-  console.log(`release answered after ${elapsed} ms (operationTimeout 2000)`);
   expect(elapsed).toBeLessThan(5_000); // 2 timeouts (4 s), not 3 (6 s)
 }, 40_000);

@@ -63,7 +63,6 @@ it('still aborts a handed-over holder\'s signal when its node is taken away afte
     (e) => e,
   );
   faults.restore();
-  console.log(`fencingToken(): ${token instanceof Error ? `${token.constructor.name}: ${token.message}` : token}`);
   expect(signal.aborted).toBe(false); // nothing was lost yet
   // Someone deletes the node, and another owner takes the lock.
   await operator.remove(node('rw'));

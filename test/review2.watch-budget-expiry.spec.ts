@@ -40,7 +40,6 @@ describe('holder-watch budget across a session expiry', () => {
     for (const h of held) expect(h.signal.aborted).toBe(true);
     await Promise.all(held.map((h) => h.release()));
     await new Promise((r) => setTimeout(r, 200));
-    console.log(`budget in use after the lost locks were released: ${budget.inUse}`);
     expect(budget.inUse).toBe(0);
   });
 
@@ -55,7 +54,6 @@ describe('holder-watch budget across a session expiry', () => {
     const fresh = await lock.acquire('fresh');
     const atAcquire = calls.splice(0);
     await fresh.release();
-    console.log(`budget in use: ${budget.inUse}; a fresh lock on the new session costs: [${atAcquire.join(', ')}] then [${calls.join(', ')}]`);
     expect(atAcquire).toEqual(['create', 'getData']); // the watch read sent behind the create
     expect(calls).toEqual(['remove']); // watched: the release deletes without reading
   });

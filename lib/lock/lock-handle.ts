@@ -164,6 +164,9 @@ export class HeldLock {
 
   fencingToken(): Promise<bigint> {
     if (this.lost) return Promise.reject(this.signal.reason);
+    // Freed already (its last hold given up): it holds nothing, and a token asked for now could be the
+    // next holder's (a lock handed over inside the process keeps its node). One asked for before is kept.
+    if (this.released && !this.token) return Promise.reject(new LockLostError(this.ids, this.scope, 'it was released'));
     this.token ??= this.driver.fencingToken(this).catch((error) => {
       this.token = undefined; // a failed look-up may be retried
       throw error;

@@ -30,6 +30,10 @@ export interface OwnedNodes {
   rewriting?: Promise<unknown>;
   /** The handed-over holder node was rewritten for this grant: its zxid is this holder's fencing token. */
   rewritten?: boolean;
+  /** Given up: released, or handed over to the next holder (whose node it now is). Nothing is ours any more. */
+  done?: boolean;
+  /** Stops a watch set by reading after the holder watch could not be re-armed (see rewriteHolder). */
+  stopWatching?: () => void;
   /**
    * Containers our holder nodes are members of (a shared group, a limited lock's callers): removed in the
    * release's own MULTI when we were their last member, never on their own (see releaseNodes).

@@ -47,8 +47,8 @@ export class LockContext {
   private readonly reported = new Set<string>();
   /** Waiters of this process that a release on the same session may hand its lock to (hand-off.ts). */
   readonly handOffs = new HandOffs();
-  /** Holder watches this process keeps at once (holder-watch.ts). */
-  readonly holderWatches = new HolderWatchBudget(HOLDER_WATCHES_MAX);
+  /** Holder watches this process keeps at once, on the live session (see holderWatches). */
+  private watchBudget?: { sessionId: string | undefined; budget: HolderWatchBudget };
   /** What we know of each scope dir's shared mark (see shared-scopes.ts), and the watch behind an unmarked one. */
   private readonly marks = new Map<string, { known: ScopeKnowledge; watch?: () => void }>();
   /** Reads of a scope dir's mark under way. */
@@ -299,6 +299,18 @@ export class LockContext {
       },
       () => undefined, // gone already, or no answer: nothing to do
     );
+  }
+
+  /**
+   * The holder-watch budget of the live session (holder-watch.ts). One per session: the watches of a
+   * session that ended went with it, whether or not their locks were ever released.
+   */
+  get holderWatches(): HolderWatchBudget {
+    const sessionId = this.zk.sessionId;
+    if (!this.watchBudget || this.watchBudget.sessionId !== sessionId) {
+      this.watchBudget = { sessionId, budget: new HolderWatchBudget(HOLDER_WATCHES_MAX) };
+    }
+    return this.watchBudget.budget;
   }
 
   /** True once `dir` is known to exist: the fast path then skips even the await. */

@@ -135,6 +135,20 @@ export async function acquireQueued(
           continue;
         }
         if (position.kind === 'behind') {
+          if (doubt.holder && !shared) {
+            // Our uncontended MULTI may have made the holder node (its reply was lost, and the look after it
+            // got no answer): others queued behind that node, so we would never reach the head to see it.
+            // Look now. Ours: we hold the lock since before they queued; our place in the queue goes (the
+            // grant is the holder alone, so the one first in line is the next to get it).
+            const [reading] = await readOwnership(zk, [target.holder], token, waiter.sessionId);
+            if (reading.kind === 'ours') {
+              const place = waiter.path;
+              holding = true;
+              removeWaiterNode(ctx, place, token, waiter.sessionId);
+              return granted(target.holder, undefined, waiter.sessionId, waiter.strayPossible ? [target.queue] : []);
+            }
+            doubt.holder = false; // gone or someone else's: our MULTI made nothing
+          }
           if (limits.maxQueue !== undefined && position.ahead > limits.maxQueue) {
             // Too long a queue (all processes together): leave it at once (see finally) instead of
             // adding one more watcher and one more listing to every wake-up behind us.

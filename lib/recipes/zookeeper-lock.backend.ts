@@ -145,6 +145,16 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
         for (const w of set) w.listen(undefined);
       };
     }
+    return this.watchByReading(grant, onGone);
+  }
+
+  /**
+   * A data watch per holder node set by reads of their own (when the holder watches cannot serve): each
+   * read also checks the node is still ours. A read that meets connection trouble set no watch (nothing
+   * is re-registered on reconnect), so it is read again, while the grant's session lives: at once, then
+   * with backoff, and on the next connection of that session. Returns the function that stops it.
+   */
+  private watchByReading(grant: ZookeeperGrant, onGone: (reason: string) => void): () => void {
     let stopped = false;
     const retries = new Set<() => void>(); // cancels pending re-reads (timers, session subscriptions)
     const gone = (reason: string) => {
@@ -197,6 +207,8 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
 
   /** The highest creation zxid of the grant's holder nodes, after checking they are still ours. */
   async fencingToken(grant: ZookeeperGrant): Promise<bigint> {
+    // Released or handed over: the node (if still there) is someone else's hold now.
+    if (grant.owned.done) throw new GrantGoneError('it was released');
     const set = grant.owned.watches;
     const zk = this.zk;
     if (watchesVouch(set, grant.owned.holders.length, { epoch: zk.connectionEpoch, connected: zk.state === 'connected', sessionId: zk.sessionId }, grant.owner)) {
@@ -248,20 +260,32 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     const read = HolderWatch.sendRead(zk, holder, holderToken, () => grant.owner, this.context.holderWatches);
     owned.watches = [read.watch];
     read.watch.listen(listener);
+    // Whoever listens (the handle's signal) must go on hearing of a loss: told now when the node is not
+    // ours, or watched by reads of its own when the new watch could not be set.
+    const keepListening = (lost?: string) => {
+      if (!listener || owned.done) return;
+      if (lost) listener(lost);
+      else owned.stopWatching = this.watchByReading(grant, listener);
+    };
     const rewriting = (async () => {
       try {
         await written;
       } catch (error) {
         read.watch.drop(zk);
         if (error instanceof ZookeeperError && (error.code === 'BAD_VERSION' || error.code === 'NO_NODE')) {
+          keepListening(`its node ${holder} was deleted or changed by someone else`);
           throw new GrantGoneError(`its node ${holder} was deleted or changed by someone else`);
         }
         // Unknown: its version is unknown now; the release reads it first (the watch no longer vouches).
+        keepListening();
         throw error instanceof ZookeeperError ? unavailable(error) : error;
       }
       owned.rewritten = true;
       await read.settled;
-      if (read.watch.state !== 'armed') throw new LockUnavailableError(`ZooKeeper did not answer the read of ${holder} after rewriting it`);
+      if (read.watch.state !== 'armed' && read.watch.state !== 'fired') {
+        keepListening(read.watch.seen !== undefined ? `its node ${holder} now belongs to someone else` : undefined);
+        throw new LockUnavailableError(`ZooKeeper did not answer the read of ${holder} after rewriting it`);
+      }
       return read.watch.mzxid;
     })();
     owned.rewriting = rewriting;
@@ -365,9 +389,21 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * Frees an acquisition's nodes: without reading them when their watches vouch for them (deleteUnread),
    * else by reading first (releaseRead). Only while the session that made them lives.
    */
-  private async releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
-    await owned.rewriting?.catch(() => undefined); // a fencing rewrite changes the version our delete needs
-    if (this.zk.sessionId !== owned.sessionId) return;
+  private releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+    if (!owned.rewriting) return this.releaseNow(owned, token, queues);
+    // A fencing rewrite under way changes the version our delete needs: the release follows it, and
+    // answers within its usual bound of two operation timeouts (the rest goes on in the background).
+    const after = owned.rewriting.catch(() => undefined).then(() => this.releaseNow(owned, token, queues));
+    return settleWithin(after, 2 * this.zk.options.operationTimeout, () => undefined);
+  }
+
+  private async releaseNow(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+    owned.done = true;
+    owned.stopWatching?.();
+    if (this.zk.sessionId !== owned.sessionId) {
+      for (const watch of owned.watches ?? []) watch.drop(this.zk); // gives its budget back (the session's watches are gone)
+      return;
+    }
     const unread = this.mayDeleteUnread(owned);
     if (unread && this.handOver(owned, token)) return;
     for (const watch of owned.watches ?? []) watch.drop(this.zk); // before our own delete fires it
