@@ -10,6 +10,7 @@ import type { LockHandle } from '../lib/lock/lock-handle';
 import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import { newLockService, recordCalls } from './support/locks';
 import { cleanup, listTree, newService, uniqueNamespace, waitForChildren, waitForNoChildren, waitForState } from './support/zookeeper';
+import { warmSide, handOffsOf, nextOffer } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -21,30 +22,9 @@ beforeEach(() => {
 const node = (id: string) => `${namespace}/default/${id}`;
 const queue = (id: string) => `${node(id)}%q`;
 
-async function side(): Promise<{ lock: LockService; zk: ZookeeperService; backend: ZookeeperLockBackend }> {
-  const zk = await newService({ namespace });
-  const lock = newLockService(zk);
-  const backend = (lock as unknown as { backend: ZookeeperLockBackend }).backend;
-  await lock.withLock('warm', () => undefined, { wait: 1_000 }); // scope dir made, containers known
-  return { lock, zk, backend };
-}
+const side = () => warmSide(namespace);
 
-type HandOffsView = { size: number; offer: (...args: unknown[]) => unknown };
-const handOffsOf = (backend: ZookeeperLockBackend) => (backend as unknown as { context: { handOffs: HandOffsView } }).context.handOffs;
 
-/** Resolves once a waiter of this backend offers itself for a hand-over (it waits right behind a holder). */
-function nextOffer(backend: ZookeeperLockBackend): Promise<void> {
-  const handOffs = handOffsOf(backend);
-  const spy = jest.spyOn(handOffs, 'offer');
-  return new Promise((resolve) => {
-    spy.mockImplementation(function (this: unknown, ...args: unknown[]) {
-      spy.mockRestore();
-      const offer = handOffs.offer(...args);
-      resolve();
-      return offer;
-    });
-  });
-}
 
 async function ownerOf(zk: ZookeeperService, path: string): Promise<string | undefined> {
   return zk.getData(path).then(

@@ -14,6 +14,7 @@ import { LockLostError, LockService, ZookeeperService } from 'nestjs-zookeeper-l
 import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import { newLockService } from './support/locks';
 import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
+import { warmSide, nextOffer } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -22,29 +23,9 @@ beforeEach(() => {
   namespace = uniqueNamespace('r2fence');
 });
 
-async function side(): Promise<{ lock: LockService; zk: ZookeeperService; backend: ZookeeperLockBackend }> {
-  const zk = await newService({ namespace });
-  const lock = newLockService(zk);
-  const backend = (lock as unknown as { backend: ZookeeperLockBackend }).backend;
-  await lock.withLock('warm', () => undefined, { wait: 1_000 });
-  return { lock, zk, backend };
-}
+const side = () => warmSide(namespace);
 
-type HandOffsView = { size: number; offer: (...args: unknown[]) => unknown };
-const handOffsOf = (backend: ZookeeperLockBackend) => (backend as unknown as { context: { handOffs: HandOffsView } }).context.handOffs;
 
-function nextOffer(backend: ZookeeperLockBackend): Promise<void> {
-  const handOffs = handOffsOf(backend);
-  const spy = jest.spyOn(handOffs, 'offer');
-  return new Promise((resolve) => {
-    spy.mockImplementation(function (this: unknown, ...args: unknown[]) {
-      spy.mockRestore();
-      const offer = handOffs.offer(...args);
-      resolve();
-      return offer;
-    });
-  });
-}
 
 describe('fencing tokens of released holders after a same-process hand-over', () => {
   it('a released first holder is refused a token (not given the successor\'s)', async () => {

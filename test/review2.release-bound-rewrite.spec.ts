@@ -13,6 +13,7 @@ import type { ZookeeperLockModuleOptions } from '../lib/module/zookeeper-lock-op
 import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import { newLockService } from './support/locks';
 import { cleanup, newService, startServer, uniqueNamespace } from './support/zookeeper';
+import { nextOffer } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -24,19 +25,6 @@ async function side(options: Partial<ZookeeperLockModuleOptions>): Promise<{ loc
   return { lock, zk, backend };
 }
 
-type HandOffsView = { size: number; offer: (...args: unknown[]) => unknown };
-function nextOffer(backend: ZookeeperLockBackend): Promise<void> {
-  const handOffs = (backend as unknown as { context: { handOffs: HandOffsView } }).context.handOffs;
-  const spy = jest.spyOn(handOffs, 'offer');
-  return new Promise((resolve) => {
-    spy.mockImplementation(function (this: unknown, ...args: unknown[]) {
-      spy.mockRestore();
-      const offer = handOffs.offer(...args);
-      resolve();
-      return offer;
-    });
-  });
-}
 
 it('returns from the release of a handed-over holder whose fencing rewrite is in flight within two operation timeouts', async () => {
   const server = await startServer();

@@ -14,6 +14,7 @@ import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend
 import { newLockService } from './support/locks';
 import { ClientFaults, CODES } from './support/client-faults';
 import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
+import { warmSide, nextOffer } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -23,27 +24,8 @@ beforeEach(() => {
 });
 const node = (id: string) => `${namespace}/default/${id}`;
 
-async function side(): Promise<{ lock: LockService; zk: ZookeeperService; backend: ZookeeperLockBackend }> {
-  const zk = await newService({ namespace });
-  const lock = newLockService(zk);
-  const backend = (lock as unknown as { backend: ZookeeperLockBackend }).backend;
-  await lock.withLock('warm', () => undefined, { wait: 1_000 });
-  return { lock, zk, backend };
-}
+const side = () => warmSide(namespace);
 
-type HandOffsView = { size: number; offer: (...args: unknown[]) => unknown };
-function nextOffer(backend: ZookeeperLockBackend): Promise<void> {
-  const handOffs = (backend as unknown as { context: { handOffs: HandOffsView } }).context.handOffs;
-  const spy = jest.spyOn(handOffs, 'offer');
-  return new Promise((resolve) => {
-    spy.mockImplementation(function (this: unknown, ...args: unknown[]) {
-      spy.mockRestore();
-      const offer = handOffs.offer(...args);
-      resolve();
-      return offer;
-    });
-  });
-}
 
 it('still aborts a handed-over holder\'s signal when its node is taken away after a fencing rewrite whose read failed', async () => {
   const { lock, zk, backend } = await side();
