@@ -142,9 +142,7 @@ export async function acquireQueued(
             // grant is the holder alone, so the one first in line is the next to get it).
             const [reading] = await readOwnership(zk, [target.holder], token, waiter.sessionId);
             if (reading.kind === 'ours') {
-              const place = waiter.path;
-              holding = true;
-              removeWaiterNode(ctx, place, token, waiter.sessionId);
+              removeWaiterNode(ctx, waiter.path, token, waiter.sessionId);
               return granted(target.holder, undefined, waiter.sessionId, waiter.strayPossible ? [target.queue] : []);
             }
             doubt.holder = false; // gone or someone else's: our MULTI made nothing
