@@ -11,14 +11,31 @@
  *   GET /checked/:id  /manual plus what the library's release does so as never to delete someone else's
  *                     node: read the node (token and owner), then delete it at the version read. Same
  *                     ZooKeeper requests as @WithLock: what is left between the two is the library's own cost
+ *   GET /passthrough/:id  the handler behind an interceptor that does nothing (`next.handle()`): what any
+ *                     interceptor costs in Nest, @WithLock's included
+ *   GET /intercepted/:id  /manual's create + remove written as an interceptor: the hand-written
+ *                     equivalent of @WithLock's shape
  *
  * Reports its port to the parent over IPC; GET /nodes answers how many nodes the routes left behind, GET
  * /cpu the CPU time this process has used.
  */
-import { ConflictException, Controller, Get, Logger, Module, Param } from '@nestjs/common';
+import {
+  CallHandler,
+  ConflictException,
+  Controller,
+  ExecutionContext,
+  Get,
+  Injectable,
+  Logger,
+  Module,
+  NestInterceptor,
+  Param,
+  UseInterceptors,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { catchError, from, map, mergeMap, Observable, throwError } from 'rxjs';
 import { LockConflictError, LockService, WithLock, ZookeeperError, ZookeeperLockModule, ZookeeperService } from '../lib/index';
 
 const NAMESPACE = '/bench-http';
@@ -30,6 +47,40 @@ let tokens = 0;
 /** The work every route does: the same few lines, so that the routes differ only in their locking. */
 function handler(id: string): { id: string; ok: true } {
   return { id, ok: true };
+}
+
+/** Costs what Nest's interceptor machinery costs, and nothing more. */
+@Injectable()
+class PassThroughInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle();
+  }
+}
+
+/**
+ * /manual's create + remove around the handler, as an interceptor a user would write by hand; like
+ * @WithLock it answers after the remove (so that the client's next request finds the lock free).
+ */
+@Injectable()
+class HandWrittenLockInterceptor implements NestInterceptor {
+  constructor(private readonly zk: ZookeeperService) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const id = context.switchToHttp().getRequest<{ params: { id: string } }>().params.id;
+    const path = `${MANUAL_DIR}/${encodeURIComponent(id)}`;
+    const created = this.zk.create(path, { mode: 'ephemeral' }).catch((error) => {
+      throw error instanceof ZookeeperError && error.code === 'NODE_EXISTS' ? new ConflictException(`${id} is locked`) : error;
+    });
+    const release = () => from(this.zk.remove(path));
+    return from(created).pipe(
+      mergeMap(() =>
+        next.handle().pipe(
+          mergeMap((value) => release().pipe(map(() => value))),
+          catchError((error) => release().pipe(catchError(() => [undefined]), mergeMap(() => throwError(() => error)))),
+        ),
+      ),
+    );
+  }
 }
 
 @Controller()
@@ -64,6 +115,18 @@ class BenchController {
     } finally {
       await this.zk.remove(path);
     }
+  }
+
+  @Get('passthrough/:id')
+  @UseInterceptors(PassThroughInterceptor)
+  passthrough(@Param('id') id: string) {
+    return handler(id);
+  }
+
+  @Get('intercepted/:id')
+  @UseInterceptors(HandWrittenLockInterceptor)
+  intercepted(@Param('id') id: string) {
+    return handler(id);
   }
 
   @Get('service/:id')

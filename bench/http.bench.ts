@@ -35,6 +35,8 @@ const ROUTES = [
   { name: 'LockService.withLock in the handler', path: 'service' },
   { name: 'hand-written create+remove', path: 'manual' },
   { name: 'hand-written create+read+remove', path: 'checked' },
+  { name: 'a pass-through interceptor, no lock', path: 'passthrough' },
+  { name: 'hand-written interceptor, create+remove', path: 'intercepted' },
 ] as const;
 type RouteName = (typeof ROUTES)[number]['name'];
 
@@ -74,7 +76,7 @@ async function appCpu(base: string): Promise<number> {
 
 function startApp(connectionString: string): Promise<{ child: ChildProcess; base: string }> {
   const child = fork(join(__dirname, 'http-app.ts'), [], {
-    execArgv: ['-r', 'ts-node/register/transpile-only'],
+    execArgv: ['-r', join(__dirname, 'register.js')],
     env: { ...process.env, ZOOKEEPER_CONNECT: connectionString },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

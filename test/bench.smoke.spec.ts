@@ -10,7 +10,7 @@ function bench(args: string[], env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--expose-gc', '-r', 'ts-node/register/transpile-only', join(__dirname, '../bench/lock.bench.ts'), ...args],
+      ['--expose-gc', '-r', join(__dirname, '../bench/register.js'), join(__dirname, '../bench/lock.bench.ts'), ...args],
       { env: { ...process.env, ZOOKEEPER_CONNECT: sharedConnectString(), BENCH_ANCHORS: '0', ...env }, timeout: 120_000 },
       (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
     );

@@ -25,7 +25,7 @@ interface Run {
 /** Runs a bench script to its end (killed after `limitMs`, so that a hang fails instead of blocking). */
 function runBench(script: string, env: Record<string, string>, limitMs = 150_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script], {
+    const child = spawn(process.execPath, ['-r', './bench/register.js', script], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,7 +64,7 @@ describe('benchmarks start (tiny runs)', () => {
       BENCH_CONNECTIONS: '4',
     });
     expectSuccess(run);
-    for (const route of ['no lock', '@WithLock', 'LockService.withLock', 'hand-written create+remove', 'hand-written create+read+remove']) {
+    for (const route of ['no lock', '@WithLock', 'LockService.withLock', 'hand-written create+remove', 'hand-written create+read+remove', 'a pass-through interceptor', 'hand-written interceptor']) {
       expect(rowNumber(run.stdout, route)).toBeGreaterThan(0);
     }
     expect(run.stdout).toMatch(/@WithLock \/ hand-written: \d+\.\d\d×; failed requests: 0; nodes left behind: 0/);
