@@ -118,6 +118,34 @@ async function table(): Promise<void> {
         e ? reject(e) : raw.remove(`/bench-raw/n${i}`, -1, (e2) => (e2 ? reject(e2) : resolve())),
       ),
     );
+  // The same requests as the library's cycles, sent raw: what the algorithm costs on the wire, so that
+  // the library's own per-call cost shows as the ratio to these. Fail-fast: the create with a watching
+  // read right behind it (same round trip), then the delete at the version read.
+  const data = Buffer.from(JSON.stringify({ t: 'tokentokentokentokentoke', o: 'bench' }));
+  const onChange = () => undefined;
+  const rawWatched = (create: (done: (e: Error | null) => void) => void, path: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      let created = false;
+      create((e) => (e ? reject(e) : (created = true)));
+      raw.getData(path, onChange, (e, _data, stat) =>
+        e || !created || !stat ? reject(e ?? new Error('read before create')) : raw.remove(path, stat.version, (e2) => (e2 ? reject(e2) : resolve())),
+      );
+    });
+  const rawFailFastRequests: Worker = (i) =>
+    rawWatched((done) => raw.create(`/bench-raw/w${i}`, data, open, EPHEMERAL, done), `/bench-raw/w${i}`);
+  // Uncontended waiting: one MULTI that creates and deletes the queue node (the probe) and creates the
+  // holder; then as fail-fast. (The library's queue node is a container; raw, a persistent node.)
+  const rawWaitingRequests: Worker = (i) =>
+    rawWatched(
+      (done) =>
+        raw
+          .transaction()
+          .create(`/bench-raw/w${i}%q`, undefined, open, 0)
+          .remove(`/bench-raw/w${i}%q`, -1)
+          .create(`/bench-raw/w${i}`, data, open, EPHEMERAL)
+          .commit((e) => done(e)),
+      `/bench-raw/w${i}`,
+    );
   const failFast: Worker = async (i) => (await locks.acquire(`id-${i}`)).release();
   const queued: Worker = async (i) => (await locks.acquire(`q-${i}`, { wait: 10_000 })).release();
   // 16 callers on one id: every cycle is one hand-off. The critical section yields to I/O once, so that a
@@ -135,13 +163,19 @@ async function table(): Promise<void> {
 
   const RAW_SEQ = 'raw ephemeral create+delete, sequential';
   const RAW_CONC = `raw ephemeral create+delete, ${CONCURRENCY} concurrent`;
-  const cases: Array<{ name: string; worker: Worker; concurrency: number; baseline?: string; unit?: string }> = [
+  const FLOOR_FAIL_FAST = "raw, fail-fast's requests (create + watching read, delete), sequential";
+  const FLOOR_WAITING = "raw, uncontended waiting's requests (MULTI probe+create + watching read, delete), sequential";
+  const FLOOR_CONC = `raw, fail-fast's requests, ${CONCURRENCY} concurrent`;
+  const cases: Array<{ name: string; worker: Worker; concurrency: number; baseline?: string; floor?: string }> = [
     { name: RAW_SEQ, worker: rawCycle, concurrency: 1 },
-    { name: 'fail-fast acquire+release, sequential', worker: failFast, concurrency: 1, baseline: RAW_SEQ },
-    { name: 'waiting acquire+release, uncontended, sequential', worker: queued, concurrency: 1, baseline: RAW_SEQ },
+    { name: FLOOR_FAIL_FAST, worker: rawFailFastRequests, concurrency: 1, baseline: RAW_SEQ },
+    { name: 'fail-fast acquire+release, sequential', worker: failFast, concurrency: 1, baseline: RAW_SEQ, floor: FLOOR_FAIL_FAST },
+    { name: FLOOR_WAITING, worker: rawWaitingRequests, concurrency: 1, baseline: RAW_SEQ },
+    { name: 'waiting acquire+release, uncontended, sequential', worker: queued, concurrency: 1, baseline: RAW_SEQ, floor: FLOOR_WAITING },
     { name: RAW_CONC, worker: rawCycle, concurrency: CONCURRENCY },
-    { name: `fail-fast acquire+release, ${CONCURRENCY} concurrent ids`, worker: failFast, concurrency: CONCURRENCY, baseline: RAW_CONC },
-    { name: `waiting acquire+release, ${CONCURRENCY} concurrent ids`, worker: queued, concurrency: CONCURRENCY, baseline: RAW_CONC },
+    { name: FLOOR_CONC, worker: rawFailFastRequests, concurrency: CONCURRENCY, baseline: RAW_CONC },
+    { name: `fail-fast acquire+release, ${CONCURRENCY} concurrent ids`, worker: failFast, concurrency: CONCURRENCY, baseline: RAW_CONC, floor: FLOOR_CONC },
+    { name: `waiting acquire+release, ${CONCURRENCY} concurrent ids`, worker: queued, concurrency: CONCURRENCY, baseline: RAW_CONC, floor: FLOOR_CONC },
     { name: `${CONTENDERS} callers contending for one id (hand-offs/s)`, worker: contended, concurrency: CONTENDERS, baseline: 'curator:contend' },
   ];
   // BENCH_ONLY=<text>: only the cases whose name contains it (e.g. to profile one with --cpu-prof).
@@ -173,21 +207,24 @@ async function table(): Promise<void> {
         [`${CONTENDERS} callers contending for one id (hand-offs/s)`]: `${fmt(median(samples.get('curator:contend')!))}/s (violations ${curatorViolations})`,
       }
     : {};
+  const ratioTo = (values: number[], name: string | undefined) => {
+    const base = name ? samples.get(name) : undefined;
+    return base && base.length === values.length ? fmt(median(values.map((v, round) => v / base[round])), 2) + '×' : '';
+  };
   const rows = cases.map((c) => {
     const values = samples.get(c.name)!;
-    const base = c.baseline ? samples.get(c.baseline)! : undefined;
-    const ratio = base ? (base.length === values.length ? fmt(median(values.map((v, round) => v / base[round])), 2) + '×' : 'n/a') : '1.00× (baseline)';
-    return `| ${c.name} | ${fmt(median(values))} | ${ratio} | ${curatorColumn[c.name] ?? ''} |`;
+    const ratio = c.baseline ? ratioTo(values, c.baseline) || 'n/a' : '1.00× (baseline)';
+    return `| ${c.name} | ${fmt(median(values))} | ${ratio} | ${ratioTo(values, c.floor)} | ${curatorColumn[c.name] ?? ''} |`;
   });
   const leftovers = (await zk.getChildren('/bench-locks/default')).length + (await zk.getChildren('/bench-raw')).length;
   process.stdout.write(
     [
       setup.describe,
-      `${ROUNDS} rounds × ${SECONDS} s, medians; ratios: median of per-round ratios (raw rows: to raw; the contended row: to Curator's CurContend in the same round)`,
+      `${ROUNDS} rounds × ${SECONDS} s, medians; ratios: median of per-round ratios (raw rows: to raw; the contended row: to Curator's CurContend in the same round); 'to its requests, raw': the library's rate over the same ZooKeeper requests sent with the raw client`,
       anchors.available ? '' : `Curator not run: ${anchors.problem}`,
       '',
-      '| operation | cycles/s | ratio | Curator 5.4, same server and run |',
-      '|---|---|---|---|',
+      '| operation | cycles/s | ratio | to its requests, raw | Curator 5.4, same server and run |',
+      '|---|---|---|---|---|',
       ...rows,
       '',
       `holders overlapping in the contended case: ${overlaps}`,

@@ -26,6 +26,12 @@ const side = () => warmSide(namespace);
 
 
 
+/** The stream internals a socket writes through: one `_write` per chunk, or one `_writev` per corked batch. */
+interface SocketInternals {
+  _write(this: SocketInternals, chunk: unknown, encoding: unknown, callback: unknown): void;
+  _writev(this: SocketInternals, chunks: unknown[], callback: unknown): void;
+}
+
 async function ownerOf(zk: ZookeeperService, path: string): Promise<string | undefined> {
   return zk.getData(path).then(
     ({ stat }) => stat.ephemeralOwner,
@@ -42,6 +48,34 @@ describe('release without a read', () => {
     await held.release();
     expect(calls).toEqual(['remove']);
     expect(await listTree(zk, `${namespace}/default`)).toEqual([]);
+  });
+
+  it('puts the create and its watch read on the socket in one write, fail-fast and waiting alike', async () => {
+    const { lock, zk } = await side();
+    const socket = (zk as unknown as { session: { client: { connectionManager: { socket: SocketInternals } } } }).session.client.connectionManager.socket;
+    const writes: number[] = []; // chunks per write that reached the socket
+    const write = socket._write;
+    const writev = socket._writev;
+    socket._write = function (...args) {
+      writes.push(1);
+      return write.apply(this, args);
+    };
+    socket._writev = function (chunks, callback) {
+      writes.push(chunks.length);
+      return writev.call(this, chunks, callback);
+    };
+    try {
+      const held = await lock.acquire('one-write');
+      expect(writes.splice(0)).toEqual([2]); // create + getData, together
+      await held.release();
+      expect(writes.splice(0)).toEqual([1]); // the delete
+      const waited = await lock.acquire('one-write', { wait: 1000 });
+      expect(writes.splice(0)).toEqual([2]); // the uncontended MULTI + getData, together
+      await waited.release();
+    } finally {
+      socket._write = write;
+      socket._writev = writev;
+    }
   });
 
   it('reads first after a reconnect (a notification of the outage may still be on its way)', async () => {

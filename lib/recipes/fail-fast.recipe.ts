@@ -75,11 +75,13 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
       if (attempt === 0) {
         // The create, and right behind it (same round trip) the reads that watch our new nodes.
         let owner: string | undefined;
-        const creating =
-          targets.length === 1
-            ? zk.create(holders[0], { data, mode: 'ephemeral' }).then((created) => (owner = created.sessionId))
-            : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const }))).then(() => (owner = sessionId));
-        const reads = holders.map((path) => HolderWatch.sendRead(zk, path, token, () => owner, ctx.holderWatches));
+        const { creating, reads } = zk.together(() => ({
+          creating:
+            targets.length === 1
+              ? zk.create(holders[0], { data, mode: 'ephemeral' }).then((created) => (owner = created.sessionId))
+              : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const }))).then(() => (owner = sessionId)),
+          reads: holders.map((path) => HolderWatch.sendRead(zk, path, token, () => owner, ctx.holderWatches)),
+        }));
         try {
           await creating;
         } catch (error) {

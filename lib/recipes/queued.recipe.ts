@@ -619,9 +619,11 @@ const RETRY_PAUSE_MS = 100;
 async function takeHolder(ctx: LockContext, target: LockTarget, token: string, doubt: { holder: boolean }): Promise<HolderWatch | false> {
   const { zk } = ctx;
   let owner: string | undefined;
-  const creating = zk.create(target.holder, { data: encodeNodeData(token, zk.options.ownerName), mode: 'ephemeral' });
   // Right behind the create, the read that watches our holder node (holder-watch.ts): same round trip.
-  const read = HolderWatch.sendRead(zk, target.holder, token, () => owner, ctx.holderWatches);
+  const { creating, read } = zk.together(() => ({
+    creating: zk.create(target.holder, { data: encodeNodeData(token, zk.options.ownerName), mode: 'ephemeral' }),
+    read: HolderWatch.sendRead(zk, target.holder, token, () => owner, ctx.holderWatches),
+  }));
   try {
     owner = (await creating).sessionId;
     await read.settled;

@@ -75,17 +75,20 @@ export async function tryUncontended(ctx: LockContext, target: LockTarget, token
     const sessionId = ctx.zk.sessionId;
     let next: UncontendedNext;
     let error: unknown;
-    const multi = ctx.zk.multi(
-      shared
-        ? [
-            { op: 'create', path: target.queue, mode: 'container' },
-            { op: 'create', path: waiterPrefix(target, token, true), mode: 'ephemeral-sequential', data },
-            ...holder,
-          ]
-        : [{ op: 'create', path: target.queue }, { op: 'remove', path: target.queue }, ...holder],
-    );
-    // An exclusive holder node is watched by a read right behind the MULTI (holder-watch.ts): same round trip.
-    const read = shared ? undefined : HolderWatch.sendRead(ctx.zk, target.holder, token, () => sessionId, ctx.holderWatches);
+    // An exclusive holder node is watched by a read right behind the MULTI (holder-watch.ts): same round
+    // trip, same write.
+    const { multi, read } = ctx.zk.together(() => ({
+      multi: ctx.zk.multi(
+        shared
+          ? [
+              { op: 'create', path: target.queue, mode: 'container' },
+              { op: 'create', path: waiterPrefix(target, token, true), mode: 'ephemeral-sequential', data },
+              ...holder,
+            ]
+          : [{ op: 'create', path: target.queue }, { op: 'remove', path: target.queue }, ...holder],
+      ),
+      read: shared ? undefined : HolderWatch.sendRead(ctx.zk, target.holder, token, () => sessionId, ctx.holderWatches),
+    }));
     try {
       const results = await multi;
       await read?.settled;

@@ -340,6 +340,16 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * Runs `send` (which starts requests: create, getData, ...) and writes every request it starts to the
+   * socket at once, in one write, before returning. For a request with a read pipelined right behind it.
+   * Changes nothing of what each request does or answers.
+   */
+  together<T>(send: () => T): T {
+    const session = this.session;
+    return session && this.state === 'connected' && !this.closing ? session.together(send) : send();
+  }
+
+  /**
    * Several operations as one atomic MULTI request (one round trip): all apply or none. On failure the
    * ZookeeperError carries the code and `opIndex` of the operation that failed.
    */
