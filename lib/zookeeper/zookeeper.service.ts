@@ -340,6 +340,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * @internal (used by the lock recipes; not part of the published types)
    * Runs `send` (which starts requests: create, getData, ...) and writes every request it starts to the
    * socket at once, in one write, before returning. For a request with a read pipelined right behind it.
    * Changes nothing of what each request does or answers.
