@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   let server: { connectString: string; external?: boolean; stop(): Promise<void> } | undefined;
   let app: { child: ChildProcess; base: string } | undefined;
   try {
-    server = await harness.startStandalone({ tickTime: 2000, dir });
+    server = await harness.startStandalone({ tickTime: 2000, dir, jvmFlags: harness.BENCH_JVM_FLAGS });
     app = await startApp(server!.connectString);
     if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
     const samples = new Map<RouteName, Sample[]>(ROUTES.map((r) => [r.name, []]));
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
       [
         `HTTP: Nest 11 on Express, one app process; autocannon, ${CONNECTIONS} connections, a new id per request; ` +
           `${ROUNDS} rounds × ${SECONDS} s per route, medians`,
-        `ZooKeeper ${server!.connectString} (${server!.external ? 'ZOOKEEPER_CONNECT' : `private standalone, fsync on, data in ${dir ?? 'a temp dir'}`}); ` +
+        `ZooKeeper ${server!.connectString} (${server!.external ? 'ZOOKEEPER_CONNECT' : `private standalone (JVM with its full JIT), fsync on, data in ${dir ?? 'a temp dir'}`}); ` +
           `node ${process.version}; ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; ` +
           `load average before ${loadBefore}, after ${load()}; ${new Date().toISOString().slice(0, 10)}`,
         '',

@@ -72,13 +72,13 @@ async function setUp(namespace: string): Promise<Setup> {
   const tmpfs = process.env.BENCH_TMPFS === '1' && existsSync('/dev/shm');
   const dataRoot = process.env.BENCH_DATA_DIR ?? (tmpfs ? '/dev/shm' : existsSync('/var/tmp') ? '/var/tmp' : undefined);
   const dir = !process.env.ZOOKEEPER_CONNECT && dataRoot ? mkdtempSync(join(dataRoot, 'nzl-bench-')) : undefined;
-  const server = process.env.ZOOKEEPER_CONNECT ? undefined : await harness.startStandalone({ tickTime: 2000, dir });
+  const server = process.env.ZOOKEEPER_CONNECT ? undefined : await harness.startStandalone({ tickTime: 2000, dir, jvmFlags: harness.BENCH_JVM_FLAGS });
   started = server;
   const connectionString: string = process.env.ZOOKEEPER_CONNECT ?? server.connectString;
   const zk = new ZookeeperService({ connectionString, namespace, maxWaiters: { perId: Infinity, perProcess: Infinity } });
   if (!(await zk.connect())) throw new Error(`no ZooKeeper at ${connectionString}`);
   const locks = new LockService(new ZookeeperLockBackend(zk), zk.options);
-  const where = server ? `private standalone ZooKeeper 3.8, data in ${dir ?? 'a temp dir'} (${tmpfs ? 'tmpfs' : 'disk, fsync on'})` : 'ZOOKEEPER_CONNECT';
+  const where = server ? `private standalone ZooKeeper 3.8 (JVM with its full JIT and a 1 GB heap), data in ${dir ?? 'a temp dir'} (${tmpfs ? 'tmpfs' : 'disk, fsync on'})` : 'ZOOKEEPER_CONNECT';
   return {
     zk,
     locks,

@@ -149,7 +149,7 @@ async function main(): Promise<void> {
 
   const postgres = await pgHarness.startPostgres({ root });
   cleanups.push(() => postgres.stop());
-  const zkServer = await zkHarness.startStandalone({ tickTime: 2000, dir: process.env.ZOOKEEPER_CONNECT ? undefined : join(root, 'zk') });
+  const zkServer = await zkHarness.startStandalone({ tickTime: 2000, dir: process.env.ZOOKEEPER_CONNECT ? undefined : join(root, 'zk'), jvmFlags: zkHarness.BENCH_JVM_FLAGS });
   cleanups.push(() => zkServer.stop());
 
   const pool = new Pool({ connectionString: postgres.connectionString, max: POOL });

@@ -34,6 +34,10 @@ export interface OwnedNodes {
   done?: boolean;
   /** Stops a watch set by reading after the holder watch could not be re-armed (see rewriteHolder). */
   stopWatching?: () => void;
+  /** The loss listener those reads tell: moved to the new watch when the holder is rewritten again. */
+  readingListener?: (reason: string) => void;
+  /** Its release has begun: a fencing rewrite must not start (it would change the version to delete). */
+  releasing?: boolean;
   /**
    * Containers our holder nodes are members of (a shared group, a limited lock's callers): removed in the
    * release's own MULTI when we were their last member, never on their own (see releaseNodes).

@@ -32,6 +32,11 @@ export interface HandOffOutcome {
 /** A waiter offering itself for a hand-over while it waits on its predecessor's waiter node. */
 export interface HandOffCandidate {
   readonly sessionId: string;
+  /**
+   * Whether it still wants the lock (its caller has not aborted, its deadline has not passed): asked at
+   * the release, which may come before the waiter has noticed that it gave up. No hand-over otherwise.
+   */
+  wants(): boolean;
 }
 
 export interface HandOffOffer {
@@ -45,7 +50,7 @@ export interface HandOffOffer {
 
 /** Waiters of this process that offer themselves, keyed by the waiter node they wait on. */
 export class HandOffs {
-  private readonly offers = new Map<string, { sessionId: string; take: (outcome: HandOffOutcome) => void }>();
+  private readonly offers = new Map<string, { sessionId: string; wants: () => boolean; take: (outcome: HandOffOutcome) => void }>();
 
   /** Offers a waiter to whoever releases the lock whose waiter node is `predecessor`. */
   offer(predecessor: string, candidate: HandOffCandidate): HandOffOffer {
@@ -54,6 +59,7 @@ export class HandOffs {
     let outcome: HandOffOutcome | undefined;
     const entry = {
       sessionId: candidate.sessionId,
+      wants: () => candidate.wants(),
       take: (given: HandOffOutcome) => {
         outcome = given;
         resolve(given);
@@ -80,6 +86,7 @@ export class HandOffs {
     const entry = this.offers.get(waiterNode);
     if (!entry || entry.sessionId !== sessionId) return false;
     this.offers.delete(waiterNode);
+    if (!entry.wants()) return false; // gave up just now: the lock is freed in ZooKeeper instead
     entry.take(outcome);
     return true;
   }

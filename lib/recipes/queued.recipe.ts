@@ -239,7 +239,8 @@ async function waitOffering(
   ownToken?: string,
   also: Watched[] = [],
 ): Promise<{ handedOver?: HandOffOutcome; seen?: 'changed' | 'ours' | 'group' }> {
-  const offer = offering ? ctx.handOffs.offer(path, { sessionId }) : undefined;
+  const wants = () => !limits.signal?.aborted && performance.now() < limits.deadline;
+  const offer = offering ? ctx.handOffs.offer(path, { sessionId, wants }) : undefined;
   let seen: 'changed' | 'ours' | 'group' | undefined;
   try {
     seen = await waitForRemoval(ctx, path, sessionId, limits, ownToken, also, offer?.handedOver);

@@ -207,8 +207,10 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
 
   /** The highest creation zxid of the grant's holder nodes, after checking they are still ours. */
   async fencingToken(grant: ZookeeperGrant): Promise<bigint> {
-    // Released or handed over: the node (if still there) is someone else's hold now.
-    if (grant.owned.done) throw new GrantGoneError('it was released');
+    // Released or handed over (or its release has begun): the node, if still there, is not ours to give a
+    // token for, nor to rewrite (a rewrite after the release's read would move the node past the version
+    // its delete uses, and the node would stay for the session's life).
+    if (grant.owned.done || grant.owned.releasing) throw new GrantGoneError('it was released');
     const set = grant.owned.watches;
     const zk = this.zk;
     if (watchesVouch(set, grant.owned.holders.length, { epoch: zk.connectionEpoch, connected: zk.state === 'connected', sessionId: zk.sessionId }, grant.owner)) {
@@ -222,6 +224,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     for (const holder of grant.owned.holders) {
       try {
         const { data, stat } = await this.zk.getData(holder);
+        if (grant.owned.done || grant.owned.releasing) throw new GrantGoneError('it was released'); // while we read
         if (!isOurs(data, stat, grant.owned.holderToken ?? grant.token, grant.owner)) {
           throw new GrantGoneError('its node now belongs to someone else');
         }
@@ -254,8 +257,13 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     const holder = owned.holders[0];
     const zk = this.zk;
     const [old] = owned.watches ?? [];
-    const listener = old?.takeListener();
-    old?.drop(zk); // before our own change fires it
+    // The handle's loss listener: on the watch being replaced, or on the reads that stood in for a watch
+    // after an earlier rewrite got no answer. Both are taken back before our own change fires them.
+    const listener = old?.takeListener() ?? owned.readingListener;
+    old?.drop(zk);
+    owned.stopWatching?.();
+    owned.stopWatching = undefined;
+    owned.readingListener = undefined;
     const written = zk.multi([{ op: 'setData', path: holder, data: encodeNodeData(holderToken, zk.options.ownerName), version }]);
     const read = HolderWatch.sendRead(zk, holder, holderToken, () => grant.owner, this.context.holderWatches);
     owned.watches = [read.watch];
@@ -264,8 +272,9 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     // ours, or watched by reads of its own when the new watch could not be set.
     const keepListening = (lost?: string) => {
       if (!listener || owned.done) return;
-      if (lost) listener(lost);
-      else owned.stopWatching = this.watchByReading(grant, listener);
+      if (lost) return listener(lost);
+      owned.readingListener = listener;
+      owned.stopWatching = this.watchByReading(grant, listener);
     };
     const rewriting = (async () => {
       try {
@@ -390,6 +399,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * else by reading first (releaseRead). Only while the session that made them lives.
    */
   private releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+    owned.releasing = true; // no fencing rewrite may start from now on (see fencingToken)
     if (!owned.rewriting) return this.releaseNow(owned, token, queues);
     // A fencing rewrite under way changes the version our delete needs: the release follows it, and
     // answers within its usual bound of two operation timeouts (the rest goes on in the background).
