@@ -56,6 +56,12 @@ export interface LockRequest {
   readonly wait: number;
   readonly signal?: AbortSignal;
   /**
+   * The caller's own signal, when `signal` is one derived from it (LockService's, which the shutdown
+   * aborts too). The derived one hears of the caller's abort through a listener, so after listeners added
+   * earlier have run; a decision that must see the abort at once (a hand-over) asks this one as well.
+   */
+  readonly callerSignal?: AbortSignal;
+  /**
    * Waiting acquires only: refuse with LockQueueFullError when more than this many callers already wait
    * in the id's queue (all processes), when the backend can see that at no extra cost.
    */

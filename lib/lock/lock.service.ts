@@ -398,6 +398,7 @@ export class LockService implements BeforeApplicationShutdown {
         scope,
         wait,
         signal: tracked?.signal ?? signal,
+        callerSignal: signal,
         maxQueue,
         ...(mode.kind === 'shared' && { shared: true }),
         ...(mode.kind === 'limited' && { limit: mode.limit }),

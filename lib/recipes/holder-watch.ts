@@ -150,6 +150,11 @@ export class HolderWatch {
     }
   }
 
+  /** Detaches `listener` if it is the one attached (a handle that stops listening). */
+  unlisten(listener: (reason: string) => void): void {
+    if (this.listener === listener) this.listener = undefined;
+  }
+
   /** The listener, detached (to move it to the watch that replaces this one). */
   takeListener(): ((reason: string) => void) | undefined {
     const listener = this.listener;

@@ -7,7 +7,7 @@ import { slotPrefix, slotsPath } from './lock-paths';
 import type { OwnedNodes } from './fail-fast.recipe';
 import { carriesToken, encodeNodeData } from './node-data';
 import { slotPosition, SlotPosition } from './semaphore';
-import { answerBudget, checkCancelled, isTransient, untilWoken, waitForSession, waitOut, WaitLimits } from './queued.recipe';
+import { abortOf, answerBudget, checkCancelled, isTransient, untilWoken, waitForSession, waitOut, WaitLimits } from './queued.recipe';
 
 /**
  * A concurrency-limited acquire (`limit: n`) of one id: every caller, holding or waiting, is one
@@ -30,7 +30,8 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
   const dir = slotsPath(target);
   const cancelled = () => {
     if (!limits) return undefined;
-    if (limits.signal?.aborted) return limits.signal.reason ?? new Error('aborted');
+    const aborted = abortOf(limits);
+    if (aborted) return aborted.reason;
     if (performance.now() >= limits.deadline) return new LockConflictError([target.id], target.scope, limits.wait);
     return undefined;
   };

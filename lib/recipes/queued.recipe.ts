@@ -22,8 +22,17 @@ export interface WaitLimits {
   /** How long the caller asked to wait (for the conflict message). */
   wait: number;
   signal?: AbortSignal;
+  /** The caller's own signal, which `signal` follows through a listener (see LockRequest.callerSignal). */
+  callerSignal?: AbortSignal;
   /** Refuse (LockQueueFullError) when more than this many are ahead of us in the queue. */
   maxQueue?: number;
+}
+
+/** The reason of an abort of the wait (its signal, or the caller's own that it follows), if any. */
+export function abortOf(limits: WaitLimits): { reason: unknown } | undefined {
+  if (limits.signal?.aborted) return { reason: limits.signal.reason ?? new Error('aborted') };
+  if (limits.callerSignal?.aborted) return { reason: limits.callerSignal.reason ?? new Error('aborted') };
+  return undefined;
 }
 
 /**
@@ -52,7 +61,8 @@ export async function acquireQueued(
 ): Promise<OwnedNodes> {
   const { zk } = ctx;
   const cancelled = () => {
-    if (limits.signal?.aborted) return limits.signal.reason ?? new Error('aborted');
+    const aborted = abortOf(limits);
+    if (aborted) return aborted.reason;
     if (performance.now() >= limits.deadline) return new LockConflictError([target.id], target.scope, limits.wait);
     return undefined;
   };
@@ -239,7 +249,7 @@ async function waitOffering(
   ownToken?: string,
   also: Watched[] = [],
 ): Promise<{ handedOver?: HandOffOutcome; seen?: 'changed' | 'ours' | 'group' }> {
-  const wants = () => !limits.signal?.aborted && performance.now() < limits.deadline;
+  const wants = () => !abortOf(limits) && performance.now() < limits.deadline;
   const offer = offering ? ctx.handOffs.offer(path, { sessionId, wants }) : undefined;
   let seen: 'changed' | 'ours' | 'group' | undefined;
   try {

@@ -84,25 +84,25 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     await this.atMostOperationTimeout(this.context.ensureDir(this.zk.options.namespace).catch(() => undefined));
   }
 
-  async acquire({ ids, scope, wait, signal, maxQueue, shared, limit }: LockRequest): Promise<ZookeeperGrant> {
+  async acquire({ ids, scope, wait, signal, callerSignal, maxQueue, shared, limit }: LockRequest): Promise<ZookeeperGrant> {
     const targets = lockTargets(this.zk.options.namespace, scope, ids, this.nameOf);
     const token = this.nextToken();
     const ctx = this.context;
     let owned: OwnedNodes;
     if (limit !== undefined) {
       // A limited lock has no queue of its own: its callers' nodes are the queue (limited.recipe.ts).
-      owned = await this.acquireEach(targets, token, wait, signal, maxQueue, (target, limits) =>
+      owned = await this.acquireEach(targets, token, wait, { signal, callerSignal, maxQueue }, (target, limits) =>
         acquireLimited(ctx, target, token, limit, wait === 0 ? undefined : limits),
       );
     } else if (wait === 0 && shared) {
-      owned = await this.acquireEach(targets, token, wait, signal, maxQueue, async (target) => {
+      owned = await this.acquireEach(targets, token, wait, { signal, callerSignal, maxQueue }, async (target) => {
         const member = await joinSharedFailFast(ctx, target, token);
         return { nodes: [member], holders: [member], sessionId: this.zk.sessionId as string, sweep: [], groups: [target.holder] };
       });
     } else if (wait === 0) {
       owned = await acquireFailFast(ctx, targets, token);
     } else {
-      owned = await this.acquireEach(targets, token, wait, signal, maxQueue, (target, limits) => acquireQueued(ctx, target, token, limits, shared === true, targets.length === 1), true);
+      owned = await this.acquireEach(targets, token, wait, { signal, callerSignal, maxQueue }, (target, limits) => acquireQueued(ctx, target, token, limits, shared === true, targets.length === 1), true);
     }
     if (this.zk.sessionId !== owned.sessionId) {
       // The session ended between our create and now: ZooKeeper has dropped the nodes already.
@@ -130,8 +130,19 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * comes through `losses`.
    */
   watch(grant: ZookeeperGrant, onGone: (reason: string) => void): () => void {
-    const set = grant.owned.watches;
-    if (set && set.length === grant.owned.holders.length && set.every((w) => w.state === 'armed' || w.state === 'fired')) {
+    const owned = grant.owned;
+    const set = owned.watches;
+    // Where the listener is, a fencing rewrite (rewriteHolder) finds it, and moves it to the watch it sets
+    // before its own change could fire the old one; so the function returned stops it wherever it is now.
+    const stop = (listener: (reason: string) => void) => () => {
+      if (owned.readingListener === listener) {
+        owned.stopWatching?.();
+        owned.stopWatching = undefined;
+        owned.readingListener = undefined;
+      }
+      for (const w of owned.watches ?? []) w.unlisten(listener);
+    };
+    if (set && set.length === owned.holders.length && set.every((w) => w.state === 'armed' || w.state === 'fired')) {
       // The watches set with the acquire (holder-watch.ts): listening costs no request. They stay on the
       // server across reconnects of the session (the client re-registers them), like the ones below.
       let told = false;
@@ -141,11 +152,12 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
         onGone(reason);
       };
       for (const w of set) w.listen(once);
-      return () => {
-        for (const w of set) w.listen(undefined);
-      };
+      return stop(once);
     }
-    return this.watchByReading(grant, onGone);
+    owned.stopWatching?.(); // (none: a grant's one handle listens once)
+    owned.readingListener = onGone;
+    owned.stopWatching = this.watchByReading(grant, onGone);
+    return stop(onGone);
   }
 
   /**
@@ -340,12 +352,11 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     targets: LockTarget[],
     token: string,
     wait: number,
-    signal: AbortSignal | undefined,
-    maxQueue: number | undefined,
+    { signal, callerSignal, maxQueue }: Pick<LockRequest, 'signal' | 'callerSignal' | 'maxQueue'>,
     acquireOne: (target: LockTarget, limits: WaitLimits) => Promise<OwnedNodes>,
     queued = false,
   ): Promise<OwnedNodes> {
-    const limits = { deadline: performance.now() + wait, wait, signal, maxQueue };
+    const limits: WaitLimits = { deadline: performance.now() + wait, wait, signal, callerSignal, maxQueue };
     // What a failed multi-id acquire took is freed with its queues only where it queued.
     const queuesOf = queued ? targets : [];
     for (;;) {
