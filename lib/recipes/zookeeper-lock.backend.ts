@@ -250,6 +250,18 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     return token;
   }
 
+  /** The modification zxid of our holder node, read (no watch); GrantGoneError when it is not ours. */
+  private async readToken(grant: ZookeeperGrant, holder: string, holderToken: string): Promise<bigint> {
+    try {
+      const { data, stat } = await this.zk.getData(holder);
+      if (!isOurs(data, stat, holderToken, grant.owner)) throw new GrantGoneError('its node now belongs to someone else');
+      return stat.mzxid;
+    } catch (error) {
+      if (error instanceof ZookeeperError && error.code === 'NO_NODE') throw new GrantGoneError('its node is gone');
+      throw error instanceof ZookeeperError ? unavailable(error) : error;
+    }
+  }
+
   /** A handed-over holder node (hand-off.ts) whose data this grant has not rewritten yet. */
   private needsRewrite(grant: ZookeeperGrant): boolean {
     return grant.owned.holderToken !== undefined && !grant.owned.rewritten && grant.owned.holders.length === 1;
@@ -303,11 +315,19 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       }
       owned.rewritten = true;
       await read.settled;
-      if (read.watch.state !== 'armed' && read.watch.state !== 'fired') {
-        keepListening(read.watch.seen !== undefined ? `its node ${holder} now belongs to someone else` : undefined);
-        throw new LockUnavailableError(`ZooKeeper did not answer the read of ${holder} after rewriting it`);
+      const watch = read.watch;
+      // Armed: the read saw our rewritten node, whose zxid is the token.
+      if (watch.state === 'armed') return watch.mzxid;
+      // Fired before its answer was taken in, gone (NO_NODE), or someone else's: lost since our rewrite.
+      if (watch.state === 'fired' || watch.seen !== undefined) {
+        const reason = watch.seen ? `its node ${holder} now belongs to someone else` : `its node ${holder} was deleted or changed by someone else`;
+        keepListening(reason);
+        throw new GrantGoneError(reason);
       }
-      return read.watch.mzxid;
+      keepListening();
+      // No watch slot was free (the budget): no watch, so one plain read for the token, as beyond it anyway.
+      if (!read.sent) return this.readToken(grant, holder, holderToken);
+      throw new LockUnavailableError(`ZooKeeper did not answer the read of ${holder} after rewriting it`);
     })();
     owned.rewriting = rewriting;
     try {
