@@ -36,6 +36,8 @@ export interface OwnedNodes {
   stopWatching?: () => void;
   /** The loss listener those reads tell: moved to the new watch when the holder is rewritten again. */
   readingListener?: (reason: string) => void;
+  /** The handle's loss listener while it listens, wherever it is (a holder watch, or reads of its own). */
+  listener?: (reason: string) => void;
   /** Its release has begun: a fencing rewrite must not start (it would change the version to delete). */
   releasing?: boolean;
   /**

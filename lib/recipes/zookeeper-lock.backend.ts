@@ -135,6 +135,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     // Where the listener is, a fencing rewrite (rewriteHolder) finds it, and moves it to the watch it sets
     // before its own change could fire the old one; so the function returned stops it wherever it is now.
     const stop = (listener: (reason: string) => void) => () => {
+      if (owned.listener === listener) owned.listener = undefined;
       if (owned.readingListener === listener) {
         owned.stopWatching?.();
         owned.stopWatching = undefined;
@@ -152,9 +153,11 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
         onGone(reason);
       };
       for (const w of set) w.listen(once);
+      owned.listener = once;
       return stop(once);
     }
     owned.stopWatching?.(); // (none: a grant's one handle listens once)
+    owned.listener = onGone;
     owned.readingListener = onGone;
     owned.stopWatching = this.watchByReading(grant, onGone);
     return stop(onGone);
@@ -281,9 +284,11 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     const holder = owned.holders[0];
     const zk = this.zk;
     const [old] = owned.watches ?? [];
-    // The handle's loss listener: on the watch being replaced, or on the reads that stood in for a watch
-    // after an earlier rewrite got no answer. Both are taken back before our own change fires them.
-    const listener = old?.takeListener() ?? owned.readingListener;
+    // The handle's loss listener, on the watch being replaced or on the reads that stood in for a watch
+    // (after an earlier rewrite got no answer, or a signal made while no watch vouched): both are taken
+    // back before our own change fires them, and the listener goes on the new watch.
+    const listener = owned.listener;
+    old?.takeListener();
     old?.drop(zk);
     owned.stopWatching?.();
     owned.stopWatching = undefined;
@@ -295,7 +300,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     // Whoever listens (the handle's signal) must go on hearing of a loss: told now when the node is not
     // ours, or watched by reads of its own when the new watch could not be set.
     const keepListening = (lost?: string) => {
-      if (!listener || owned.done) return;
+      if (!listener || owned.done || owned.listener !== listener) return; // (stopped listening meanwhile)
       if (lost) return listener(lost);
       owned.readingListener = listener;
       owned.stopWatching = this.watchByReading(grant, listener);
