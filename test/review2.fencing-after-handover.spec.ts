@@ -10,10 +10,8 @@
  * A stale holder (e.g. work spawned inside the critical section that asks for its token late) must never
  * be given a token >= the current holder's.
  */
-import { LockLostError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
-import { newLockService } from './support/locks';
-import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
+import { LockLostError } from 'nestjs-zookeeper-lock';
+import { cleanup, uniqueNamespace } from './support/zookeeper';
 import { warmSide, nextOffer } from './support/hand-offs';
 
 afterEach(cleanup);

@@ -13,7 +13,7 @@ import type { ZookeeperLockModuleOptions } from '../lib/module/zookeeper-lock-op
 import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import { newLockService } from './support/locks';
 import { cleanup, newService, startServer, uniqueNamespace } from './support/zookeeper';
-import { nextOffer } from './support/hand-offs';
+import { handedOver } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -25,16 +25,10 @@ async function side(options: Partial<ZookeeperLockModuleOptions>): Promise<{ loc
   return { lock, zk, backend };
 }
 
-
 it('returns from the release of a handed-over holder whose fencing rewrite is in flight within two operation timeouts', async () => {
   const server = await startServer();
   const { lock, backend } = await side({ connectionString: server.connectString, sessionTimeout: 20_000, operationTimeout: 2_000 });
-  const first = await lock.acquire('b', { wait: 5_000 });
-  const offered = nextOffer(backend);
-  const secondTaken = lock.acquire('b', { wait: 5_000 });
-  await offered;
-  await first.release();
-  const second = await secondTaken; // handed over
+  const second = await handedOver({ lock, backend }, 'b'); // handed over
   server.pause();
   const started = Date.now();
   let elapsed: number;

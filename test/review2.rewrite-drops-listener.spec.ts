@@ -9,12 +9,9 @@
  * unlocked, until its release finds out. README: "What the new holder inherits it answers for: loss is
  * still seen (the holder watch)".
  */
-import { LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
-import { newLockService } from './support/locks';
 import { ClientFaults, CODES } from './support/client-faults';
 import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
-import { warmSide, nextOffer } from './support/hand-offs';
+import { warmSide, handedOver } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -26,17 +23,11 @@ const node = (id: string) => `${namespace}/default/${id}`;
 
 const side = () => warmSide(namespace);
 
-
 it('still aborts a handed-over holder\'s signal when its node is taken away after a fencing rewrite whose read failed', async () => {
   const { lock, zk, backend } = await side();
   const operator = await newService();
   const other = await side();
-  const first = await lock.acquire('rw', { wait: 5_000 });
-  const offered = nextOffer(backend);
-  const secondTaken = lock.acquire('rw', { wait: 5_000 });
-  await offered;
-  await first.release();
-  const second = await secondTaken; // handed over
+  const second = await handedOver({ lock, backend }, 'rw'); // handed over
   const signal = second.signal; // listening (on the inherited holder watch)
   const faults = new ClientFaults(zk);
   faults.answerWith('getData', node('rw'), CODES.CONNECTION_LOSS); // the read behind the rewrite's setData

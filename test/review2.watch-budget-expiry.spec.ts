@@ -11,6 +11,7 @@ import { LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
 import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import { newLockService, recordCalls } from './support/locks';
 import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForState } from './support/zookeeper';
+import { budgetOf } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -21,9 +22,6 @@ async function side(): Promise<{ lock: LockService; zk: ZookeeperService; backen
   await lock.withLock('warm', () => undefined, { wait: 1_000 });
   return { lock, zk, backend };
 }
-
-const budgetOf = (backend: ZookeeperLockBackend) =>
-  (backend as unknown as { context: { holderWatches: { inUse: number; max: number } } }).context.holderWatches;
 
 describe('holder-watch budget across a session expiry', () => {
   it('gives back the watches of locks lost with their session', async () => {

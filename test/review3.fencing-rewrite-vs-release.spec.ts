@@ -19,10 +19,9 @@
  * every fail-fast acquire gets 409, every waiter waits for ever, while nobody holds the lock. The rewrite's
  * new holder watch (armed, on that node) also keeps its HolderWatchBudget unit for the session's life.
  */
-import { LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+import { ZookeeperService } from 'nestjs-zookeeper-lock';
 import { cleanup, uniqueNamespace, waitForState } from './support/zookeeper';
-import { warmSide, nextOffer } from './support/hand-offs';
+import { warmSide, budgetOf, handedOver } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -31,9 +30,6 @@ beforeEach(() => {
   namespace = uniqueNamespace('r3fence');
 });
 const node = (id: string) => `${namespace}/default/${id}`;
-
-const budgetOf = (backend: ZookeeperLockBackend) =>
-  (backend as unknown as { context: { holderWatches: { inUse: number } } }).context.holderWatches;
 
 async function blip(zk: ZookeeperService): Promise<void> {
   const session = zk.sessionId;
@@ -44,19 +40,10 @@ async function blip(zk: ZookeeperService): Promise<void> {
   expect(zk.sessionId).toBe(session); // the same session: its nodes (our holder) live on
 }
 
-async function handedOver(lock: LockService, backend: ZookeeperLockBackend, id: string) {
-  const first = await lock.acquire(id, { wait: 5_000 });
-  const offered = nextOffer(backend);
-  const secondTaken = lock.acquire(id, { wait: 5_000 });
-  await offered;
-  await first.release();
-  return secondTaken;
-}
-
 it('frees the lock when a handed-over holder releases while its first fencingToken() is in flight (after a reconnect)', async () => {
   const { lock, zk, backend } = await warmSide(namespace);
   const other = await warmSide(namespace);
-  const second = await handedOver(lock, backend, 'race');
+  const second = await handedOver({ lock, backend }, 'race');
   await blip(zk);
 
   const token = second.fencingToken().then(

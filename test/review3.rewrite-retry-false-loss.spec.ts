@@ -18,11 +18,9 @@
  * README: "if anyone but its own release deletes or changes the node, the signal aborts": here our own
  * fencing rewrite does.
  */
-import { LockLostError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
-import { ZookeeperError } from '../lib/zookeeper/zookeeper.error';
+import { LockLostError } from 'nestjs-zookeeper-lock';
 import { cleanup, uniqueNamespace } from './support/zookeeper';
-import { warmSide, nextOffer } from './support/hand-offs';
+import { warmSide, handedOver, slowNextMulti } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -32,30 +30,9 @@ beforeEach(() => {
 });
 const node = (id: string) => `${namespace}/default/${id}`;
 
-async function handedOver(lock: LockService, backend: ZookeeperLockBackend, id: string) {
-  const first = await lock.acquire(id, { wait: 5_000 });
-  const offered = nextOffer(backend);
-  const secondTaken = lock.acquire(id, { wait: 5_000 });
-  await offered;
-  await first.release();
-  return secondTaken;
-}
-
-/** The next multi is sent and applied, but its caller is told OPERATION_TIMEOUT (a reply slower than operationTimeout). */
-function slowNextMulti(zk: ZookeeperService): Promise<void> {
-  const original = zk.multi.bind(zk);
-  let applied!: () => void;
-  const done = new Promise<void>((resolve) => (applied = resolve));
-  jest.spyOn(zk, 'multi').mockImplementationOnce((ops) => {
-    void original(ops).then(applied, applied);
-    return Promise.reject(new ZookeeperError('OPERATION_TIMEOUT', `ZooKeeper did not answer multi ${ops[0]?.path} in time`, ops[0]?.path));
-  });
-  return done;
-}
-
 it('does not report a handed-over holder lost when its fencing rewrite is retried after a timed-out one', async () => {
   const { lock, zk, backend } = await warmSide(namespace);
-  const second = await handedOver(lock, backend, 'retry');
+  const second = await handedOver({ lock, backend }, 'retry');
   const signal = second.signal; // B listens for loss
   const applied = slowNextMulti(zk);
   const firstTry = await second.fencingToken().then(

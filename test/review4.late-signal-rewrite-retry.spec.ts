@@ -24,11 +24,9 @@
  *     the held set and reported lost, although B still holds it and nobody but B touched the node.
  * README: "if anyone but its own release deletes or changes the node, the signal aborts".
  */
-import { LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
-import { ZookeeperError } from '../lib/zookeeper/zookeeper.error';
+import { ZookeeperService } from 'nestjs-zookeeper-lock';
 import { cleanup, uniqueNamespace } from './support/zookeeper';
-import { warmSide, nextOffer } from './support/hand-offs';
+import { warmSide, handedOver, settled, slowNextMulti } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -38,40 +36,13 @@ beforeEach(() => {
 });
 const node = (id: string) => `${namespace}/default/${id}`;
 
-async function handedOver(lock: LockService, backend: ZookeeperLockBackend, id: string) {
-  const first = await lock.acquire(id, { wait: 5_000 });
-  const offered = nextOffer(backend);
-  const secondTaken = lock.acquire(id, { wait: 5_000 });
-  await offered;
-  await first.release();
-  return secondTaken;
-}
-
-/** The next multi is sent and applied, but its caller is told OPERATION_TIMEOUT (a reply slower than operationTimeout). */
-function slowNextMulti(zk: ZookeeperService): Promise<void> {
-  const original = zk.multi.bind(zk);
-  let applied!: () => void;
-  const done = new Promise<void>((resolve) => (applied = resolve));
-  jest.spyOn(zk, 'multi').mockImplementationOnce((ops) => {
-    void original(ops).then(applied, applied);
-    return Promise.reject(new ZookeeperError('OPERATION_TIMEOUT', `ZooKeeper did not answer multi ${ops[0]?.path} in time`, ops[0]?.path));
-  });
-  return done;
-}
-
-const settled = <T>(p: Promise<T>) =>
-  p.then(
-    (v) => v,
-    (e: unknown) => e,
-  );
-
 /** One round trip on the session: every reply and notification sent before it has been handled. */
 const roundTrip = (zk: ZookeeperService, path: string) => zk.exists(path).then(() => undefined);
 
 describe('a handed-over holder whose signal is first read after its fencing rewrite got no answer', () => {
   it('is not reported lost by its own retried rewrite (signal read after the unanswered rewrite)', async () => {
     const { lock, zk, backend } = await warmSide(namespace);
-    const second = await handedOver(lock, backend, 'late');
+    const second = await handedOver({ lock, backend }, 'late');
     const applied = slowNextMulti(zk);
     const firstTry = await settled(second.fencingToken());
     await applied;
@@ -94,7 +65,7 @@ describe('a handed-over holder whose signal is first read after its fencing rewr
 
   it('is not reported lost by its own retried rewrite (signal read while the first rewrite was in flight)', async () => {
     const { lock, zk, backend } = await warmSide(namespace);
-    const second = await handedOver(lock, backend, 'during');
+    const second = await handedOver({ lock, backend }, 'during');
     const applied = slowNextMulti(zk);
     const firstTry = settled(second.fencingToken()); // its setData is sent in this tick
     const signal = second.signal; // read meanwhile: the new holder watch is still pending

@@ -26,7 +26,7 @@
  */
 import { LockLostError, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
-import { warmSide, nextOffer } from './support/hand-offs';
+import { warmSide, handedOver, settled } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -64,22 +64,11 @@ function replyTogetherWithNextNotification(zk: ZookeeperService, path: string): 
   return arrived;
 }
 
-const settled = <T>(p: Promise<T>) =>
-  p.then(
-    (v) => v,
-    (e: unknown) => e,
-  );
-
 it('never resolves a fencing token of 0n when the node is deleted as the rewrite\'s watch read answers', async () => {
   const { lock, zk, backend } = await warmSide(namespace);
   const operator = await newService();
-  const first = await lock.acquire('z', { wait: 5_000 });
-  const firstToken = await first.fencingToken();
-  const offered = nextOffer(backend);
-  const secondTaken = lock.acquire('z', { wait: 5_000 });
-  await offered;
-  await first.release();
-  const second = await secondTaken; // handed over: its first token rewrites the node
+  let firstToken = 0n;
+  const second = await handedOver({ lock, backend }, 'z', async (first) => (firstToken = await first.fencingToken())); // handed over: its first token rewrites the node
 
   const replyIn = replyTogetherWithNextNotification(zk, node('z'));
   const token = settled(second.fencingToken()); // setData + watch read sent now

@@ -20,7 +20,7 @@
  */
 import { LockLostError, ZookeeperService } from 'nestjs-zookeeper-lock';
 import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
-import { warmSide, nextOffer } from './support/hand-offs';
+import { warmSide, handedOver, settled } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -49,21 +49,10 @@ function holdNextRead(zk: ZookeeperService, path: string): { held: Promise<void>
   return { held, send: () => go() };
 }
 
-const settled = <T>(p: Promise<T>) =>
-  p.then(
-    (v) => v,
-    (e: unknown) => e,
-  );
-
 it('rejects fencingToken() with LockLostError when the rewrite\'s watch read finds the node deleted', async () => {
   const { lock, zk, backend } = await warmSide(namespace);
   const operator = await newService();
-  const first = await lock.acquire('g', { wait: 5_000 });
-  const offered = nextOffer(backend);
-  const secondTaken = lock.acquire('g', { wait: 5_000 });
-  await offered;
-  await first.release();
-  const second = await secondTaken; // handed over: its first token rewrites the node
+  const second = await handedOver({ lock, backend }, 'g'); // handed over: its first token rewrites the node
 
   const multi = zk.multi.bind(zk);
   let written: Promise<unknown> | undefined;

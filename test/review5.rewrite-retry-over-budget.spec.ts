@@ -23,12 +23,8 @@
  * its token); the budget's own contract (holder-watch.ts): "Locks taken beyond the budget get no watch:
  * their release reads first, and their signal sets a watch when read (as before)" - slower, never failing.
  */
-import { ZookeeperService } from 'nestjs-zookeeper-lock';
-import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
-import type { HolderWatchBudget } from '../lib/recipes/holder-watch';
-import { ZookeeperError } from '../lib/zookeeper/zookeeper.error';
 import { cleanup, uniqueNamespace } from './support/zookeeper';
-import { warmSide, nextOffer } from './support/hand-offs';
+import { warmSide, budgetOf, handedOver, settled, slowNextMulti } from './support/hand-offs';
 
 afterEach(cleanup);
 
@@ -38,34 +34,9 @@ beforeEach(() => {
 });
 const node = (id: string) => `${namespace}/default/${id}`;
 
-/** The next multi is sent and applied, but its caller is told OPERATION_TIMEOUT (as in test/review4.*). */
-function slowNextMulti(zk: ZookeeperService): Promise<void> {
-  const original = zk.multi.bind(zk);
-  let applied!: () => void;
-  const done = new Promise<void>((resolve) => (applied = resolve));
-  jest.spyOn(zk, 'multi').mockImplementationOnce((ops) => {
-    void original(ops).then(applied, applied);
-    return Promise.reject(new ZookeeperError('OPERATION_TIMEOUT', `ZooKeeper did not answer multi ${ops[0]?.path} in time`, ops[0]?.path));
-  });
-  return done;
-}
-
-const budgetOf = (backend: ZookeeperLockBackend) => (backend as unknown as { context: { holderWatches: HolderWatchBudget } }).context.holderWatches;
-
-const settled = <T>(p: Promise<T>) =>
-  p.then(
-    (v) => v,
-    (e: unknown) => e,
-  );
-
 it('gives a held lock its fencing token on a retried rewrite when no holder-watch slot is free', async () => {
   const { lock, zk, backend } = await warmSide(namespace);
-  const first = await lock.acquire('b', { wait: 5_000 });
-  const offered = nextOffer(backend);
-  const secondTaken = lock.acquire('b', { wait: 5_000 });
-  await offered;
-  await first.release();
-  const second = await secondTaken; // handed over
+  const second = await handedOver({ lock, backend }, 'b'); // handed over
 
   const applied = slowNextMulti(zk);
   const firstTry = await settled(second.fencingToken());

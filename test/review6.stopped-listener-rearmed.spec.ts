@@ -23,7 +23,7 @@
  */
 import type { ZookeeperLockBackend, ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
 import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
-import { warmSide, nextOffer } from './support/hand-offs';
+import { warmSide, handedOver, settled } from './support/hand-offs';
 import { ClientFaults, CODES } from './support/client-faults';
 
 afterEach(cleanup);
@@ -34,22 +34,11 @@ beforeEach(() => {
 });
 const node = (id: string) => `${namespace}/default/${id}`;
 
-const settled = <T>(p: Promise<T>) =>
-  p.then(
-    (v) => v,
-    (e: unknown) => e,
-  );
-
 it('never tells a loss listener that was stopped during a fencing rewrite', async () => {
   const { lock, zk, backend } = await warmSide(namespace);
   const operator = await newService();
   const faults = new ClientFaults(zk);
-  const first = await lock.acquire('s', { wait: 5_000 });
-  const offered = nextOffer(backend);
-  const secondTaken = lock.acquire('s', { wait: 5_000 });
-  await offered;
-  await first.release();
-  const second = await secondTaken; // handed over: its first token rewrites the node
+  const second = await handedOver({ lock, backend }, 's'); // handed over: its first token rewrites the node
   const grant = (second as unknown as { parts: Array<{ grant: ZookeeperGrant }> }).parts[0].grant;
   const zkBackend = backend as ZookeeperLockBackend;
 
