@@ -32,10 +32,11 @@ export interface OwnedNodes {
   rewritten?: boolean;
   /** Given up: released, or handed over to the next holder (whose node it now is). Nothing is ours any more. */
   done?: boolean;
-  /** Stops a watch set by reading after the holder watch could not be re-armed (see rewriteHolder). */
+  /**
+   * Stops the reads that carry `listener` when no holder watch can (see watch and rewriteHolder): a
+   * rewrite moves the listener from them to its new watch.
+   */
   stopWatching?: () => void;
-  /** The loss listener those reads tell: moved to the new watch when the holder is rewritten again. */
-  readingListener?: (reason: string) => void;
   /** The handle's loss listener while it listens, wherever it is (a holder watch, or reads of its own). */
   listener?: (reason: string) => void;
   /** Its release has begun: a fencing rewrite must not start (it would change the version to delete). */

@@ -135,11 +135,10 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     // Where the listener is, a fencing rewrite (rewriteHolder) finds it, and moves it to the watch it sets
     // before its own change could fire the old one; so the function returned stops it wherever it is now.
     const stop = (listener: (reason: string) => void) => () => {
-      if (owned.listener === listener) owned.listener = undefined;
-      if (owned.readingListener === listener) {
-        owned.stopWatching?.();
+      if (owned.listener === listener) {
+        owned.listener = undefined;
+        owned.stopWatching?.(); // reads of our own, if they carry it
         owned.stopWatching = undefined;
-        owned.readingListener = undefined;
       }
       for (const w of owned.watches ?? []) w.unlisten(listener);
     };
@@ -158,7 +157,6 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     }
     owned.stopWatching?.(); // (none: a grant's one handle listens once)
     owned.listener = onGone;
-    owned.readingListener = onGone;
     owned.stopWatching = this.watchByReading(grant, onGone);
     return stop(onGone);
   }
@@ -292,7 +290,6 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     old?.drop(zk);
     owned.stopWatching?.();
     owned.stopWatching = undefined;
-    owned.readingListener = undefined;
     const written = zk.multi([{ op: 'setData', path: holder, data: encodeNodeData(holderToken, zk.options.ownerName), version }]);
     const read = HolderWatch.sendRead(zk, holder, holderToken, () => grant.owner, this.context.holderWatches);
     owned.watches = [read.watch];
@@ -302,7 +299,6 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     const keepListening = (lost?: string) => {
       if (!listener || owned.done || owned.listener !== listener) return; // (stopped listening meanwhile)
       if (lost) return listener(lost);
-      owned.readingListener = listener;
       owned.stopWatching = this.watchByReading(grant, listener);
     };
     const rewriting = (async () => {
