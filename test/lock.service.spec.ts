@@ -14,6 +14,7 @@ import {
   ZookeeperService,
 } from 'nestjs-zookeeper-lock';
 import { newLockService, recordCalls } from './support/locks';
+import { joinableHandles, lockScope } from '../lib/lock/lock-scope';
 import { ClientFaults, CODES } from './support/client-faults';
 import { HOSTILE_IDS } from './support/hostile-ids';
 import {
@@ -478,6 +479,41 @@ describe('LockService: fencing, reentrancy, ids, leaks', () => {
     expect(lock.heldCount).toBe(0);
     await (await other.lock.acquire('solo')).release(); // the last holder freed it
     expect(await listTree(other.zk, namespace)).toEqual([scopeDir()]);
+  });
+
+  it('turns its async context storage off once no context can join a held lock, and keeps it while joined work outlives the owner', async () => {
+    // Why it matters: on Node 20 an enabled AsyncLocalStorage taxes every promise of the whole app.
+    const { lock } = await locks();
+    let resumeStale!: () => void;
+    let stale!: Promise<boolean>;
+    let finishSpawned!: () => void;
+    let spawned!: Promise<LockHandle[]>;
+    await lock.withLock('storage', async () => {
+      expect(lockScope.getStore()).toBeDefined();
+      // Spawned work that joins the lock (acquire, not withLock), outlives the owner, then locks the id
+      // again: that nested acquire must still find the context, or it would conflict with its own join.
+      spawned = (async () => {
+        const joined = await lock.acquire('storage');
+        await new Promise<void>((r) => (finishSpawned = r));
+        return [joined, await lock.acquire('storage')];
+      })();
+      // Spawned work that never joined: whether it still carries the context once every lock is released.
+      stale = new Promise<void>((r) => (resumeStale = r)).then(() => lockScope.getStore() !== undefined);
+      await new Promise((r) => setImmediate(r)); // the spawned join happens before the owner leaves
+    });
+    expect(joinableHandles()).toBe(1); // the spawned join: it still holds the lock
+    finishSpawned();
+    const handles = await spawned; // a conflict here would mean the context was hidden too early
+    expect(handles.map((h) => h.signal.aborted)).toEqual([false, false]);
+    expect(lock.heldCount).toBe(1); // the two joined handles hold it
+    for (const handle of handles) await handle.release();
+    expect(lock.heldCount).toBe(0);
+    expect(joinableHandles()).toBe(0);
+    resumeStale();
+    expect(await stale).toBe(false); // off: the stale context is not carried any more
+    // On again for the next critical section.
+    expect(await lock.withLock('storage', () => lockScope.getStore()?.current !== undefined)).toBe(true);
+    expect(joinableHandles()).toBe(0);
   });
 
   it('aborts the signal of every handle that joined a lock when it is lost (Promise.all siblings, spawned work)', async () => {

@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import * as http from 'node:http';
 import request from 'supertest';
 import { LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
+import { joinableHandles, lockScope } from '../lib/lock/lock-scope';
 import { AdapterName, calls, createLockedApp, Gates } from './support/locked-app';
 import { cleanup, sharedConnectString, startServer, uniqueNamespace, waitForState } from './support/zookeeper';
 
@@ -183,6 +184,15 @@ describe.each<AdapterName>(['express', 'fastify'])('@WithLock over HTTP (%s)', (
     // the client is gone: the stream is unsubscribed and the lock freed, long before the 6th event
     await app.get(LockService).withLock('acct-10', () => undefined, { scope: 'accounts', wait: 5_000 });
     expect(calls.streamClosed).toBeGreaterThan(closedBefore);
+  });
+
+  it('turns the async context storage off again once the requests above are answered (no tax on other routes)', async () => {
+    // Every test above ran @WithLock handlers to their end: answered, failed, 409, 400, streamed, cut off.
+    const lock = await request(url).post('/accounts/acct-11/withdraw');
+    expect(lock.status).toBe(201);
+    expect(app.get(LockService).heldCount).toBe(0);
+    expect(joinableHandles()).toBe(0); // a handle never counted out would keep Node's promise hook on
+    expect(lockScope.getStore()).toBeUndefined();
   });
 });
 

@@ -1,5 +1,6 @@
 import { LockLostError } from './lock.errors';
 import type { LockGrant } from './lock-backend';
+import { scopeReleased } from './lock-scope';
 
 /** A held lock. Release it exactly once (further calls are no-ops), or let `withLock` do it. */
 export interface LockHandle {
@@ -229,7 +230,9 @@ export class LockHold implements LockHandle {
   }
 
   release(): Promise<void> {
-    this.releasing ??=
+    if (this.releasing) return this.releasing;
+    scopeReleased(this);
+    this.releasing =
       this.parts.length === 1 ? this.parts[0].unhold() : Promise.all(this.parts.map((p) => p.unhold())).then(() => undefined);
     return this.releasing;
   }

@@ -17,7 +17,7 @@ import {
   LockUnavailableError,
 } from './lock.errors';
 import { checkNormalizer, LockIdNormalizer, lockKey, normalizeIds, normalizeScope } from './lock-id';
-import { lockScope } from './lock-scope';
+import { lockScope, runInScope, scopeJoined } from './lock-scope';
 import { lockModeProblem } from './lock-mode';
 import { ShutdownGate } from './shutdown-gate';
 import { maxWaitersProblem, WaiterLimits, waiterLimits, WaitingRoom } from './waiting-room';
@@ -207,7 +207,9 @@ export class LockService implements BeforeApplicationShutdown {
     const inherited = lockScope.getStore();
     const held = new Map(inherited?.owner === this ? inherited.held : undefined);
     if (lock instanceof LockHold) for (const part of lock.parts) for (const key of part.keys) held.set(key, part);
-    return lockScope.run({ owner: this, held, current: lock }, fn);
+    // Only this service's handles are counted: their release says when the storage may be disabled.
+    if (!(lock instanceof LockHold) || lock.released) return lockScope.run({ owner: this, held, current: lock }, fn);
+    return runInScope(lock, { owner: this, held, current: lock }, fn);
   }
 
   /**
@@ -264,7 +266,10 @@ export class LockService implements BeforeApplicationShutdown {
       }
       own.keepAtLeast(holdAtLeast, own.acquiredAt);
     }
-    return new LockHold(ids, scope, own ? [...joined, own] : joined, own);
+    const hold = new LockHold(ids, scope, own ? [...joined, own] : joined, own);
+    // Its joined locks stay live while it holds them: contexts that hold them must stay visible.
+    if (joined.length > 0) scopeJoined(hold);
+    return hold;
   }
 
   /**
