@@ -9,7 +9,7 @@ import { LockLostError, LockService, ZookeeperService } from 'nestjs-zookeeper-l
 import type { LockHandle } from '../lib/lock/lock-handle';
 import type { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import { newLockService, recordCalls } from './support/locks';
-import { cleanup, listTree, newService, uniqueNamespace, waitForChildren, waitForNoChildren, waitForState } from './support/zookeeper';
+import { cleanup, countSocketWrites, listTree, newService, uniqueNamespace, waitForChildren, waitForNoChildren, waitForState } from './support/zookeeper';
 import { warmSide, handOffsOf, nextOffer } from './support/hand-offs';
 
 afterEach(cleanup);
@@ -25,12 +25,6 @@ const queue = (id: string) => `${node(id)}%q`;
 const side = () => warmSide(namespace);
 
 
-
-/** The stream internals a socket writes through: one `_write` per chunk, or one `_writev` per corked batch. */
-interface SocketInternals {
-  _write(this: SocketInternals, chunk: unknown, encoding: unknown, callback: unknown): void;
-  _writev(this: SocketInternals, chunks: unknown[], callback: unknown): void;
-}
 
 async function ownerOf(zk: ZookeeperService, path: string): Promise<string | undefined> {
   return zk.getData(path).then(
@@ -52,18 +46,7 @@ describe('release without a read', () => {
 
   it('puts the create and its watch read on the socket in one write, fail-fast and waiting alike', async () => {
     const { lock, zk } = await side();
-    const socket = (zk as unknown as { session: { client: { connectionManager: { socket: SocketInternals } } } }).session.client.connectionManager.socket;
-    const writes: number[] = []; // chunks per write that reached the socket
-    const write = socket._write;
-    const writev = socket._writev;
-    socket._write = function (...args) {
-      writes.push(1);
-      return write.apply(this, args);
-    };
-    socket._writev = function (chunks, callback) {
-      writes.push(chunks.length);
-      return writev.call(this, chunks, callback);
-    };
+    const { writes, restore } = countSocketWrites(zk); // chunks per write that reached the socket
     try {
       const held = await lock.acquire('one-write');
       expect(writes.splice(0)).toEqual([2]); // create + getData, together
@@ -73,8 +56,7 @@ describe('release without a read', () => {
       expect(writes.splice(0)).toEqual([2]); // the uncontended MULTI + getData, together
       await waited.release();
     } finally {
-      socket._write = write;
-      socket._writev = writev;
+      restore();
     }
   });
 

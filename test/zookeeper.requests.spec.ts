@@ -6,7 +6,7 @@ import { MAX_REQUEST_BYTES } from '../lib/zookeeper/request-size';
 import { settleWithin } from '../lib/zookeeper/settle-within';
 import { ZookeeperError } from '../lib/zookeeper/zookeeper.error';
 import type { MultiOp } from '../lib/zookeeper/zookeeper.service';
-import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
+import { cleanup, countSocketWrites, newService, uniqueNamespace } from './support/zookeeper';
 
 afterEach(cleanup);
 
@@ -78,6 +78,30 @@ describe('a request larger than the server accepts', () => {
     await zk.create(`${root}/large`, { data: Buffer.alloc(900_000, 2) });
     expect((await zk.getData(`${root}/large`)).data.length).toBe(900_000);
     await zk.remove(`${root}/large`);
+  });
+});
+
+describe('requests queued in one burst', () => {
+  it('leave in two socket writes, the first at once and the rest together, whether queued in one go or by the continuations of one burst', async () => {
+    const zk = await newService();
+    const { writes, restore } = countSocketWrites(zk);
+    try {
+      await Promise.all(Array.from({ length: 8 }, () => zk.exists('/')));
+      expect(writes.splice(0)).toEqual([1, 7]);
+      // As under load: callers woken together, each queuing its next request from its own continuation.
+      const woken = Promise.resolve();
+      const chains = Array.from({ length: 8 }, async (_, depth) => {
+        await woken;
+        for (let i = 0; i < depth; i++) await null; // each at another depth of the microtask queue
+        return zk.exists('/');
+      });
+      expect(await Promise.all(chains)).toHaveLength(8);
+      expect(writes.splice(0)).toEqual([1, 7]);
+      await zk.exists('/'); // a lone request: written at once, on its own
+      expect(writes.splice(0)).toEqual([1]);
+    } finally {
+      restore();
+    }
   });
 });
 

@@ -65,7 +65,7 @@ export interface PatchableManager {
   credentials: Array<{ scheme: string; auth: Buffer }>;
   pendingBuffer: Buffer | null;
   pendingQueue: Packet[];
-  packetQueue: { queue: Packet[] };
+  packetQueue: { queue: Packet[]; prependListener(event: 'readable', listener: () => void): unknown };
   watcherManager: {
     emit(event: unknown): void;
     isEmpty(): boolean;
@@ -128,6 +128,36 @@ function wrapXid(manager: PatchableManager): void {
   });
 }
 
+/**
+ * Requests queued in one burst leave in one socket write instead of one write (a syscall here, a read on
+ * the server) each. Under load a chunk of replies wakes many callers, each of which queues its next
+ * request from its own promise continuation. The first request of a burst is written at once, as before
+ * (a lone request waits for nothing); the ones after it in the same tick are corked, and leave together
+ * once the burst's callbacks and microtasks have run (a tick scheduled from a microtask runs after the
+ * microtask queue has drained). (ZookeeperSession.together corks one group of its own: left alone here.)
+ */
+function writeCoalescer(manager: PatchableManager): () => void {
+  let burst = false;
+  let corked: net.Socket | undefined;
+  const endBurst = () => {
+    burst = false;
+    const socket = corked;
+    corked = undefined;
+    socket?.uncork();
+  };
+  return () => {
+    const socket = manager.socket;
+    if (!socket || socket.destroyed || socket.writableCorked > 0) return;
+    if (!burst) {
+      burst = true;
+      process.nextTick(endBurst);
+    } else {
+      socket.cork();
+      corked = socket;
+    }
+  };
+}
+
 /** `tls`: connect over TLS with these settings; undefined: plain TCP. */
 export function hardenConnectionManager(manager: PatchableManager, hooks: ConnectionHooks, tls?: ResolvedTlsOptions): HardenedConnection {
   let abandoned = false;
@@ -137,6 +167,9 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
 
   manager.pendingBuffer = null; // never read again: buffers live per socket
   wrapXid(manager);
+  // Before the client's own listener, which writes each request to the socket as it is queued.
+  const coalesce = writeCoalescer(manager);
+  manager.packetQueue.prependListener('readable', coalesce);
 
   // As the client's, but the timer is ours to cancel, and nothing runs once abandoned.
   manager.findNextServer = (callback) => {

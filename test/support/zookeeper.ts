@@ -281,3 +281,35 @@ export async function waitForGone(service: ZookeeperService, path: string, timeo
     clearTimeout(timer);
   }
 }
+
+/** The stream internals a socket writes through: one `_write` per chunk, or one `_writev` per corked batch. */
+interface SocketInternals {
+  _write(this: SocketInternals, chunk: unknown, encoding: unknown, callback: unknown): void;
+  _writev(this: SocketInternals, chunks: unknown[], callback: unknown): void;
+}
+
+/**
+ * Counts the writes that reach the service's current socket: `writes` gets the number of requests
+ * (chunks) each write carried. `restore()` puts the socket back as it was.
+ */
+export function countSocketWrites(service: ZookeeperService): { writes: number[]; restore(): void } {
+  const socket = (service as unknown as { session: { client: { connectionManager: { socket: SocketInternals } } } }).session.client.connectionManager.socket;
+  const writes: number[] = [];
+  const write = socket._write;
+  const writev = socket._writev;
+  socket._write = function (...args) {
+    writes.push(1);
+    return write.apply(this, args);
+  };
+  socket._writev = function (chunks, callback) {
+    writes.push(chunks.length);
+    return writev.call(this, chunks, callback);
+  };
+  return {
+    writes,
+    restore: () => {
+      socket._write = write;
+      socket._writev = writev;
+    },
+  };
+}
