@@ -17,7 +17,7 @@ import {
   LockUnavailableError,
 } from './lock.errors';
 import { checkNormalizer, LockIdNormalizer, lockKey, normalizeIds, normalizeScope } from './lock-id';
-import { lockScope, runInScope, scopeJoined } from './lock-scope';
+import { lockScope, runInScope, scopeJoined, scopeReleased } from './lock-scope';
 import { lockModeProblem } from './lock-mode';
 import { ShutdownGate } from './shutdown-gate';
 import { maxWaitersProblem, WaiterLimits, waiterLimits, WaitingRoom } from './waiting-room';
@@ -256,12 +256,17 @@ export class LockService implements BeforeApplicationShutdown {
       part.hold();
       part.keepAtLeast(holdAtLeast);
     }
+    // Counted from the join on, not from the end of the take: the owner may release meanwhile, and the
+    // storage must not be turned off while this context holds the joined locks.
+    const joining = {};
+    if (joined.length > 0) scopeJoined(joining);
     let own: HeldLock | undefined;
     if (missing.length > 0) {
       try {
         own = await this.take(missing, scope, wait, maxHold, options.signal, mode);
       } catch (error) {
         await Promise.all(joined.map((part) => part.unhold())).catch(() => undefined);
+        scopeReleased(joining);
         throw error;
       }
       own.keepAtLeast(holdAtLeast, own.acquiredAt);
@@ -269,6 +274,7 @@ export class LockService implements BeforeApplicationShutdown {
     const hold = new LockHold(ids, scope, own ? [...joined, own] : joined, own);
     // Its joined locks stay live while it holds them: contexts that hold them must stay visible.
     if (joined.length > 0) scopeJoined(hold);
+    scopeReleased(joining);
     return hold;
   }
 

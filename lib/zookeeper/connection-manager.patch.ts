@@ -23,6 +23,7 @@
  */
 import { decodeSyncReply, SYNC_OP } from './sync-request';
 import type net from 'node:net';
+import { setImmediate as realSetImmediate } from 'node:timers';
 import { batchWatches } from './set-watches-batches';
 import { FrameReader, WireProtocolError, judgeHandshake, parseConnectAnswer } from './wire-frames';
 import { ResolvedTlsOptions, describeTlsFailure, dialServer } from './socket-dialer';
@@ -137,10 +138,12 @@ function wrapXid(manager: PatchableManager): void {
  * microtask queue has drained). (ZookeeperSession.together corks one group of its own: left alone here.)
  */
 function writeCoalescer(manager: PatchableManager): () => void {
-  let burst = false;
+  let burst = 0; // the burst under way (0: none); a schedule of an earlier one ends nothing
+  let bursts = 0;
   let corked: net.Socket | undefined;
-  const endBurst = () => {
-    burst = false;
+  const endBurst = (which: number) => {
+    if (which !== burst) return; // ended already, by the other of its two schedules
+    burst = 0;
     const socket = corked;
     corked = undefined;
     socket?.uncork();
@@ -148,9 +151,12 @@ function writeCoalescer(manager: PatchableManager): () => void {
   return () => {
     const socket = manager.socket;
     if (!socket || socket.destroyed || socket.writableCorked > 0) return;
-    if (!burst) {
-      burst = true;
-      process.nextTick(endBurst);
+    if (burst === 0) {
+      burst = bursts = (bursts % 0x3fffffff) + 1;
+      process.nextTick(endBurst, burst);
+      // Also node:timers' own setImmediate, which fake timers leave alone (jest.useFakeTimers fakes the
+      // global one and process.nextTick): a faked tick must never leave the socket corked.
+      realSetImmediate(endBurst, burst);
     } else {
       socket.cork();
       corked = socket;
