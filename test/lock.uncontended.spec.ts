@@ -3,9 +3,9 @@
  * nobody waits. Request counts are deterministic; the lost-reply branches are forced at the client layer
  * (the MULTI is applied by the real server and only its answer is replaced).
  */
-import { LockConflictError, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import { newLockService, recordCalls } from './support/locks';
-import { cleanup, listTree, newService, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import { LockConflictError, ZookeeperService } from 'nestjs-zookeeper-lock';
+import { lockSide, recordCalls } from './support/locks';
+import { cleanup, listTree, uniqueNamespace, waitForChildren } from './support/zookeeper';
 import { ClientFaults, clientError, CODES } from './support/client-faults';
 
 afterEach(cleanup);
@@ -15,10 +15,7 @@ beforeEach(() => {
   namespace = uniqueNamespace('uncontended');
 });
 
-async function locks(): Promise<{ lock: LockService; zk: ZookeeperService }> {
-  const zk = await newService({ namespace });
-  return { lock: newLockService(zk), zk };
-}
+const locks = () => lockSide(namespace);
 
 const node = (id: string) => `${namespace}/default/${id}`;
 const queue = (id: string) => `${node(id)}%q`;

@@ -6,9 +6,8 @@
  * under fake timers (only their timeouts were frozen). An app's own integration tests commonly fake timers
  * (maxHold, holdAtLeast, @Locked schedules) while talking to a real ZooKeeper.
  */
-import { LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import { newLockService } from './support/locks';
-import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
+import { lockSide } from './support/locks';
+import { cleanup, uniqueNamespace } from './support/zookeeper';
 
 afterEach(cleanup);
 
@@ -17,10 +16,7 @@ beforeEach(() => {
   namespace = uniqueNamespace('review7-fake');
 });
 
-async function locks(): Promise<{ lock: LockService; zk: ZookeeperService }> {
-  const zk = await newService({ namespace });
-  return { lock: newLockService(zk), zk };
-}
+const locks = () => lockSide(namespace);
 
 describe('review7: requests of one burst under fake timers', () => {
   const realTimeout = setTimeout;

@@ -7,10 +7,10 @@
  * conflicts with its own lock (fail-fast: LockConflictError; with `wait`: self-deadlock), and
  * currentLock() there is undefined.
  */
-import { LockHandle, LockService, ZookeeperService } from 'nestjs-zookeeper-lock';
-import { newLockService } from './support/locks';
+import type { LockHandle } from 'nestjs-zookeeper-lock';
+import { lockSide } from './support/locks';
 import { joinableHandles, lockScope } from '../lib/lock/lock-scope';
-import { cleanup, newService, uniqueNamespace } from './support/zookeeper';
+import { cleanup, uniqueNamespace } from './support/zookeeper';
 
 afterEach(cleanup);
 
@@ -19,10 +19,7 @@ beforeEach(() => {
   namespace = uniqueNamespace('review7-join');
 });
 
-async function locks(): Promise<{ lock: LockService; zk: ZookeeperService }> {
-  const zk = await newService({ namespace });
-  return { lock: newLockService(zk), zk };
-}
+const locks = () => lockSide(namespace);
 
 describe('review7: a join still taking its other ids when the owner leaves', () => {
   it('keeps the spawned context able to join the lock it holds', async () => {

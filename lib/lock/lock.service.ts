@@ -207,7 +207,7 @@ export class LockService implements BeforeApplicationShutdown {
     const inherited = lockScope.getStore();
     const held = new Map(inherited?.owner === this ? inherited.held : undefined);
     if (lock instanceof LockHold) for (const part of lock.parts) for (const key of part.keys) held.set(key, part);
-    // Only this service's handles are counted: their release says when the storage may be disabled.
+    // Only a live LockHold is counted: its release() counts it out again (see lock-scope.ts).
     if (!(lock instanceof LockHold) || lock.released) return lockScope.run({ owner: this, held, current: lock }, fn);
     return runInScope(lock, { owner: this, held, current: lock }, fn);
   }

@@ -138,12 +138,11 @@ function wrapXid(manager: PatchableManager): void {
  * microtask queue has drained). (ZookeeperSession.together corks one group of its own: left alone here.)
  */
 function writeCoalescer(manager: PatchableManager): () => void {
-  let burst = 0; // the burst under way (0: none); a schedule of an earlier one ends nothing
-  let bursts = 0;
+  let burst: object | undefined; // the burst under way: a schedule of an earlier one ends nothing
   let corked: net.Socket | undefined;
-  const endBurst = (which: number) => {
+  const endBurst = (which: object) => {
     if (which !== burst) return; // ended already, by the other of its two schedules
-    burst = 0;
+    burst = undefined;
     const socket = corked;
     corked = undefined;
     socket?.uncork();
@@ -151,8 +150,8 @@ function writeCoalescer(manager: PatchableManager): () => void {
   return () => {
     const socket = manager.socket;
     if (!socket || socket.destroyed || socket.writableCorked > 0) return;
-    if (burst === 0) {
-      burst = bursts = (bursts % 0x3fffffff) + 1;
+    if (!burst) {
+      burst = {};
       process.nextTick(endBurst, burst);
       // Also node:timers' own setImmediate, which fake timers leave alone (jest.useFakeTimers fakes the
       // global one and process.nextTick): a faked tick must never leave the socket corked.
