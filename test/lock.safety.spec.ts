@@ -177,6 +177,29 @@ describe('a waiter that loses its queue node queues again and still gets the loc
     expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
   });
 
+  it('when its waiter node is deleted just after it read its place, it takes the lock and its release still removes the queue', async () => {
+    const a = await side();
+    const b = await side();
+    const operator = await newService();
+    const held = await a.lock.acquire('stale');
+    // B's look at the queue is answered with a listing that still shows its waiter node; before B sees
+    // it, the node is deleted and the lock freed. B then takes the free holder as the head of the queue,
+    // with a waiter node that is no longer there (the holder node is the lock: that is fine).
+    const listing = b.faults.holdReply('getChildren', queue('stale'));
+    const waiting = b.lock.acquire('stale', { wait: 20_000 });
+    await listing.arrived;
+    const [own] = await operator.getChildren(queue('stale'));
+    await operator.remove(`${queue('stale')}/${own}`);
+    await held.release();
+    listing.release();
+    const next = await waiting;
+    expect(await owner(operator, node('stale'))).toBe(b.zk.sessionId);
+    // Its release finds the queue there and empty: it goes in the release's own MULTI, not left to the
+    // server's reaper (which ZooKeeper < 3.5, where queues are persistent nodes, does not have).
+    await next.release();
+    expect(await listTree(operator, `${namespace}/default`)).toEqual([]);
+  });
+
   it('when its session expires while it waits (a new session is opened)', async () => {
     const a = await side();
     const b = await side();

@@ -556,13 +556,13 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       // A waiter node that vanished does not matter (the holder node is the lock); a holder node does.
       const holders = new Set(owned.holders);
       notOurs = readings.filter((r) => r.kind !== 'ours' && holders.has(r.path)).map((r) => r.path);
-      // A queue whose only waiters are the ones we remove goes in the same MULTI (one write for all);
-      // one with other waiters is left to them (and to the server, which reaps an empty container).
-      const decision = queueRemovals(queues.map((target, i) => ({ queue: target.queue, children: queueStats[i] === null ? 0 : queueStats[i]?.numChildren })), ours.map((n) => n.path));
+      // A queue whose only waiters are the ones we remove (or none: ours was deleted by someone) goes in
+      // the same MULTI (one write for all); one with other waiters is left to them.
+      const decision = queueRemovals(queues.map((target, i) => ({ queue: target.queue, children: queueStats[i] === null ? null : queueStats[i]?.numChildren })), ours.map((n) => n.path));
       // A group (shared holders, limited callers) we were the last member of goes in the same MULTI, and
       // only there: removed after our member in one atomic request, it is certainly still that group
       // (never a holder node made at its path meanwhile). Otherwise the next callers or the server reap it.
-      const lastOf = queueRemovals(groups.map((group, i) => ({ queue: group, children: groupStats[i]?.numChildren })), ours.map((n) => n.path)).remove;
+      const lastOf = queueRemovals(groups.map((group, i) => ({ queue: group, children: groupStats[i]?.numChildren })), ours.map((n) => n.path), false).remove;
       const untried = ours.length > 0 ? await removeRead(this.zk, ours, [...decision.remove, ...lastOf]) : decision.remove;
       queuesLeft = queues.filter((target) => decision.probe.includes(target.queue) || untried.includes(target.queue));
       // Others were in a group when we read it: if they left at the same moment as we did, nobody took the

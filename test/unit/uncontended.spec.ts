@@ -49,7 +49,14 @@ describe('release: which queues go in its MULTI (pure)', () => {
 
   it('probes a queue it could not read, and ignores one already gone', () => {
     expect(queueRemovals([{ queue: q, children: undefined }], ['/ns/s/a'])).toEqual({ remove: [], probe: [q] });
-    expect(queueRemovals([{ queue: q, children: 0 }], ['/ns/s/a'])).toEqual({ remove: [], probe: [] });
+    expect(queueRemovals([{ queue: q, children: null }], ['/ns/s/a'])).toEqual({ remove: [], probe: [] });
+  });
+
+  it('removes a queue read as there and empty (our waiter node deleted by someone), but never an empty group', () => {
+    expect(queueRemovals([{ queue: q, children: 0 }], ['/ns/s/a'])).toEqual({ remove: [q], probe: [] });
+    // A group lives at a holder's path: read as empty, it may be an exclusive holder node by now.
+    expect(queueRemovals([{ queue: '/ns/s/a', children: 0 }], ['/ns/s/b'], false)).toEqual({ remove: [], probe: [] });
+    expect(queueRemovals([{ queue: '/ns/s/a', children: 1 }], ['/ns/s/a/s-t-0000000001'], false)).toEqual({ remove: ['/ns/s/a'], probe: [] });
   });
 
   it('does not count a node of another queue whose name starts alike', () => {
