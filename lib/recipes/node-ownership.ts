@@ -50,8 +50,9 @@ export function readOwnership(zk: ZookeeperService, paths: string[], token: stri
  * 1 MiB packet limit (one oversized request makes the server drop the whole connection); the removes need
  * not be atomic. A node that vanished or changed meanwhile (NO_NODE, BAD_VERSION) is skipped, not an error.
  * `thenRemove`: parents these removes leave empty (a lock's queue), removed in the same MULTI when all fits
- * in one; if one is not empty after all, the nodes are removed without it. Resolves with the parents that
- * were not tried (too big for one MULTI, or a node had changed): the caller may remove them on its own.
+ * in one; if one is not empty after all (or gone), the nodes are removed without the parents. Resolves with
+ * the parents that were not removed, that one excepted (too big for one MULTI, a node had changed, or
+ * another parent failed the MULTI): the caller may remove them on its own.
  */
 export async function removeRead(zk: ZookeeperService, nodes: Array<{ path: string; version: number }>, thenRemove: string[] = []): Promise<string[]> {
   if (thenRemove.length > 0 && removeBatches([...nodes, ...thenRemove.map((path) => ({ path }))]).length === 1) {
@@ -65,9 +66,10 @@ export async function removeRead(zk: ZookeeperService, nodes: Array<{ path: stri
     } catch (error) {
       const failedAt = error instanceof ZookeeperError ? error.opIndex : undefined;
       // A parent not empty after all (someone joined it meanwhile) or gone: the MULTI did nothing; remove
-      // the nodes alone, and leave the parents. A node that changed or vanished: likewise, one by one below.
+      // the nodes alone, and leave that parent (the others are the caller's to try again: they may be
+      // empty). A node that changed or vanished: likewise, one by one below.
       if (!(failedAt !== undefined && (failedAt >= nodes.length ? isParentAnswer(error) : isNodeAnswer(error)))) throw error;
-      if (failedAt >= nodes.length) thenRemove = [];
+      if (failedAt >= nodes.length) thenRemove = thenRemove.filter((_, i) => i !== failedAt - nodes.length);
     }
   }
   await removeEach(zk, nodes);
