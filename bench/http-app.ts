@@ -15,6 +15,10 @@
  *                     interceptor costs in Nest, @WithLock's included
  *   GET /intercepted/:id  /manual's create + remove written as an interceptor: the hand-written
  *                     equivalent of @WithLock's shape
+ *   GET /hold/start, /hold/stop  take (and free) one lock with `withLock` that stays held in the
+ *                     background: while it is, the lock context's AsyncLocalStorage is enabled (on Node 20
+ *                     and 22 a promise hook for every promise of the process), so /plain shows what that
+ *                     costs every other route
  *
  * Reports its port to the parent over IPC; GET /nodes answers how many nodes the routes left behind, GET
  * /cpu the CPU time this process has used.
@@ -37,12 +41,15 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { catchError, from, map, mergeMap, Observable, throwError } from 'rxjs';
 import { LockConflictError, LockService, WithLock, ZookeeperError, ZookeeperLockModule, ZookeeperService } from '../lib/index';
+import { joinableHandles } from '../lib/lock/lock-scope';
 
 const NAMESPACE = '/bench-http';
 const MANUAL_DIR = '/bench-http-manual';
 const LOCK_DIR = `${NAMESPACE}/default`;
 const TOKEN_PREFIX = `${process.pid}-`;
 let tokens = 0;
+/** Ends the background lock of /hold/start. */
+let background: (() => void) | undefined;
 
 /** The work every route does: the same few lines, so that the routes differ only in their locking. */
 function handler(id: string): { id: string; ok: true } {
@@ -153,6 +160,24 @@ class BenchController {
       const { data, stat } = await this.zk.getData(path);
       if (stat.ephemeralOwner === session && data.toString() === token) await this.zk.remove(path, stat.version);
     }
+  }
+
+  @Get('hold/start')
+  async holdStart() {
+    if (!background) {
+      await new Promise<void>((held, failed) => {
+        this.locks.withLock('bench-background', () => new Promise<void>((done) => ((background = done), held()))).catch(failed);
+      });
+    }
+    // How many handles keep the lock context's storage enabled: the bench checks it is not 0.
+    return { holding: true, joinable: joinableHandles() };
+  }
+
+  @Get('hold/stop')
+  holdStop() {
+    background?.();
+    background = undefined;
+    return { holding: false };
   }
 
   /** CPU time this process has used, in µs (the bench divides its growth by the requests served). */

@@ -3,7 +3,8 @@
  *
  * One Nest app (bench/http-app.ts, forked so that it has its own event loop) serves routes around the
  * same handler: no lock, @WithLock, LockService.withLock, a hand-written ZookeeperService.create + remove,
- * and the same plus the ownership read the library does before deleting. autocannon
+ * and the same plus the ownership read the library does before deleting, and no lock again while
+ * another lock is held in the app (the lock context's cost to other routes). autocannon
  * drives each in turn at the same concurrency, every request on a new id (so every request takes a lock
  * and none conflicts); each round measures them back to back, in an order that rotates per round.
  * The table reports median requests/s and latency over the rounds, and the median of the per-round ratios
@@ -37,6 +38,8 @@ const ROUTES = [
   { name: 'hand-written create+read+remove', path: 'checked' },
   { name: 'a pass-through interceptor, no lock', path: 'passthrough' },
   { name: 'hand-written interceptor, create+remove', path: 'intercepted' },
+  // The lock context's cost to the rest of the app: /plain again, while one lock is held in the background.
+  { name: 'no lock, while another lock is held in the app', path: 'plain', holding: true },
 ] as const;
 type RouteName = (typeof ROUTES)[number]['name'];
 
@@ -131,14 +134,20 @@ async function main(): Promise<void> {
     app = await startApp(server!.connectString);
     if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
     const samples = new Map<RouteName, Sample[]>(ROUTES.map((r) => [r.name, []]));
-    for (const route of ROUTES) await drive(app.base, route.path, Math.min(1, SECONDS)); // warm-up: JIT, caches
+    for (const route of ROUTES) if (!('holding' in route)) await drive(app.base, route.path, Math.min(1, SECONDS)); // warm-up: JIT, caches
     for (let round = 0; round < ROUNDS; round++) {
       for (let k = 0; k < ROUTES.length; k++) {
         const route = ROUTES[(round + k) % ROUTES.length];
-        const profile = PROFILE_DIR && round === 0 ? join(PROFILE_DIR, `${route.path}.cpuprofile`) : undefined;
+        const profile = PROFILE_DIR && round === 0 ? join(PROFILE_DIR, `${route.path}${'holding' in route ? '-held' : ''}.cpuprofile`) : undefined;
+        const holding = 'holding' in route;
+        if (holding) {
+          const { joinable } = (await (await fetch(`${app.base}/hold/start`)).json()) as { joinable: number };
+          if (!(joinable > 0)) throw new Error('/hold/start: the lock context is not enabled while the background lock is held');
+        }
         if (profile) await ask(app.child, { profileStart: true }, 'profiling');
         samples.get(route.name)!.push(await drive(app.base, route.path, SECONDS));
         if (profile) process.stderr.write(`CPU profile: ${await ask(app.child, { profileStop: profile }, 'profiled')}\n`);
+        if (holding) await fetch(`${app.base}/hold/stop`);
       }
     }
     const left = await nodesLeft(app.base);

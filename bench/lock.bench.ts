@@ -8,6 +8,8 @@
  *   contending for one id with `wait: Infinity` (hand-offs/s, holders overlapping counted).
  * scale: fail-fast acquire latency (p50, p99) with 0, 10,000 and 100,000 locks held on the same session,
  *   and the heap and RSS each held lock costs (run with --expose-gc: the npm script does).
+ * coalesce: the write coalescer on and off in one process (an A/B, rounds of BENCH_SECONDS=1 each way,
+ *   BENCH_ROUNDS=8): rates and client CPU per cycle.
  *
  * Server: ZOOKEEPER_CONNECT when set; otherwise a private standalone ZooKeeper started by the test
  * harness, its data on disk with fsync on (in /var/tmp; BENCH_DATA_DIR=<dir> elsewhere, BENCH_TMPFS=1 on
@@ -38,9 +40,15 @@ type Worker = (i: number) => Promise<void>;
 
 /** Runs `worker` back to back on `concurrency` lanes for `seconds`; returns completed cycles per second. */
 async function rate(worker: Worker, concurrency: number, seconds = SECONDS): Promise<number> {
+  return (await measure(worker, concurrency, seconds)).rate;
+}
+
+/** As `rate`, with this process's CPU time (user + system) per completed cycle, in µs. */
+async function measure(worker: Worker, concurrency: number, seconds: number): Promise<{ rate: number; cpuPerCycle: number }> {
   let done = 0;
   const stopAt = Date.now() + seconds * 1000;
   const started = Date.now();
+  const cpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, lane) => {
       for (let i = 0; Date.now() < stopAt; i++) {
@@ -49,7 +57,8 @@ async function rate(worker: Worker, concurrency: number, seconds = SECONDS): Pro
       }
     }),
   );
-  return (done * 1000) / (Date.now() - started);
+  const used = process.cpuUsage(cpu);
+  return { rate: (done * 1000) / (Date.now() - started), cpuPerCycle: (used.user + used.system) / done };
 }
 
 const median = (xs: number[]) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
@@ -96,6 +105,24 @@ async function setUp(namespace: string): Promise<Setup> {
 
 // ------------------------------------------------------------------------------------------ table
 
+/**
+ * The same node-zookeeper-client instance the service uses, called directly (no wrapper at all), and
+ * its plain cycle: an ephemeral create, then its delete, under /bench-raw.
+ */
+function rawClient(zk: ZookeeperService) {
+  const raw = (zk as unknown as { session: { client: import('../lib/zookeeper/zookeeper-client.types').RawClient } }).session.client;
+  const { ACL, Id } = require('node-zookeeper-client'); // eslint-disable-line @typescript-eslint/no-require-imports
+  const open = [new ACL(31, new Id('world', 'anyone'))];
+  const EPHEMERAL = 1;
+  const rawCycle: Worker = (i) =>
+    new Promise((resolve, reject) =>
+      raw.create(`/bench-raw/n${i}`, undefined, open, EPHEMERAL, (e) =>
+        e ? reject(e) : raw.remove(`/bench-raw/n${i}`, -1, (e2) => (e2 ? reject(e2) : resolve())),
+      ),
+    );
+  return { raw, open, EPHEMERAL, rawCycle };
+}
+
 async function table(): Promise<void> {
   const anchors = new CuratorAnchors(); // compiles first: javac blocks this process for seconds
   const setup = await setUp('/bench-locks');
@@ -107,17 +134,7 @@ async function table(): Promise<void> {
   await locks.withLock('warm-up', () => undefined);
   await locks.withLock('warm-up', () => undefined, { wait: 1000 });
 
-  // The same node-zookeeper-client instance the service uses, called directly (no wrapper at all).
-  const raw = (zk as unknown as { session: { client: import('../lib/zookeeper/zookeeper-client.types').RawClient } }).session.client;
-  const { ACL, Id } = require('node-zookeeper-client'); // eslint-disable-line @typescript-eslint/no-require-imports
-  const open = [new ACL(31, new Id('world', 'anyone'))];
-  const EPHEMERAL = 1;
-  const rawCycle: Worker = (i) =>
-    new Promise((resolve, reject) =>
-      raw.create(`/bench-raw/n${i}`, undefined, open, EPHEMERAL, (e) =>
-        e ? reject(e) : raw.remove(`/bench-raw/n${i}`, -1, (e2) => (e2 ? reject(e2) : resolve())),
-      ),
-    );
+  const { raw, open, EPHEMERAL, rawCycle } = rawClient(zk);
   // The same requests as the library's cycles, sent raw: what the algorithm costs on the wire, so that
   // the library's own per-call cost shows as the ratio to these. Fail-fast: the create with a watching
   // read right behind it (same round trip), then the delete at the version read.
@@ -324,10 +341,89 @@ async function scale(): Promise<void> {
   await setup.stop();
 }
 
+// ------------------------------------------------------------------------------------------ coalesce
+
+/**
+ * The write coalescer (connection-manager.patch.ts) on and off in one process, on one session and one
+ * server: each round measures every case both ways, back to back, in alternating order (so that a drift
+ * of the server or the disk falls on both), and the table gives median rates, the median of the per-round
+ * ratios, and this process's CPU per cycle. Separate runs of `table` cannot show a few per cent; this can.
+ */
+async function coalesce(): Promise<void> {
+  const seconds = Number(process.env.BENCH_SECONDS ?? 1);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 8);
+  const setup = await setUp('/bench-coalesce');
+  const { zk, locks } = setup;
+  await zk.mkdirp('/bench-raw');
+  const { rawCycle } = rawClient(zk);
+  const coalescing = coalescerSwitch(zk);
+  const failFast: Worker = async (i) => (await locks.acquire(`id-${i}`)).release();
+  const cases = [
+    { name: `fail-fast acquire+release, ${CONCURRENCY} concurrent ids`, worker: failFast, concurrency: CONCURRENCY },
+    { name: `raw ephemeral create+delete, ${CONCURRENCY} concurrent`, worker: rawCycle, concurrency: CONCURRENCY },
+    { name: 'fail-fast acquire+release, sequential', worker: failFast, concurrency: 1 },
+  ];
+  type Figures = { rate: number; cpuPerCycle: number };
+  const results = cases.map(() => ({ on: [] as Figures[], off: [] as Figures[] }));
+  for (const c of cases) {
+    for (const on of [true, false]) {
+      coalescing(on);
+      await rate(c.worker, c.concurrency, Math.min(1, seconds)); // warm-up: not counted
+    }
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const [k, c] of cases.entries()) {
+      for (const on of round % 2 === 0 ? [true, false] : [false, true]) {
+        coalescing(on);
+        results[k][on ? 'on' : 'off'].push(await measure(c.worker, c.concurrency, seconds));
+      }
+    }
+    process.stderr.write(`round ${round + 1}/${rounds} done (load ${loadavg()[0].toFixed(2)})\n`);
+  }
+  coalescing(true);
+  const rows = cases.map((c, k) => {
+    const { on, off } = results[k];
+    const ratio = median(on.map((figures, round) => figures.rate / off[round].rate));
+    const cpu = (xs: Figures[]) => fmt(median(xs.map((x) => x.cpuPerCycle)));
+    return `| ${c.name} | ${fmt(median(on.map((x) => x.rate)))} | ${fmt(median(off.map((x) => x.rate)))} | ${fmt(ratio, 2)}× | ${cpu(on)} | ${cpu(off)} |`;
+  });
+  process.stdout.write(
+    [
+      setup.describe,
+      `${rounds} rounds × ${seconds} s each way, medians; ratio: median of the per-round ratios; CPU: this process (client) only`,
+      '',
+      '| operation | coalescing on, cycles/s | off | on/off | client CPU µs/cycle, on | off |',
+      '|---|---|---|---|---|---|',
+      ...rows,
+      '',
+      `load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      '',
+    ].join('\n'),
+  );
+  await setup.stop();
+}
+
+/**
+ * Turns the session's write coalescer on or off: it is the packet queue's one 'readable' listener that
+ * is not the client's own (bound) one. Fails loudly if the client's internals are not as expected.
+ */
+function coalescerSwitch(zk: ZookeeperService): (on: boolean) => void {
+  type Listener = (...args: unknown[]) => void;
+  const queue = (zk as unknown as { session: { client: { connectionManager: { packetQueue: import('node:events').EventEmitter } } } }).session.client
+    .connectionManager.packetQueue;
+  const ours = queue.listeners('readable').filter((listener) => !listener.name.startsWith('bound ')) as Listener[];
+  if (ours.length !== 1) throw new Error(`expected one write coalescer on the packet queue, found ${ours.length}`);
+  const [listener] = ours;
+  return (on) => {
+    queue.removeListener('readable', listener);
+    if (on) queue.prependListener('readable', listener);
+  };
+}
+
 const command = process.argv[2] ?? 'table';
-const run = command === 'scale' ? scale : command === 'table' ? table : undefined;
+const run = command === 'scale' ? scale : command === 'table' ? table : command === 'coalesce' ? coalesce : undefined;
 if (!run) {
-  process.stderr.write('usage: npm run bench [-- table|scale]\n');
+  process.stderr.write('usage: npm run bench [-- table|scale|coalesce]\n');
   process.exit(2);
 }
 run().catch(async (error) => {

@@ -27,6 +27,13 @@ describe('npm run bench (tiny run)', () => {
     expect(out).toContain('nodes left behind: 0');
   });
 
+  it('prints the write coalescer A/B table', async () => {
+    const out = await bench(['coalesce'], { BENCH_SECONDS: '0.2', BENCH_ROUNDS: '1' });
+    for (const row of ['fail-fast acquire+release, 64 concurrent ids', 'raw ephemeral create+delete, 64 concurrent', 'fail-fast acquire+release, sequential']) {
+      expect(out).toMatch(new RegExp(`\\| ${row.replace(/[+.,]/g, '\\$&')} \\| \\d+ \\| \\d+ \\| [\\d.]+× \\| \\d+ \\| \\d+ \\|`));
+    }
+  });
+
   it('prints the scale table', async () => {
     const out = await bench(['scale'], { SCALE_HELD: '0,100', SCALE_SAMPLES: '20' });
     expect(out).toMatch(/\| 100 \| [\d.]+ \| [\d.]+ \| [\d.]+× \| -?[\d.]+ KB \| -?[\d.]+ KB \|/);

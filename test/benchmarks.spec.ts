@@ -64,7 +64,7 @@ describe('benchmarks start (tiny runs)', () => {
       BENCH_CONNECTIONS: '4',
     });
     expectSuccess(run);
-    for (const route of ['no lock', '@WithLock', 'LockService.withLock', 'hand-written create+remove', 'hand-written create+read+remove', 'a pass-through interceptor', 'hand-written interceptor']) {
+    for (const route of ['no lock', '@WithLock', 'LockService.withLock', 'hand-written create+remove', 'hand-written create+read+remove', 'a pass-through interceptor', 'hand-written interceptor', 'no lock, while another lock is held']) {
       expect(rowNumber(run.stdout, route)).toBeGreaterThan(0);
     }
     expect(run.stdout).toMatch(/@WithLock \/ hand-written: \d+\.\d\d×; failed requests: 0; nodes left behind: 0/);
