@@ -123,3 +123,18 @@ describe('requests during close()', () => {
     await expect(zk.exists('/')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });
+
+describe('a write meant for one session (onSession)', () => {
+  it('is sent on that session, and refused unsent (SESSION_EXPIRED) on any other, leaving the node alone', async () => {
+    const zk = await newService();
+    const path = `${uniqueNamespace('on-session')}-node`;
+    await zk.create(path, { mode: 'ephemeral' });
+    const other = 'ffffffffffffffff'; // a session that is not (any longer) this service's
+    await expect(zk.remove(path, 0, other)).rejects.toMatchObject({ code: 'SESSION_EXPIRED' });
+    await expect(zk.multi([{ op: 'remove', path, version: 0 }], other)).rejects.toMatchObject({ code: 'SESSION_EXPIRED' });
+    expect(await zk.exists(path)).not.toBeNull();
+    await zk.multi([{ op: 'setData', path, data: Buffer.from('x'), version: 0 }], zk.sessionId);
+    await zk.remove(path, 1, zk.sessionId);
+    expect(await zk.exists(path)).toBeNull();
+  });
+});

@@ -29,11 +29,19 @@ export class NodeJanitor {
 
   /** Removes our waiter nodes in `dir` (found by token): for a sequential create whose name we never learned. */
   removeOwnedChildren(dir: string, token: string, sessionId: string): Promise<void> {
+    return this.track(this.untilDone(sessionId, async () => void (await this.removeChildren(dir, token, sessionId))));
+  }
+
+  /**
+   * removeOwnedChildren for a lock's queue: a queue it leaves empty is removed too (ZooKeeper refuses
+   * while anyone waits in it). The stray it removes may be the last node in the queue after everyone
+   * else's release or leave ran, and none of them could remove the queue while the stray was there. Only
+   * for queues: a queue path is never a holder node, so its plain remove can only be a queue's.
+   */
+  sweepQueue(queue: string, token: string, sessionId: string): Promise<void> {
     return this.track(this.untilDone(sessionId, async () => {
-      const children = await this.zk.getChildren(dir).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
-      for (const child of children) {
-        if (child.includes(token)) await this.removeIfOwned(`${dir}/${child}`, token, sessionId);
-      }
+      if (!(await this.removeChildren(queue, token, sessionId))) return;
+      await this.zk.remove(queue).catch((e) => (isCode(e, 'NOT_EMPTY') || isCode(e, 'NO_NODE') ? undefined : Promise.reject(e)));
     }));
   }
 
@@ -70,9 +78,22 @@ export class NodeJanitor {
     }
   }
 
-  private async removeIfOwned(path: string, token: string, sessionId: string): Promise<void> {
+  /** Removes our nodes among `dir`'s children; true when one was ours. */
+  private async removeChildren(dir: string, token: string, sessionId: string): Promise<boolean> {
+    const children = await this.zk.getChildren(dir).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
+    let removed = false;
+    for (const child of children) {
+      if (child.includes(token) && (await this.removeIfOwned(`${dir}/${child}`, token, sessionId))) removed = true;
+    }
+    return removed;
+  }
+
+  /** True when the node was ours (and is removed now, unless it changed at that very moment). */
+  private async removeIfOwned(path: string, token: string, sessionId: string): Promise<boolean> {
     const [reading] = await readOwnership(this.zk, [path], token, sessionId);
-    if (reading.kind === 'ours') await removeRead(this.zk, [reading]); // not ours (or gone): leave it
+    if (reading.kind !== 'ours') return false; // not ours (or gone): leave it
+    await removeRead(this.zk, sessionId, [reading]);
+    return true;
   }
 }
 

@@ -53,15 +53,17 @@ export function readOwnership(zk: ZookeeperService, paths: string[], token: stri
  * in one; if one is not empty after all (or gone), the nodes are removed without the parents. Resolves with
  * the parents that were not removed, that one excepted (too big for one MULTI, a node had changed, or
  * another parent failed the MULTI): the caller may remove them on its own.
+ * Every remove is sent only on `sessionId`, the session the nodes were read as ours on: on another one, a
+ * node of the same name and version may be someone else's (it fails SESSION_EXPIRED, unsent, then).
  */
-export async function removeRead(zk: ZookeeperService, nodes: Array<{ path: string; version: number }>, thenRemove: string[] = []): Promise<string[]> {
+export async function removeRead(zk: ZookeeperService, sessionId: string, nodes: Array<{ path: string; version: number }>, thenRemove: string[] = []): Promise<string[]> {
   if (thenRemove.length > 0 && removeBatches([...nodes, ...thenRemove.map((path) => ({ path }))]).length === 1) {
     // Parents left empty by these removes (a lock's queue) go in the same MULTI, after their children.
     try {
-      await zk.multi([
-        ...nodes.map(({ path, version }) => ({ op: 'remove' as const, path, version })),
-        ...thenRemove.map((path) => ({ op: 'remove' as const, path })),
-      ]);
+      await zk.multi(
+        [...nodes.map(({ path, version }) => ({ op: 'remove' as const, path, version })), ...thenRemove.map((path) => ({ op: 'remove' as const, path }))],
+        sessionId,
+      );
       return [];
     } catch (error) {
       const failedAt = error instanceof ZookeeperError ? error.opIndex : undefined;
@@ -72,29 +74,29 @@ export async function removeRead(zk: ZookeeperService, nodes: Array<{ path: stri
       if (failedAt >= nodes.length) thenRemove = thenRemove.filter((_, i) => i !== failedAt - nodes.length);
     }
   }
-  await removeEach(zk, nodes);
+  await removeEach(zk, sessionId, nodes);
   return thenRemove;
 }
 
-async function removeEach(zk: ZookeeperService, nodes: Array<{ path: string; version: number }>): Promise<void> {
-  if (nodes.length === 1) return removeOne(zk, nodes[0]);
+async function removeEach(zk: ZookeeperService, sessionId: string, nodes: Array<{ path: string; version: number }>): Promise<void> {
+  if (nodes.length === 1) return removeOne(zk, sessionId, nodes[0]);
   await Promise.all(
     removeBatches(nodes).map(async (batch) => {
-      if (batch.length === 1) return removeOne(zk, batch[0]);
+      if (batch.length === 1) return removeOne(zk, sessionId, batch[0]);
       try {
-        await zk.multi(batch.map(({ path, version }) => ({ op: 'remove' as const, path, version })));
+        await zk.multi(batch.map(({ path, version }) => ({ op: 'remove' as const, path, version })), sessionId);
       } catch (error) {
         if (!isNodeAnswer(error)) throw error;
         // One of them changed or vanished, so the batch did nothing: remove the others one by one.
-        await Promise.all(batch.map((node) => removeOne(zk, node)));
+        await Promise.all(batch.map((node) => removeOne(zk, sessionId, node)));
       }
     }),
   );
 }
 
-async function removeOne(zk: ZookeeperService, { path, version }: { path: string; version: number }): Promise<void> {
+async function removeOne(zk: ZookeeperService, sessionId: string, { path, version }: { path: string; version: number }): Promise<void> {
   try {
-    await zk.remove(path, version);
+    await zk.remove(path, version, sessionId);
   } catch (error) {
     if (!isNodeAnswer(error)) throw error;
   }

@@ -218,14 +218,14 @@ export async function acquireQueued(
       // Gave up before learning what the doubtful MULTI did: if it landed, its nodes are ours to remove.
       void ctx.janitor.removeOwned([target.holder], token, fastDoubt);
       if (shared) void ctx.janitor.removeOwnedChildren(target.holder, token, fastDoubt);
-      void ctx.janitor.removeOwnedChildren(target.queue, token, fastDoubt);
+      void ctx.janitor.sweepQueue(target.queue, token, fastDoubt);
     }
     if (!holding && waiter !== undefined) {
       if (doubt.holder) void ctx.janitor.removeOwned([target.holder], token, waiter.sessionId);
       if (doubt.holder && shared) void ctx.janitor.removeOwnedChildren(target.holder, token, waiter.sessionId);
       // Our gate in a shared group we were waiting to close: the group opens again for fail-fast callers.
       if (gate.maybe) void ctx.janitor.removeOwned([gatePath(target)], token, waiter.sessionId);
-      if (waiter.strayPossible) void ctx.janitor.removeOwnedChildren(target.queue, token, waiter.sessionId);
+      if (waiter.strayPossible) void ctx.janitor.sweepQueue(target.queue, token, waiter.sessionId);
       // The answer comes within `wait` plus one operation timeout, however long a frozen server keeps
       // the removal: what is left of it then goes on in the background (the janitor, the container reaper).
       await settleWithin(leaveQueue(ctx, target, waiter.path, token, waiter.sessionId), answerBudget(ctx, limits), () => undefined);
@@ -526,7 +526,7 @@ export async function waitForSession(ctx: LockContext, limits: WaitLimits, cance
 async function removeIfOurs(ctx: LockContext, paths: string[], token: string, sessionId: string): Promise<void> {
   const readings = await readOwnership(ctx.zk, paths, token, sessionId);
   const ours = readings.flatMap((r) => (r.kind === 'ours' ? [{ path: r.path, version: r.version }] : []));
-  if (ours.length > 0) await removeRead(ctx.zk, ours);
+  if (ours.length > 0) await removeRead(ctx.zk, sessionId, ours);
 }
 
 function isCode(error: unknown, code: ZookeeperError['code']): boolean {
@@ -584,7 +584,7 @@ async function enqueue(ctx: LockContext, target: LockTarget, token: string, limi
       try {
         await waitOut(ctx, limits, error);
       } catch (final) {
-        if (doubtful) void ctx.janitor.removeOwnedChildren(target.queue, token, doubtful);
+        if (doubtful) void ctx.janitor.sweepQueue(target.queue, token, doubtful);
         throw unavailable(final);
       }
     }

@@ -290,7 +290,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     old?.drop(zk);
     owned.stopWatching?.();
     owned.stopWatching = undefined;
-    const written = zk.multi([{ op: 'setData', path: holder, data: encodeNodeData(holderToken, zk.options.ownerName), version }]);
+    const written = zk.multi([{ op: 'setData', path: holder, data: encodeNodeData(holderToken, zk.options.ownerName), version }], grant.owner);
     const read = HolderWatch.sendRead(zk, holder, holderToken, () => grant.owner, this.context.holderWatches);
     owned.watches = [read.watch];
     read.watch.listen(listener);
@@ -464,7 +464,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     for (const watch of watches) watch.listen(undefined); // our handle's signal no longer listens
     const handed = this.context.handOffs.handTo(waitedOn, owned.sessionId, { owned, holderToken: owned.holderToken ?? token, waiterToken: token });
     if (!handed) return false;
-    for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
+    for (const queue of owned.sweep ?? []) void this.janitor.sweepQueue(queue, token, owned.sessionId);
     return true;
   }
 
@@ -501,18 +501,22 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     // Only a queue we had a waiter node in (the uncontended acquire makes none), and nobody of ours waits in.
     const inQueue = (target: LockTarget) => owned.nodes.some((path) => path.startsWith(`${target.queue}/`));
     let emptied = queues.filter((target) => inQueue(target) && this.context.waitingHere(target.key) === 0).map((target) => target.queue);
+    // Only on the session whose watches vouch for the nodes (on another, a node of the same name and
+    // version may be someone else's): unsent otherwise, SESSION_EXPIRED.
+    const session = owned.sessionId;
     try {
       for (;;) {
         try {
-          if (nodes.length === 1 && emptied.length === 0) await this.zk.remove(nodes[0].path, nodes[0].version);
-          else await this.zk.multi([...nodes, ...emptied.map((path) => ({ path, version: -1 }))].map((n) => ({ op: 'remove' as const, ...n })));
+          if (nodes.length === 1 && emptied.length === 0) await this.zk.remove(nodes[0].path, nodes[0].version, session);
+          else await this.zk.multi([...nodes, ...emptied.map((path) => ({ path, version: -1 }))].map((n) => ({ op: 'remove' as const, ...n })), session);
           break;
         } catch (error) {
           if (!(error instanceof ZookeeperError) || error.isConnectivity) throw error;
           const at = nodes.length === 1 && emptied.length === 0 ? 0 : (error.opIndex ?? -1);
-          // A queue someone joined (NOT_EMPTY) or removed: the nodes go without it.
-          if (at >= nodes.length && emptied.length > 0) {
-            emptied = [];
+          // A queue someone joined (NOT_EMPTY) or removed: the MULTI did nothing; again without that
+          // queue alone (the others we emptied still go with it).
+          if (at >= nodes.length && at < nodes.length + emptied.length) {
+            emptied = emptied.filter((_, i) => i !== at - nodes.length);
             continue;
           }
           // One of our nodes is not as its watch left it (deleted or changed within the last moments):
@@ -528,7 +532,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       await this.atMostOperationTimeout(this.removeOwnedLater(owned, token));
       return;
     }
-    for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
+    for (const queue of owned.sweep ?? []) void this.janitor.sweepQueue(queue, token, owned.sessionId);
   }
 
   /**
@@ -563,7 +567,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       // only there: removed after our member in one atomic request, it is certainly still that group
       // (never a holder node made at its path meanwhile). Otherwise the next callers or the server reap it.
       const lastOf = queueRemovals(groups.map((group, i) => ({ queue: group, children: groupStats[i]?.numChildren })), ours.map((n) => n.path), false).remove;
-      const untried = ours.length > 0 ? await removeRead(this.zk, ours, [...decision.remove, ...lastOf]) : decision.remove;
+      const untried = ours.length > 0 ? await removeRead(this.zk, owned.sessionId, ours, [...decision.remove, ...lastOf]) : decision.remove;
       queuesLeft = queues.filter((target) => decision.probe.includes(target.queue) || untried.includes(target.queue));
       // Others were in a group when we read it: if they left at the same moment as we did, nobody took the
       // group along. One read tells (after our removal); an empty group is then removed the safe way.
@@ -579,7 +583,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       await this.atMostOperationTimeout(this.removeOwnedLater(owned, token));
     }
     // Our own waiter nodes from creates whose replies were lost and that landed late (rare): by token.
-    for (const queue of owned.sweep ?? []) void this.janitor.removeOwnedChildren(queue, token, owned.sessionId);
+    for (const queue of owned.sweep ?? []) void this.janitor.sweepQueue(queue, token, owned.sessionId);
     if (queuesLeft.length > 0) {
       const removals = Promise.all(queuesLeft.map((target) => this.context.removeQueueIfEmpty(target)));
       // After an interrupted release the two operation timeouts are spent: the empty queues go in the

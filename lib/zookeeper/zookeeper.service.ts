@@ -264,9 +264,12 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  /** Deletes a node; `version` -1 (default) matches any version. */
-  remove(path: string, version = -1): Promise<void> {
-    return this.execute<void>('remove', path, (session, done) => session.client.remove(path, version, done));
+  /**
+   * Deletes a node; `version` -1 (default) matches any version. With `onSession`, it is sent only on that
+   * session (see `multi`).
+   */
+  remove(path: string, version = -1, onSession?: string): Promise<void> {
+    return this.execute<void>('remove', path, (session, done) => session.client.remove(path, version, done), onSession);
   }
 
   /**
@@ -353,8 +356,13 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   /**
    * Several operations as one atomic MULTI request (one round trip): all apply or none. On failure the
    * ZookeeperError carries the code and `opIndex` of the operation that failed.
+   *
+   * `onSession` (a session id): the request is sent only on that session, and fails with
+   * SESSION_EXPIRED, unsent, when another one is live by the time it would go out (after a wait out of a
+   * suspension, say). For a write that relies on what a read on that session proved (a node's owner and
+   * version): on a later session a node of the same name and version may be someone else's.
    */
-  multi(ops: MultiOp[]): Promise<MultiResult[]> {
+  multi(ops: MultiOp[], onSession?: string): Promise<MultiResult[]> {
     return this.execute('multi', ops[0]?.path, (session, done) => {
       const raw = ops.map((op): RawMultiOp => {
         if (op.op === 'create') {
@@ -375,7 +383,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         if (error) return done(error);
         done(null, (results ?? []).map((r, i) => (ops[i].op === 'create' ? { op: 'create', path: r.path as string } : { op: ops[i].op })) as MultiResult[]);
       });
-    });
+    }, onSession);
   }
 
   /** Creates `path` and its missing parents as persistent nodes; an existing node counts as success. */
@@ -417,20 +425,25 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    * Requests are never handed to the client while it is disconnected, because the client would queue
    * them and send them much later, or never.
    */
-  private execute<T>(name: string, path: string | undefined, send: Sender<T>): Promise<T> {
+  private execute<T>(name: string, path: string | undefined, send: Sender<T>, onSession?: string): Promise<T> {
     // While closing, the state still says connected but the session is already being torn down.
     if (this.closing) return Promise.reject(this.unavailable(name, path));
-    if (this.state === 'connected') return this.dispatch(name, path, send, performance.now());
+    if (this.state === 'connected') return this.dispatch(name, path, send, performance.now(), onSession);
     if (this.state !== 'suspended') return Promise.reject(this.unavailable(name, path));
     const started = performance.now();
     return this.waitForConnection(this.options.operationTimeout).then((connected) => {
       if (!connected || this.closing) throw this.unavailable(name, path);
-      return this.dispatch(name, path, send, started);
+      return this.dispatch(name, path, send, started, onSession);
     });
   }
 
-  private dispatch<T>(name: string, path: string | undefined, send: Sender<T>, started: number): Promise<T> {
+  private dispatch<T>(name: string, path: string | undefined, send: Sender<T>, started: number, onSession?: string): Promise<T> {
     const session = this.session as ZookeeperSession;
+    // A ZookeeperSession's id never changes (a new session is a new one), so this holds until the answer.
+    if (onSession !== undefined && session.id !== onSession) {
+      const message = `${name}${path ? ` ${path}` : ''} not sent: it was meant for ZooKeeper session 0x${onSession}, which ended (session 0x${session.id} is live now)`;
+      return Promise.reject(new ZookeeperError('SESSION_EXPIRED', message, path));
+    }
     return new Promise<T>((resolve, reject) => {
       const request = {
         deadline: started + this.options.operationTimeout,

@@ -1,0 +1,56 @@
+/**
+ * Review 10: a waiter whose first queue create got no reply (it lands late, after the read-back missed it)
+ * queues again, and takes the lock. Its stray waiter node lands in the queue after its last listing. At
+ * release the queue is not removed with it (it holds the stray too), and the sweep that removes the stray
+ * afterwards (janitor.removeOwnedChildren) does not remove the queue it has just emptied: the queue is left
+ * behind although every lock is released and nobody waits (to the server's reaper; for good on < 3.5).
+ */
+import type { ZookeeperService } from 'nestjs-zookeeper-lock';
+import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
+import { ClientFaults } from './support/client-faults';
+import { cleanup, newService, uniqueNamespace, waitForChildren, waitForNoChildren } from './support/zookeeper';
+
+let namespace: string;
+const faults: ClientFaults[] = [];
+beforeEach(() => {
+  namespace = uniqueNamespace('review10');
+});
+afterEach(async () => {
+  for (const f of faults.splice(0)) f.restore();
+  await cleanup();
+});
+
+async function side(): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend; faults: ClientFaults }> {
+  const zk = await newService({ namespace });
+  const f = new ClientFaults(zk);
+  faults.push(f);
+  return { zk, backend: new ZookeeperLockBackend(zk), faults: f };
+}
+
+const node = (id: string) => `${namespace}/default/${id}`;
+const queue = (id: string) => `${node(id)}%q`;
+
+it('removes the queue once the stray waiter node of a lost create is swept at release', async () => {
+  const o = await side();
+  const b = await side();
+  const operator = await newService();
+
+  const held = await o.backend.acquire({ ids: ['sq'], scope: 'default', wait: 0 });
+  // B's first waiter create gets no reply (held back, sent later): B looks, finds nothing, queues again.
+  const late = b.faults.delayRequest('create', (path) => path.startsWith(`${queue('sq')}/w-`));
+  const pending = b.backend.acquire({ ids: ['sq'], scope: 'default', wait: 20_000 });
+  await late.intercepted;
+  await waitForChildren(operator, queue('sq'), 1); // B's second create: its place
+  await o.backend.release(held);
+  const grant = (await pending) as ZookeeperGrant;
+  // The first create lands now, after B's last listing: a stray waiter node of B's.
+  await late.send();
+  expect(await operator.getChildren(queue('sq'))).toHaveLength(2);
+
+  await b.backend.release(grant);
+  await waitForNoChildren(operator, queue('sq')); // the sweep took the stray
+  // Every lock released, nobody waits. Looked at at once (the test server's reaper runs every second).
+  const left = await operator.exists(queue('sq'));
+  expect(left).toBeNull();
+});
