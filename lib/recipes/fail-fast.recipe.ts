@@ -86,7 +86,7 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
           creating:
             targets.length === 1
               ? zk.create(holders[0], { data, mode: 'ephemeral' }).then((created) => (owner = created.sessionId))
-              : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const }))).then(() => (owner = sessionId)),
+              : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const })), sessionId).then(() => (owner = sessionId)),
           reads: holders.map((path) => HolderWatch.sendRead(zk, path, token, () => owner, ctx.holderWatches)),
         }));
         try {
@@ -107,10 +107,10 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
       // operation timeout past it); past it, its outcome is unknown like the first one's.
       const creating: Promise<unknown> =
         emptied.size > 0
-          ? zk.multi(takeOverOps(holders, emptied, data, persistenceProbe()))
+          ? zk.multi(takeOverOps(holders, emptied, data, persistenceProbe()), sessionId)
           : targets.length === 1
             ? zk.create(holders[0], { data, mode: 'ephemeral' })
-            : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const })));
+            : zk.multi(holders.map((path) => ({ op: 'create' as const, path, data, mode: 'ephemeral' as const })), sessionId);
       const created = await settleWithin(creating, deadline - performance.now(), () => Promise.reject(pastDeadline(holders[0])));
       const owner = targets.length === 1 && emptied.size === 0 ? (created as { sessionId: string }).sessionId : (sessionId as string);
       for (const path of squatters) ctx.warnRemovedSquatter(path);

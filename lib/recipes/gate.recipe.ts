@@ -68,7 +68,7 @@ export async function keepGate(ctx: LockContext, target: LockTarget, token: stri
   let next: GateNext;
   let failure: ZookeeperError | undefined;
   try {
-    await ctx.zk.create(path, { data: encodeNodeData(token, ctx.zk.options.ownerName), mode: 'ephemeral' });
+    await ctx.zk.create(path, { data: encodeNodeData(token, ctx.zk.options.ownerName), mode: 'ephemeral', onSession: sessionId });
     next = 'ours';
   } catch (error) {
     if (!(error instanceof ZookeeperError)) throw error;

@@ -136,10 +136,14 @@ async function join(
       if (!(error instanceof ZookeeperError) || error.code !== 'NO_NODE' || attempt >= 3) throw error;
     }
     try {
-      const making = zk.multi([
-        { op: 'create', path: dir, mode: 'container' },
-        { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
-      ]);
+      // On the session this join began on (the one it reports), never a later one.
+      const making = zk.multi(
+        [
+          { op: 'create', path: dir, mode: 'container' },
+          { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
+        ],
+        sessionId,
+      );
       const listing = zk.getChildren(dir).catch(() => undefined);
       const results = await making;
       ctx.confirmContainers();

@@ -39,8 +39,10 @@ export class NodeJanitor {
    * for queues: a queue path is never a holder node, so its plain remove can only be a queue's.
    */
   sweepQueue(queue: string, token: string, sessionId: string): Promise<void> {
+    let emptied = false; // kept across tries: a try after a failed queue remove finds no stray any more
     return this.track(this.untilDone(sessionId, async () => {
-      if (!(await this.removeChildren(queue, token, sessionId))) return;
+      if (await this.removeChildren(queue, token, sessionId)) emptied = true;
+      if (!emptied) return;
       await this.zk.remove(queue).catch((e) => (isCode(e, 'NOT_EMPTY') || isCode(e, 'NO_NODE') ? undefined : Promise.reject(e)));
     }));
   }

@@ -193,7 +193,7 @@ export async function acquireQueued(
         // Head of the queue: take the holder node. If a fail-fast caller holds it, we alone watch it.
         const tryCreate = !readHolderFirst;
         readHolderFirst = false;
-        const took = tryCreate && (await takeHolder(ctx, target, token, doubt));
+        const took = tryCreate && (await takeHolder(ctx, target, token, waiter.sessionId, doubt));
         if (took) return granted(target.holder, waiter.path, waiter.sessionId, sweep, took);
         checkCancelled(cancelled);
         // First in the queue, behind a holder with no waiter node (a fail-fast or uncontended one): the
@@ -277,7 +277,7 @@ async function holdsAfterDoubt(ctx: LockContext, target: LockTarget, token: stri
 
 /** Removes a waiter node we hold the name of, in the background (the janitor retries after connection trouble). */
 function removeWaiterNode(ctx: LockContext, path: string, token: string, sessionId: string): void {
-  ctx.zk.remove(path, 0).catch((error) => {
+  ctx.zk.remove(path, 0, sessionId).catch((error) => {
     if (error instanceof ZookeeperError && (error.code === 'NO_NODE' || error.code === 'BAD_VERSION')) return;
     void ctx.janitor.removeOwned([path], token, sessionId);
   });
@@ -305,7 +305,7 @@ async function joinGroup(
   }
   const data = encodeNodeData(token, ctx.zk.options.ownerName);
   try {
-    return await createMember(ctx, target, data);
+    return await createMember(ctx, target, data, false, sessionId);
   } catch (error) {
     if (!(error instanceof ZookeeperError)) throw error;
     if (error.outcomeUnknown) {
@@ -324,28 +324,34 @@ async function joinGroup(
  * Creates our member node in the group: in the container when it exists, or the container and the member
  * in one MULTI when it does not (it went with its last member meanwhile: tried again a few times).
  */
-export async function createMember(ctx: LockContext, target: LockTarget, data: Buffer, gateChecked = false): Promise<string> {
+export async function createMember(ctx: LockContext, target: LockTarget, data: Buffer, gateChecked: boolean, onSession: string): Promise<string> {
   const prefix = memberPrefix(target, token(data));
   for (let attempt = 0; ; attempt++) {
     try {
       if (gateChecked) {
         // Fail-fast: only while no exclusive waiter closed the group (the gate's create fails if it is there).
-        const results = await ctx.zk.multi([
-          { op: 'create', path: gatePath(target), mode: 'ephemeral' },
-          { op: 'remove', path: gatePath(target) },
-          { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
-        ]);
+        const results = await ctx.zk.multi(
+          [
+            { op: 'create', path: gatePath(target), mode: 'ephemeral' },
+            { op: 'remove', path: gatePath(target) },
+            { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
+          ],
+          onSession,
+        );
         return (results[2] as { path: string }).path;
       }
-      return (await ctx.zk.create(prefix, { data, mode: 'ephemeral-sequential' })).path;
+      return (await ctx.zk.create(prefix, { data, mode: 'ephemeral-sequential', onSession })).path;
     } catch (error) {
       if (!(error instanceof ZookeeperError) || error.code !== 'NO_NODE' || attempt >= 3) throw error;
       try {
-        const results = await ctx.zk.multi([
-          { op: 'create', path: target.holder, mode: 'container' },
-          { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
-          ...ctx.markOps(target.scopeDir), // no group without its scope's mark (shared-scopes.ts)
-        ]);
+        const results = await ctx.zk.multi(
+          [
+            { op: 'create', path: target.holder, mode: 'container' },
+            { op: 'create', path: prefix, mode: 'ephemeral-sequential', data },
+            ...ctx.markOps(target.scopeDir), // no group without its scope's mark (shared-scopes.ts)
+          ],
+          onSession,
+        );
         ctx.confirmContainers();
         ctx.confirmMark(target.scopeDir);
         return (results[1] as { path: string }).path;
@@ -403,7 +409,7 @@ async function closeGroup(
   const data = encodeNodeData(ownToken, zk.options.ownerName);
   if (!own.held) {
     try {
-      await zk.create(gate, { data, mode: 'ephemeral' });
+      await zk.create(gate, { data, mode: 'ephemeral', onSession: sessionId });
       own.maybe = own.held = true;
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
@@ -436,11 +442,16 @@ async function closeGroup(
       }
       if (children.length === 1) {
         try {
-          await zk.multi([
-            { op: 'remove', path: gate, version: gateVersion },
-            { op: 'remove', path: target.holder },
-            { op: 'create', path: target.holder, mode: 'ephemeral', data },
-          ]);
+          // Only on the session the listing (and our gate) belong to: on a later one, the gate at version
+          // 0 and the group may be another waiter's.
+          await zk.multi(
+            [
+              { op: 'remove', path: gate, version: gateVersion },
+              { op: 'remove', path: target.holder },
+              { op: 'create', path: target.holder, mode: 'ephemeral', data },
+            ],
+            sessionId,
+          );
           own.maybe = own.held = false;
           return 'ours';
         } catch (error) {
@@ -627,12 +638,14 @@ const RETRY_PAUSE_MS = 100;
  * Tries to create the holder node. True when we hold it; false when it exists. A lost reply counts as
  * "exists": the watch that follows reads the node and recognises our token if the create did happen.
  */
-async function takeHolder(ctx: LockContext, target: LockTarget, token: string, doubt: { holder: boolean }): Promise<HolderWatch | false> {
+async function takeHolder(ctx: LockContext, target: LockTarget, token: string, sessionId: string, doubt: { holder: boolean }): Promise<HolderWatch | false> {
   const { zk } = ctx;
   let owner: string | undefined;
   // Right behind the create, the read that watches our holder node (holder-watch.ts): same round trip.
+  // Only on the session our place in the queue was read on: on a later one that place is gone (the
+  // waiter node went with the old session), and a holder made there would jump the queue and be nobody's.
   const { creating, read } = zk.together(() => ({
-    creating: zk.create(target.holder, { data: encodeNodeData(token, zk.options.ownerName), mode: 'ephemeral' }),
+    creating: zk.create(target.holder, { data: encodeNodeData(token, zk.options.ownerName), mode: 'ephemeral', onSession: sessionId }),
     read: HolderWatch.sendRead(zk, target.holder, token, () => owner, ctx.holderWatches),
   }));
   try {

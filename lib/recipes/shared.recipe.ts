@@ -18,24 +18,29 @@ import { createMember, findOwnMember } from './queued.recipe';
  * So one request when free, two when shared, and nothing is left behind by a refusal (a MULTI is atomic).
  * A create whose reply was lost is resolved by looking for our token among the members; when that
  * cannot be had, the janitor removes the member if it landed, and the caller gets LockUnavailableError.
- * Resolves with our member node.
+ * Resolves with our member node and the session that made it: every write goes only on the session the
+ * acquire began on, so a grant never names a session its node does not belong to.
  */
-export async function joinSharedFailFast(ctx: LockContext, target: LockTarget, token: string): Promise<string> {
+export async function joinSharedFailFast(ctx: LockContext, target: LockTarget, token: string): Promise<{ path: string; sessionId: string }> {
   const { zk } = ctx;
   const data = encodeNodeData(token, zk.options.ownerName);
   if (!ctx.hasDir(target.scopeDir)) await ctx.ensureDir(target.scopeDir).catch((e) => Promise.reject(unavailable(e)));
   const sessionId = zk.sessionId;
+  if (!sessionId) throw unavailable(new ZookeeperError('UNAVAILABLE', 'no ZooKeeper session', target.holder));
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        const results = await zk.multi([
-          { op: 'create', path: target.holder, mode: 'container' },
-          { op: 'create', path: memberPrefix(target, token), mode: 'ephemeral-sequential', data },
-          ...ctx.markOps(target.scopeDir), // no group without its scope's mark (shared-scopes.ts)
-        ]);
+        const results = await zk.multi(
+          [
+            { op: 'create', path: target.holder, mode: 'container' },
+            { op: 'create', path: memberPrefix(target, token), mode: 'ephemeral-sequential', data },
+            ...ctx.markOps(target.scopeDir), // no group without its scope's mark (shared-scopes.ts)
+          ],
+          sessionId,
+        );
         ctx.confirmContainers();
         ctx.confirmMark(target.scopeDir);
-        return (results[1] as { path: string }).path;
+        return { path: (results[1] as { path: string }).path, sessionId };
       } catch (error) {
         if (!(error instanceof ZookeeperError)) throw error;
         if (error.code === 'NO_NODE' && error.opIndex === 0 && attempt === 0) {
@@ -46,7 +51,7 @@ export async function joinSharedFailFast(ctx: LockContext, target: LockTarget, t
         }
         if (error.code !== 'NODE_EXISTS' || error.opIndex !== 0) throw error;
       }
-      return await createMember(ctx, target, data, true);
+      return { path: await createMember(ctx, target, data, true, sessionId), sessionId };
     }
   } catch (error) {
     if (!(error instanceof ZookeeperError)) throw error;
@@ -57,7 +62,7 @@ export async function joinSharedFailFast(ctx: LockContext, target: LockTarget, t
       const connected = await zk.waitForConnection(zk.options.operationTimeout);
       if (connected && zk.sessionId === sessionId) {
         const own = await findOwnMember(ctx, target, token).catch(() => undefined);
-        if (own !== undefined) return own;
+        if (own !== undefined) return { path: own, sessionId };
       }
       // Not found (or not looked for): if the create lands after all, the janitor removes it.
       void ctx.janitor.removeOwnedChildren(target.holder, token, sessionId);

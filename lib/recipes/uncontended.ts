@@ -86,6 +86,7 @@ export async function tryUncontended(ctx: LockContext, target: LockTarget, token
               ...holder,
             ]
           : [{ op: 'create', path: target.queue }, { op: 'remove', path: target.queue }, ...holder],
+        sessionId, // the session it reports as the owner
       ),
       read: shared ? undefined : HolderWatch.sendRead(ctx.zk, target.holder, token, () => sessionId, ctx.holderWatches),
     }));

@@ -97,7 +97,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     } else if (wait === 0 && shared) {
       owned = await this.acquireEach(targets, token, wait, { signal, callerSignal, maxQueue }, async (target) => {
         const member = await joinSharedFailFast(ctx, target, token);
-        return { nodes: [member], holders: [member], sessionId: this.zk.sessionId as string, sweep: [], groups: [target.holder] };
+        return { nodes: [member.path], holders: [member.path], sessionId: member.sessionId, sweep: [], groups: [target.holder] };
       });
     } else if (wait === 0) {
       owned = await acquireFailFast(ctx, targets, token);
@@ -527,7 +527,8 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       }
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
-      if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
+      // (When the session ended meanwhile, ZooKeeper removed its nodes: nothing to retry, nothing to say.)
+      if (error.isConnectivity && this.zk.sessionId === owned.sessionId) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
       // As in the read path: the janitor finishes (token and owner checked), for at most one more operation timeout.
       await this.atMostOperationTimeout(this.removeOwnedLater(owned, token));
       return;
@@ -577,7 +578,8 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     } catch (error) {
       if (!(error instanceof ZookeeperError)) throw error;
       interrupted = true;
-      if (error.isConnectivity) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
+      // (When the session ended meanwhile, ZooKeeper removed its nodes: nothing to retry, nothing to say.)
+      if (error.isConnectivity && this.zk.sessionId === owned.sessionId) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
       // Wait for the janitor for at most one more operation timeout, so that a release (and the HTTP
       // answer behind it) never hangs through an outage; the janitor goes on in the background.
       await this.atMostOperationTimeout(this.removeOwnedLater(owned, token));

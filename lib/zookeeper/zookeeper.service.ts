@@ -248,19 +248,28 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
 
   // ---------------------------------------------------------------- operations
 
-  create(path: string, options: { data?: Buffer; mode?: CreateMode } = {}): Promise<CreateResult> {
+  /** Creates a node. With `onSession`, it is sent only on that session (see `multi`). */
+  create(path: string, options: { data?: Buffer; mode?: CreateMode; onSession?: string } = {}): Promise<CreateResult> {
     if (options.mode === 'container') {
-      return this.execute<CreateResult>('create', path, (session, done) =>
-        session.createContainer(path, options.data, this.acl, (e, created) =>
-          done(e, e ? undefined : { path: created!.path, sessionId: session.id as string }),
-        ),
+      return this.execute<CreateResult>(
+        'create',
+        path,
+        (session, done) =>
+          session.createContainer(path, options.data, this.acl, (e, created) =>
+            done(e, e ? undefined : { path: created!.path, sessionId: session.id as string }),
+          ),
+        options.onSession,
       );
     }
     const mode = MODE_FLAGS[options.mode ?? 'persistent'];
-    return this.execute<CreateResult>('create', path, (session, done) =>
-      session.client.create(path, options.data, this.acl, mode, (e, created) =>
-        done(e, e ? undefined : { path: created as string, sessionId: session.id as string }),
-      ),
+    return this.execute<CreateResult>(
+      'create',
+      path,
+      (session, done) =>
+        session.client.create(path, options.data, this.acl, mode, (e, created) =>
+          done(e, e ? undefined : { path: created as string, sessionId: session.id as string }),
+        ),
+      options.onSession,
     );
   }
 
