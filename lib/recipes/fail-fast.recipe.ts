@@ -17,6 +17,11 @@ export interface OwnedNodes {
   /** Queues where a stray waiter node of ours may still appear (a lost create reply): swept at release. */
   sweep?: string[];
   /**
+   * Containers (a shared group, a limited lock's callers) where a stray node of ours may still appear (a
+   * create whose reply was lost, landed after we looked): swept at release by token; the container stays.
+   */
+  strays?: string[];
+  /**
    * Watches on the holder nodes (same order), set by reads sent right behind their creates: while they
    * vouch for the nodes, the release deletes them without reading them first (see holder-watch.ts).
    */

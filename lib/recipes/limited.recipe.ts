@@ -41,6 +41,7 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
   let own: { path: string; sessionId: string } | undefined;
   let doubtful: string | undefined; // session of a create whose outcome we never learned
   let holding = false;
+  let strayPossible = false; // a doubtful create of ours on the session we hold on may land late
   try {
     for (;;) {
       checkCancelled(cancelled);
@@ -53,11 +54,12 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
           if (!ctx.hasDir(target.scopeDir)) await ctx.ensureDir(target.scopeDir);
           const joined = await join(ctx, target, token, limit, doubtful);
           own = { path: joined.path, sessionId: joined.sessionId };
+          strayPossible = doubtful === joined.sessionId;
           doubtful = undefined;
           const position = slotPosition(joined.children, joined.path.slice(dir.length + 1), token);
           if (position.kind === 'holder') {
             holding = true;
-            return granted(own, dir);
+            return granted(own, dir, strayPossible);
           }
           if (failFast && position.kind === 'waiting') throw new LockConflictError([target.id], target.scope, 0);
           continue;
@@ -66,7 +68,7 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
         const position: SlotPosition = slotPosition(children, own.path.slice(dir.length + 1), token);
         if (position.kind === 'holder') {
           holding = true;
-          return granted(own, dir);
+          return granted(own, dir, strayPossible);
         }
         if (position.kind === 'missing') {
           // Someone deleted our node while our session lives: join again at the tail.
@@ -97,8 +99,8 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
   }
 }
 
-function granted(own: { path: string; sessionId: string }, dir: string): OwnedNodes {
-  return { nodes: [own.path], holders: [own.path], sessionId: own.sessionId, sweep: [], groups: [dir] };
+function granted(own: { path: string; sessionId: string }, dir: string, strayPossible: boolean): OwnedNodes {
+  return { nodes: [own.path], holders: [own.path], sessionId: own.sessionId, sweep: [], groups: [dir], ...(strayPossible && { strays: [dir] }) };
 }
 
 /**
@@ -120,8 +122,9 @@ async function join(
     const children = await zk.getChildren(dir).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
     const mine = children.find((name) => name.startsWith(`l${limit}-${token}-`));
     if (mine !== undefined) {
-      const { data: found, stat } = await zk.getData(`${dir}/${mine}`);
-      if (carriesToken(found, token) && stat.ephemeralOwner === sessionId) return { path: `${dir}/${mine}`, sessionId, children };
+      // Gone since the listing (its session ended meanwhile, say): not found, never an error.
+      const read = await zk.getData(`${dir}/${mine}`).catch((e) => (isCode(e, 'NO_NODE') ? undefined : Promise.reject(e)));
+      if (read && carriesToken(read.data, token) && read.stat.ephemeralOwner === sessionId) return { path: `${dir}/${mine}`, sessionId, children };
     }
   }
   const prefix = slotPrefix(target, token, limit);

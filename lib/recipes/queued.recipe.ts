@@ -70,7 +70,8 @@ export async function acquireQueued(
   let waiter: { path: string; sessionId: string; strayPossible: boolean; found: boolean } | undefined;
   let holding = false;
   // A holder (or member) create whose reply was lost: it may exist, with our token.
-  const doubt = { holder: false };
+  // `strayMember`: a member create of ours got no answer; if it lands after we looked, our release sweeps it.
+  const doubt = { holder: false, strayMember: false };
   // Our gate in a shared group (an exclusive caller that is the gatekeeper, or at the head).
   const gate: GateState = { maybe: false, held: false };
   // The uncontended MULTI's outcome, when unknown: its session (its nodes may exist, with our token).
@@ -98,7 +99,8 @@ export async function acquireQueued(
     holding = true;
     const nodes = waiterPath === undefined ? [holder] : [holder, waiterPath];
     const watches = watch && watch.state !== 'unarmed' ? [watch] : undefined; // none kept over the watch budget
-    return { nodes, holders: [holder], sessionId, sweep, groups: shared ? [target.holder] : [], watches };
+    const strays = shared && doubt.strayMember ? [target.holder] : undefined;
+    return { nodes, holders: [holder], sessionId, sweep, groups: shared ? [target.holder] : [], watches, ...(strays && { strays }) };
   };
   try {
     if (ctx.hasDir(target.scopeDir) && mayTryUncontended(ctx.containerSupport, here.others)) {
@@ -123,6 +125,7 @@ export async function acquireQueued(
         // After a doubtful MULTI on this session, the holder may be ours too (it was made with the waiter,
         // or not at all): the watch on it recognises our token.
         doubt.holder = fastDoubt !== undefined && fastDoubt === waiter.sessionId;
+        if (doubt.holder && shared) doubt.strayMember = true; // that MULTI's member may land late too
         gate.maybe = gate.held = false; // a gate of the ended session went with it
         // Our waiter from that MULTI is there, so its holder was made too (atomic): read it, make nothing.
         readHolderFirst = doubt.holder && waiter.found;
@@ -295,7 +298,7 @@ async function joinGroup(
   token: string,
   sessionId: string,
   limits: WaitLimits,
-  doubt: { holder: boolean },
+  doubt: { holder: boolean; strayMember?: boolean },
   readFirst: boolean,
 ): Promise<string | undefined> {
   if (doubt.holder) {
@@ -309,7 +312,7 @@ async function joinGroup(
   } catch (error) {
     if (!(error instanceof ZookeeperError)) throw error;
     if (error.outcomeUnknown) {
-      doubt.holder = true;
+      doubt.holder = doubt.strayMember = true;
       throw error;
     }
     // The holder path is an exclusive holder's ephemeral node (a fail-fast caller): wait for it to go.
@@ -379,8 +382,9 @@ export async function findOwnMember(ctx: LockContext, target: LockTarget, ownTok
   const own = children.find((name) => name.startsWith(`s-${ownToken}-`));
   if (own === undefined) return undefined;
   const path = `${target.holder}/${own}`;
-  const { data, stat } = await ctx.zk.getData(path);
-  return carriesToken(data, ownToken) && stat.ephemeralOwner === ctx.zk.sessionId ? path : undefined;
+  // Gone since the listing (its session ended meanwhile, say): not found, never an error.
+  const read = await ctx.zk.getData(path).catch((e) => (isCode(e, 'NO_NODE') ? undefined : Promise.reject(e)));
+  return read && carriesToken(read.data, ownToken) && read.stat.ephemeralOwner === ctx.zk.sessionId ? path : undefined;
 }
 
 async function removeOwnMembers(ctx: LockContext, target: LockTarget, ownToken: string, sessionId: string): Promise<void> {

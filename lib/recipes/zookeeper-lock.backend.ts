@@ -399,6 +399,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
           holders: taken.flatMap((o) => o.holders),
           sessionId: taken[0].sessionId,
           sweep: taken.flatMap((o) => o.sweep ?? []),
+          strays: taken.flatMap((o) => o.strays ?? []),
           groups: taken.flatMap((o) => o.groups ?? []),
           // Every holder watched, or none counted as such (the release then reads them all).
           watches: taken.every((o) => o.watches?.length === o.holders.length) ? taken.flatMap((o) => o.watches ?? []) : undefined,
@@ -464,8 +465,17 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     for (const watch of watches) watch.listen(undefined); // our handle's signal no longer listens
     const handed = this.context.handOffs.handTo(waitedOn, owned.sessionId, { owned, holderToken: owned.holderToken ?? token, waiterToken: token });
     if (!handed) return false;
-    for (const queue of owned.sweep ?? []) void this.janitor.sweepQueue(queue, token, owned.sessionId);
+    this.sweepStrays(owned, token);
     return true;
+  }
+
+  /**
+   * Nodes of ours from creates whose replies were lost and that landed late (rare), found by token: in
+   * queues (a queue left empty goes too), and in groups and limited containers (which stay).
+   */
+  private sweepStrays(owned: OwnedNodes, token: string): void {
+    for (const queue of owned.sweep ?? []) void this.janitor.sweepQueue(queue, token, owned.sessionId);
+    for (const dir of owned.strays ?? []) void this.janitor.removeOwnedChildren(dir, token, owned.sessionId);
   }
 
   /** The janitor removes what of a grant is still ours (by the tokens its nodes carry). */
@@ -533,7 +543,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       await this.atMostOperationTimeout(this.removeOwnedLater(owned, token));
       return;
     }
-    for (const queue of owned.sweep ?? []) void this.janitor.sweepQueue(queue, token, owned.sessionId);
+    this.sweepStrays(owned, token);
   }
 
   /**
@@ -585,7 +595,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       await this.atMostOperationTimeout(this.removeOwnedLater(owned, token));
     }
     // Our own waiter nodes from creates whose replies were lost and that landed late (rare): by token.
-    for (const queue of owned.sweep ?? []) void this.janitor.sweepQueue(queue, token, owned.sessionId);
+    this.sweepStrays(owned, token);
     if (queuesLeft.length > 0) {
       const removals = Promise.all(queuesLeft.map((target) => this.context.removeQueueIfEmpty(target)));
       // After an interrupted release the two operation timeouts are spent: the empty queues go in the
