@@ -127,7 +127,11 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
         // The MULTI is atomic, so the first holder tells for all of them.
         const outcome = await ctx.resolveCreate(holders[0], token, sessionId, error, deadline);
         if (outcome === 'ours') return { nodes: holders, holders, sessionId };
-        if (outcome === 'taken') throw new LockConflictError(targets.map((t) => t.id), targets[0].scope, 0);
+        if (outcome === 'taken') {
+          // Someone else's node is there now; ours may still land once it is gone: the janitor looks too.
+          void ctx.janitor.removeOwned(holders, token, sessionId);
+          throw new LockConflictError(targets.map((t) => t.id), targets[0].scope, 0);
+        }
         // Not found when we looked: it did not happen, or not yet (a read served before the create
         // landed). One more try; a NODE_EXISTS then is looked at again, never taken as final.
         if (attempt === 0 && performance.now() < deadline) continue;
