@@ -11,7 +11,8 @@ interface Closable {
  * function that stops watching. Nest itself unsubscribes from the handler's result when an SSE client
  * leaves and when a WebSocket client disconnects (its adapters end a socket's message stream on close),
  * which cancels the wait; for the rest the transport's own connection is watched:
- * - HTTP: the response's `close` before it finished (Express's response, or the raw one under Fastify);
+ * - HTTP: the response's `close` before it finished (Express's response, or the raw one under Fastify),
+ *   or a response closed already when the handler's result is subscribed to (it left during a guard);
  * - TCP microservice: the requesting connection's `close`.
  * Transports that go through a broker (Redis, NATS, RabbitMQ, Kafka, ...) have no connection of the
  * requester to watch: a waiting handler there is bounded by its `wait` and by `maxWaiters` only.
@@ -31,8 +32,13 @@ export function noop(): void {}
 
 function onHttpClientGone(context: ExecutionContext, onGone: () => void): () => void {
   const response = context.switchToHttp().getResponse<{ raw?: unknown } | undefined>();
-  const raw = (response?.raw ?? response) as (Closable & { writableFinished?: boolean }) | undefined;
+  const raw = (response?.raw ?? response) as (Closable & { writableFinished?: boolean; closed?: boolean; destroyed?: boolean }) | undefined;
   if (!isClosable(raw)) return noop;
+  // Gone already (it left while a guard or pipe ran, before we subscribed): its `close` came and went.
+  if ((raw.closed === true || raw.destroyed === true) && !raw.writableFinished) {
+    queueMicrotask(onGone);
+    return noop;
+  }
   return listen(raw, ['close'], () => {
     if (!raw.writableFinished) onGone();
   });

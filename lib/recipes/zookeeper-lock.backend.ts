@@ -86,24 +86,24 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
 
   async acquire({ ids, scope, wait, signal, callerSignal, maxQueue, shared, limit }: LockRequest): Promise<ZookeeperGrant> {
     const targets = lockTargets(this.zk.options.namespace, scope, ids, this.nameOf);
-    const token = this.nextToken();
     const ctx = this.context;
-    let owned: OwnedNodes;
+    const bounds = { signal, callerSignal, maxQueue };
+    let taken: { owned: OwnedNodes; token: string };
     if (limit !== undefined) {
       // A limited lock has no queue of its own: its callers' nodes are the queue (limited.recipe.ts).
-      owned = await this.acquireEach(targets, token, wait, { signal, callerSignal, maxQueue }, (target, limits) =>
-        acquireLimited(ctx, target, token, limit, wait === 0 ? undefined : limits),
-      );
+      taken = await this.acquireEach(targets, wait, bounds, (target, limits, token) => acquireLimited(ctx, target, token, limit, wait === 0 ? undefined : limits));
     } else if (wait === 0 && shared) {
-      owned = await this.acquireEach(targets, token, wait, { signal, callerSignal, maxQueue }, async (target) => {
+      taken = await this.acquireEach(targets, wait, bounds, async (target, _limits, token) => {
         const member = await joinSharedFailFast(ctx, target, token);
         return { nodes: [member.path], holders: [member.path], sessionId: member.sessionId, sweep: [], groups: [target.holder] };
       });
     } else if (wait === 0) {
-      owned = await acquireFailFast(ctx, targets, token);
+      const token = this.nextToken();
+      taken = { owned: await acquireFailFast(ctx, targets, token), token };
     } else {
-      owned = await this.acquireEach(targets, token, wait, { signal, callerSignal, maxQueue }, (target, limits) => acquireQueued(ctx, target, token, limits, shared === true, targets.length === 1), true);
+      taken = await this.acquireEach(targets, wait, bounds, (target, limits, token) => acquireQueued(ctx, target, token, limits, shared === true, targets.length === 1), true);
     }
+    const { owned, token } = taken;
     if (this.zk.sessionId !== owned.sessionId) {
       // The session ended between our create and now: ZooKeeper has dropped the nodes already.
       throw new LockUnavailableError('ZooKeeper session ended while taking the lock');
@@ -367,24 +367,26 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
   /**
    * Acquire of each id in the global order (no deadlock), one after the other; all or none. If the
    * session that holds the first ids ends while we wait for the others, those are gone: start over on the
-   * live session.
+   * live session, with a new token. (What the failed attempt took may still be in the janitor's hands,
+   * found by its token and session: with the same token, the new attempt could adopt such a node, e.g. as
+   * "our own holder from a lost create", and the janitor then delete it under the new grant.)
    */
   private async acquireEach(
     targets: LockTarget[],
-    token: string,
     wait: number,
     { signal, callerSignal, maxQueue }: Pick<LockRequest, 'signal' | 'callerSignal' | 'maxQueue'>,
-    acquireOne: (target: LockTarget, limits: WaitLimits) => Promise<OwnedNodes>,
+    acquireOne: (target: LockTarget, limits: WaitLimits, token: string) => Promise<OwnedNodes>,
     queued = false,
-  ): Promise<OwnedNodes> {
+  ): Promise<{ owned: OwnedNodes; token: string }> {
     const limits: WaitLimits = { deadline: performance.now() + wait, wait, signal, callerSignal, maxQueue };
     // What a failed multi-id acquire took is freed with its queues only where it queued.
     const queuesOf = queued ? targets : [];
     for (;;) {
+      const token = this.nextToken();
       const taken: OwnedNodes[] = [];
       try {
         for (const target of targets) {
-          const owned = await acquireOne(target, limits);
+          const owned = await acquireOne(target, limits, token);
           taken.push(owned);
           if (owned.sessionId !== taken[0].sessionId) break;
         }
@@ -394,7 +396,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
         throw error;
       }
       if (taken.every((owned) => owned.sessionId === taken[0].sessionId)) {
-        return {
+        const owned: OwnedNodes = {
           nodes: taken.flatMap((o) => o.nodes),
           holders: taken.flatMap((o) => o.holders),
           sessionId: taken[0].sessionId,
@@ -406,6 +408,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
           // Only a single-id acquire takes over a lock handed over in the process (hand-off.ts).
           holderToken: taken.length === 1 ? taken[0].holderToken : undefined,
         };
+        return { owned, token };
       }
       await this.releaseQuietly(taken, token, queuesOf);
     }
