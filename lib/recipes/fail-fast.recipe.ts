@@ -71,10 +71,21 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
   const data = encodeNodeData(token, zk.options.ownerName);
   const holders = targets.map((t) => t.holder);
   const scopeDir = targets[0].scopeDir; // one call locks ids of one scope
-  if (!ctx.hasDir(scopeDir)) await ctx.ensureDir(scopeDir).catch((e) => Promise.reject(unavailable(e)));
   // The acquire's answer (taken, held, or unavailable) comes within one operation timeout, even when the
-  // create's reply is lost and its outcome must be looked for.
+  // scope directory must be made first (one create per missing level) or the create's reply is lost and
+  // its outcome must be looked for.
   const deadline = performance.now() + zk.options.operationTimeout;
+  const makeScopeDir = () =>
+    settleWithin(ctx.ensureDir(scopeDir), deadline - performance.now(), () => {
+      throw pastDeadline(scopeDir);
+    }).catch((e) => Promise.reject(unavailable(e)));
+  // Time went on the scope directory: the first create then gets only what is left of the deadline (a
+  // timer, which the fast path, with the directory known, does without).
+  let dirMade = false;
+  if (!ctx.hasDir(scopeDir)) {
+    await makeScopeDir();
+    dirMade = true;
+  }
   let doubtful: string | undefined; // session of an earlier create whose outcome we never learned
   // Empty groups found in our way (index of the target -> version read): removed by our next request.
   const emptied = new Map<number, number>();
@@ -95,7 +106,11 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
           reads: holders.map((path) => HolderWatch.sendRead(zk, path, token, () => owner, ctx.holderWatches)),
         }));
         try {
-          await creating;
+          await (dirMade
+            ? settleWithin<unknown>(creating, deadline - performance.now(), () => {
+                throw pastDeadline(holders[0]);
+              })
+            : creating);
         } catch (error) {
           for (const { watch } of reads) watch.drop(zk); // a conflict: the reads saw someone else's node
           // What they saw of the node in our way answers a look at it below, with no read of its own.
@@ -144,7 +159,8 @@ export async function acquireFailFast(ctx: LockContext, targets: LockTarget[], t
       } else if (error.code === 'NO_NODE' && attempt === 0) {
         // A scope directory we made earlier was deleted by someone: make it again.
         ctx.forgetDir(scopeDir);
-        await ctx.ensureDir(scopeDir).catch((e) => Promise.reject(unavailable(e)));
+        await makeScopeDir();
+        dirMade = true;
         continue;
       } else {
         const { target, removal } = failedTarget(error.opIndex, [...emptied.keys()]);

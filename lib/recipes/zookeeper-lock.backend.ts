@@ -410,7 +410,9 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
         };
         return { owned, token };
       }
-      await this.releaseQuietly(taken, token, queuesOf);
+      // Bounded like the failure's release above: the next attempt looks at the deadline at once, and a
+      // release that meets no answers goes on in the background (the next attempt's token is its own).
+      await settleWithin(this.releaseQuietly(taken, token, queuesOf), answerBudget(this.context, limits), () => undefined);
     }
   }
 
