@@ -7,37 +7,28 @@
  * then removed one by one, and `remove(holder, 0)` deletes the new owner's holder node (also at version 0).
  * A third caller then takes the lock while the second still holds it: two owners.
  */
-import { LockConflictError, ZookeeperService } from 'nestjs-zookeeper-lock';
-import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+import { LockConflictError } from 'nestjs-zookeeper-lock';
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
-import { ClientFaults } from './support/client-faults';
 import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForChildren, waitForState } from './support/zookeeper';
+import { backendSide, restoreSideFaults } from './support/locks';
 
 let namespace: string;
-const faults: ClientFaults[] = [];
 beforeEach(() => {
   namespace = uniqueNamespace('review10');
 });
 afterEach(async () => {
-  for (const f of faults.splice(0)) f.restore();
+  restoreSideFaults();
   await cleanup();
 });
-
-async function side(options: Parameters<typeof newService>[0] = {}): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend; faults: ClientFaults }> {
-  const zk = await newService({ namespace, ...options });
-  const f = new ClientFaults(zk);
-  faults.push(f);
-  return { zk, backend: new ZookeeperLockBackend(zk), faults: f };
-}
 
 const node = (id: string) => `${namespace}/default/${id}`;
 const queue = (id: string) => `${node(id)}%q`;
 
 it('a release whose session ends between its reads and its removes deletes nothing of the next owner', async () => {
-  const o = await side();
-  const b = await side({ operationTimeout: 10_000 });
-  const c = await side();
-  const d = await side();
+  const o = await backendSide(namespace);
+  const b = await backendSide(namespace, { operationTimeout: 10_000 });
+  const c = await backendSide(namespace);
+  const d = await backendSide(namespace);
   const operator = await newService();
 
   // B waits behind O and gets the lock (holder node + waiter node in the queue).

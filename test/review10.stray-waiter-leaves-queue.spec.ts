@@ -6,35 +6,26 @@
  * behind although every lock is released and nobody waits (to the server's reaper; for good on < 3.5).
  * Fixed: the sweep (janitor.sweepQueue) removes the queue it empties.
  */
-import type { ZookeeperService } from 'nestjs-zookeeper-lock';
-import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
-import { ClientFaults } from './support/client-faults';
 import { cleanup, newService, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import { backendSide, drainJanitor, restoreSideFaults } from './support/locks';
 
 let namespace: string;
-const faults: ClientFaults[] = [];
 beforeEach(() => {
   namespace = uniqueNamespace('review10');
 });
 afterEach(async () => {
-  for (const f of faults.splice(0)) f.restore();
+  restoreSideFaults();
   await cleanup();
 });
-
-async function side(): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend; faults: ClientFaults }> {
-  const zk = await newService({ namespace });
-  const f = new ClientFaults(zk);
-  faults.push(f);
-  return { zk, backend: new ZookeeperLockBackend(zk), faults: f };
-}
 
 const node = (id: string) => `${namespace}/default/${id}`;
 const queue = (id: string) => `${node(id)}%q`;
 
 it('removes the queue once the stray waiter node of a lost create is swept at release', async () => {
-  const o = await side();
-  const b = await side();
+  const o = await backendSide(namespace);
+  const b = await backendSide(namespace);
   const operator = await newService();
 
   const held = await o.backend.acquire({ ids: ['sq'], scope: 'default', wait: 0 });
@@ -56,7 +47,7 @@ it('removes the queue once the stray waiter node of a lost create is swept at re
   jest.spyOn(b.zk, 'remove').mockImplementation((path, ...rest) => remove(path, ...rest).then(() => void removedByB.push(path)));
   await b.backend.release(grant);
   // The sweep runs in the background: wait for it (and only it) to finish.
-  await (b.backend as unknown as { janitor: { drain(): Promise<void> } }).janitor.drain();
+  await drainJanitor(b.backend);
   expect(await operator.getChildren(queue('sq')).catch(() => [])).toEqual([]); // the sweep took the stray
   // Every lock released, nobody waits. Looked at at once (the test server's reaper runs every second).
   const left = await operator.exists(queue('sq'));

@@ -5,10 +5,10 @@
  * left to the server's reaper (for good on ZooKeeper < 3.5, where queues are persistent). Same defect as
  * review 9, on the other release path.
  */
-import type { ZookeeperService } from 'nestjs-zookeeper-lock';
-import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
 import { cleanup, newService, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import { backendSide } from './support/locks';
 
 let namespace: string;
 beforeEach(() => {
@@ -18,18 +18,13 @@ afterEach(async () => {
   await cleanup();
 });
 
-async function side(): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend }> {
-  const zk = await newService({ namespace });
-  return { zk, backend: new ZookeeperLockBackend(zk) };
-}
-
 const node = (id: string) => `${namespace}/default/${id}`;
 const queue = (id: string) => `${node(id)}%q`;
 
 it('a multi-id release with no read removes the queue it emptied even when another queue has a waiter behind us', async () => {
-  const o = await side();
-  const r = await side();
-  const c = await side();
+  const o = await backendSide(namespace);
+  const r = await backendSide(namespace);
+  const c = await backendSide(namespace);
   const operator = await newService();
 
   // R waits for both ids (a waiter node in each queue) and gets them.

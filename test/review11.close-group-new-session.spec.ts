@@ -10,28 +10,20 @@
  * waits on a node nobody will ever release. Fixed: the MULTI is sent only on the session the gate was
  * made on; refused there, B queues again on its new session, behind P.
  */
-import { ZookeeperService } from 'nestjs-zookeeper-lock';
-import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
 import { ClientFaults } from './support/client-faults';
 import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForChildren, waitForState } from './support/zookeeper';
+import { backendSide, restoreSideFaults } from './support/locks';
 
 let namespace: string;
-const faults: ClientFaults[] = [];
 beforeEach(() => {
   namespace = uniqueNamespace('review11');
 });
 afterEach(async () => {
-  for (const f of faults.splice(0)) f.restore();
+  restoreSideFaults();
   await cleanup();
 });
-
-async function side(options: Parameters<typeof newService>[0] = {}): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend; faults: ClientFaults }> {
-  const zk = await newService({ namespace, ...options });
-  const f = new ClientFaults(zk);
-  faults.push(f);
-  return { zk, backend: new ZookeeperLockBackend(zk), faults: f };
-}
 
 const node = (id: string) => `${namespace}/default/${id}`;
 const gate = (id: string) => `${node(id)}/x`;
@@ -43,10 +35,10 @@ function holdSecondListing(s: { faults: ClientFaults }, path: string): Promise<{
 }
 
 it("a group closed across a session change deletes nobody else's gate and leaves no holder node behind", async () => {
-  const s1 = await side();
-  const b = await side({ operationTimeout: 15_000 });
-  const f = await side();
-  const p = await side({ operationTimeout: 15_000 });
+  const s1 = await backendSide(namespace);
+  const b = await backendSide(namespace, { operationTimeout: 15_000 });
+  const f = await backendSide(namespace);
+  const p = await backendSide(namespace, { operationTimeout: 15_000 });
   const operator = await newService();
 
   // S1 holds x shared; B (exclusive, waiting) is first in line: its gate goes into the group.

@@ -9,36 +9,27 @@
  * our token, on our live session, stays: nobody will ever release it. The lock is blocked for everyone
  * for as long as the process's session lives.
  */
-import { ZookeeperService } from 'nestjs-zookeeper-lock';
-import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
-import { ClientFaults } from './support/client-faults';
 import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForChildren, waitForState } from './support/zookeeper';
+import { backendSide, restoreSideFaults } from './support/locks';
 
 let namespace: string;
-const faults: ClientFaults[] = [];
 beforeEach(() => {
   namespace = uniqueNamespace('review11');
 });
 afterEach(async () => {
-  for (const f of faults.splice(0)) f.restore();
+  restoreSideFaults();
   await cleanup();
 });
-
-async function side(options: Parameters<typeof newService>[0] = {}): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend; faults: ClientFaults }> {
-  const zk = await newService({ namespace, ...options });
-  const f = new ClientFaults(zk);
-  faults.push(f);
-  return { zk, backend: new ZookeeperLockBackend(zk), faults: f };
-}
 
 const node = (id: string) => `${namespace}/default/${id}`;
 const queue = (id: string) => `${node(id)}%q`;
 
 it('a waiter whose session ends while its queue listing is on its way leaves no holder node on the new session', async () => {
-  const o = await side();
-  const b = await side({ operationTimeout: 10_000 });
-  const c = await side();
+  const o = await backendSide(namespace);
+  const b = await backendSide(namespace, { operationTimeout: 10_000 });
+  const c = await backendSide(namespace);
   const operator = await newService();
 
   const held = await o.backend.acquire({ ids: ['x'], scope: 'default', wait: 0 });

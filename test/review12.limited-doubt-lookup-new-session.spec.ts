@@ -6,34 +6,25 @@
  * acquireLimited rethrows it: the waiting acquire fails with LockUnavailableError long before its
  * deadline, on a live session, for a lock with a free slot. It must join again on the new session.
  */
-import type { ZookeeperService } from 'nestjs-zookeeper-lock';
-import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
-import { ClientFaults } from './support/client-faults';
-import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForState } from './support/zookeeper';
+import { cleanup, expireSession, sharedConnectString, uniqueNamespace, waitForState } from './support/zookeeper';
+import { backendSide, restoreSideFaults } from './support/locks';
 
 let namespace: string;
-const faults: ClientFaults[] = [];
 beforeEach(() => {
   namespace = uniqueNamespace('review12');
 });
 afterEach(async () => {
-  for (const f of faults.splice(0)) f.restore();
+  restoreSideFaults();
   await cleanup();
 });
-
-async function side(options: Parameters<typeof newService>[0] = {}): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend; faults: ClientFaults }> {
-  const zk = await newService({ namespace, ...options });
-  const f = new ClientFaults(zk);
-  faults.push(f);
-  return { zk, backend: new ZookeeperLockBackend(zk), faults: f };
-}
 
 const slots = (id: string) => `${namespace}/default/${id}%l`;
 
 it('a limited waiter whose session ends during its look-up by token joins again instead of failing', async () => {
-  const o = await side();
-  const b = await side({ operationTimeout: 10_000 });
+  const o = await backendSide(namespace);
+  const b = await backendSide(namespace, { operationTimeout: 10_000 });
 
   // O holds one of two slots: the container exists, B's join is a plain create with its listing behind it.
   const held = await o.backend.acquire({ ids: ['s'], scope: 'default', wait: 0, limit: 2 });

@@ -7,35 +7,26 @@
  * the limited lock for everyone else, for as long as B's session lives (the queued lock sweeps its
  * queue for exactly this, see review10.stray-waiter-leaves-queue; the limited lock does not).
  */
-import type { ZookeeperService } from 'nestjs-zookeeper-lock';
-import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
-import { ClientFaults } from './support/client-faults';
 import { cleanup, newService, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import { backendSide, drainJanitor, restoreSideFaults } from './support/locks';
 
 let namespace: string;
-const faults: ClientFaults[] = [];
 beforeEach(() => {
   namespace = uniqueNamespace('review12');
 });
 afterEach(async () => {
-  for (const f of faults.splice(0)) f.restore();
+  restoreSideFaults();
   await cleanup();
 });
-
-async function side(): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend; faults: ClientFaults }> {
-  const zk = await newService({ namespace });
-  const f = new ClientFaults(zk);
-  faults.push(f);
-  return { zk, backend: new ZookeeperLockBackend(zk), faults: f };
-}
 
 const slots = (id: string) => `${namespace}/default/${id}%l`;
 
 it('a limited waiter whose first join create lands late leaves no stray slot holding the lock after its release', async () => {
-  const o = await side();
-  const b = await side();
-  const c = await side();
+  const o = await backendSide(namespace);
+  const b = await backendSide(namespace);
+  const c = await backendSide(namespace);
   const operator = await newService();
 
   // O holds the limit-1 lock (the container exists: B's join is a plain create).
@@ -52,7 +43,7 @@ it('a limited waiter whose first join create lands late leaves no stray slot hol
   expect(await operator.getChildren(slots('t'))).toHaveLength(2);
 
   await b.backend.release(grant);
-  await (b.backend as unknown as { janitor: { drain(): Promise<void> } }).janitor.drain();
+  await drainJanitor(b.backend);
 
   // Every lock released, nobody waits: C must get the limit-1 lock (B's session lives on).
   const left = await operator.getChildren(slots('t')).catch(() => []);

@@ -8,34 +8,25 @@
  * which a shared caller joins). A session that ends while waiting must queue again on the new one, as
  * every other step does (README: only the deadline, the signal, or no session at all ends a wait).
  */
-import type { ZookeeperService } from 'nestjs-zookeeper-lock';
-import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
-import { ClientFaults } from './support/client-faults';
-import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForState } from './support/zookeeper';
+import { cleanup, expireSession, sharedConnectString, uniqueNamespace, waitForState } from './support/zookeeper';
+import { backendSide, restoreSideFaults } from './support/locks';
 
 let namespace: string;
-const faults: ClientFaults[] = [];
 beforeEach(() => {
   namespace = uniqueNamespace('review12');
 });
 afterEach(async () => {
-  for (const f of faults.splice(0)) f.restore();
+  restoreSideFaults();
   await cleanup();
 });
-
-async function side(options: Parameters<typeof newService>[0] = {}): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend; faults: ClientFaults }> {
-  const zk = await newService({ namespace, ...options });
-  const f = new ClientFaults(zk);
-  faults.push(f);
-  return { zk, backend: new ZookeeperLockBackend(zk), faults: f };
-}
 
 const node = (id: string) => `${namespace}/default/${id}`;
 
 it('a shared waiter whose session ends during its look-up by token queues again instead of failing', async () => {
-  const o = await side();
-  const b = await side({ operationTimeout: 10_000 });
+  const o = await backendSide(namespace);
+  const b = await backendSide(namespace, { operationTimeout: 10_000 });
 
   // O holds the id shared: the group exists, B's join is a plain create in it.
   const held = await o.backend.acquire({ ids: ['d'], scope: 'default', wait: 0, shared: true });

@@ -7,35 +7,26 @@
  * doubt), never the group, so B's release leaves that member in the group: the shared group holds the id
  * for as long as B's session lives, and every exclusive caller is refused (fail-fast) or waits in vain.
  */
-import type { ZookeeperService } from 'nestjs-zookeeper-lock';
-import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
-import { ClientFaults } from './support/client-faults';
 import { cleanup, newService, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import { backendSide, drainJanitor, restoreSideFaults } from './support/locks';
 
 let namespace: string;
-const faults: ClientFaults[] = [];
 beforeEach(() => {
   namespace = uniqueNamespace('review12');
 });
 afterEach(async () => {
-  for (const f of faults.splice(0)) f.restore();
+  restoreSideFaults();
   await cleanup();
 });
-
-async function side(): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend; faults: ClientFaults }> {
-  const zk = await newService({ namespace });
-  const f = new ClientFaults(zk);
-  faults.push(f);
-  return { zk, backend: new ZookeeperLockBackend(zk), faults: f };
-}
 
 const node = (id: string) => `${namespace}/default/${id}`;
 
 it('a shared waiter whose member create lands late leaves no stray member holding the group after its release', async () => {
-  const o = await side();
-  const b = await side();
-  const c = await side();
+  const o = await backendSide(namespace);
+  const b = await backendSide(namespace);
+  const c = await backendSide(namespace);
   const operator = await newService();
 
   // O holds the id shared (fail-fast): the group exists, so B's join is a plain create in it.
@@ -52,7 +43,7 @@ it('a shared waiter whose member create lands late leaves no stray member holdin
 
   await o.backend.release(held);
   await b.backend.release(grant);
-  await (b.backend as unknown as { janitor: { drain(): Promise<void> } }).janitor.drain();
+  await drainJanitor(b.backend);
 
   // Every lock released, nobody waits (B's session lives on): the group must be empty or gone, and an
   // exclusive caller must get the id.

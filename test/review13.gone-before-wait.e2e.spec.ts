@@ -8,7 +8,7 @@
  * handler and holds the lock for a client that is gone. (The TCP transport checks `socket.destroyed`
  * for exactly this; HTTP does not.)
  */
-import { CanActivate, Controller, INestApplication, Injectable, Module, Param, Post, UseGuards, ExecutionContext } from '@nestjs/common';
+import { CanActivate, Controller, INestApplication, Injectable, Module, Post, UseGuards, ExecutionContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import * as http from 'node:http';
 import { LockService, WithLock, ZookeeperLockModule, ZookeeperService } from 'nestjs-zookeeper-lock';

@@ -19,11 +19,11 @@
  * Fixed: every attempt of acquireEach has a token of its own, so nothing of an earlier attempt is ever
  * taken for the new one's.
  */
-import type { ZookeeperService } from 'nestjs-zookeeper-lock';
 import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
 import { clientError, CODES } from './support/client-faults';
 import { cleanup, expireSession, newService, sharedConnectString, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import { drainJanitor } from './support/locks';
 
 let namespace: string;
 beforeEach(() => {
@@ -73,7 +73,7 @@ it('a multi-id acquire that starts over on a new session never holds a node its 
   blocked = false;
   const grant = await pending;
   expect(grant.owned.holders).toEqual([node('a'), node('b')]);
-  await (pBackend as unknown as { janitor: { drain(): Promise<void> } }).janitor.drain();
+  await drainJanitor(pBackend);
 
   // P's grant holds b: its holder node is there, and O cannot take b.
   const bHolder = await operator.exists(node('b'));

@@ -1,33 +1,24 @@
-/** Review 9: a queue read as empty in the release MULTI, joined before it, costs the emptied queue's removal. */import type { ZookeeperService } from 'nestjs-zookeeper-lock';
-import { ZookeeperLockBackend } from '../lib/recipes/zookeeper-lock.backend';
+/** Review 9: a queue read as empty in the release MULTI, joined before it, costs the emptied queue's removal. */
 import type { ZookeeperGrant } from '../lib/recipes/zookeeper-lock.backend';
-import { ClientFaults } from './support/client-faults';
 import { cleanup, newService, uniqueNamespace, waitForChildren } from './support/zookeeper';
+import { backendSide, restoreSideFaults } from './support/locks';
 
 let namespace: string;
-const faults: ClientFaults[] = [];
 beforeEach(() => {
   namespace = uniqueNamespace('review9');
 });
 afterEach(async () => {
-  for (const f of faults.splice(0)) f.restore();
+  restoreSideFaults();
   await cleanup();
 });
-
-async function side(): Promise<{ zk: ZookeeperService; backend: ZookeeperLockBackend; faults: ClientFaults }> {
-  const zk = await newService({ namespace });
-  const f = new ClientFaults(zk);
-  faults.push(f);
-  return { zk, backend: new ZookeeperLockBackend(zk), faults: f };
-}
 
 const node = (id: string) => `${namespace}/default/${id}`;
 const queue = (id: string) => `${node(id)}%q`;
 
 it('a multi-id release still removes the queue it emptied when another queue, read as empty, is joined before its MULTI', async () => {
-  const o = await side();
-  const r = await side();
-  const c = await side();
+  const o = await backendSide(namespace);
+  const r = await backendSide(namespace);
+  const c = await backendSide(namespace);
   const operator = await newService();
 
   // R waits for both ids (a waiter node in each queue) and gets them.
