@@ -77,8 +77,21 @@ export class LockContext {
    * life of the process (or until forgotten). A foreign ACL rejects with LockUnavailableError (503),
    * logs an error naming the node and the entry once, and marks the service unhealthy; it is checked
    * again on the next use, so fixing the ACL needs no restart.
+   *
+   * Making a directory is one create per missing level and an ACL read or two, one after the other, each
+   * allowed an operation timeout; the caller waits one operation timeout in all at most, then gets
+   * OPERATION_TIMEOUT (the work goes on unobserved, and the next caller finds it done or waits for it
+   * again). So the first lock of a scope answers in time against a slow server too.
    */
   ensureDir(dir: string): Promise<void> {
+    const made = this.dirMade(dir);
+    if (this.madeDirs.has(dir)) return made;
+    return settleWithin(made, this.zk.options.operationTimeout, () => {
+      throw new ZookeeperError('OPERATION_TIMEOUT', `ZooKeeper did not make the lock directory ${dir} within operationTimeout`, dir);
+    });
+  }
+
+  private dirMade(dir: string): Promise<void> {
     let known = this.knownDirs.get(dir);
     if (!known) {
       // Scopes are meant to be a few fixed names; scopes made up at runtime must not grow these sets
@@ -90,7 +103,7 @@ export class LockContext {
       const made =
         dir === namespace
           ? this.zk.mkdirp(dir).then(() => this.checkAcl(dir))
-          : this.ensureDir(namespace).then(() => this.makeScopeDir(dir));
+          : this.dirMade(namespace).then(() => this.makeScopeDir(dir));
       known = made.then(
         () => void this.madeDirs.add(dir),
         (error) => {

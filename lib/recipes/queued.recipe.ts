@@ -119,7 +119,11 @@ export async function acquireQueued(
         // the live session and wait on, as Curator and Kazoo do. Only our deadline, our signal, or having
         // no session at all ends the wait.
         if (waiter !== undefined) await waitForSession(ctx, limits, cancelled);
-        if (!ctx.hasDir(target.scopeDir)) await retrying(ctx, limits, () => ctx.ensureDir(target.scopeDir));
+        if (!ctx.hasDir(target.scopeDir)) {
+          await retrying(ctx, limits, () => ctx.ensureDir(target.scopeDir));
+          // Making it may have taken a while (a slow server): the deadline first, then the queue.
+          checkCancelled(cancelled);
+        }
         // Only a shared caller's MULTI makes a waiter node that a lost reply may have left in the queue.
         waiter = await enqueue(ctx, target, token, limits, shared ? fastDoubt : undefined, shared);
         // After a doubtful MULTI on this session, the holder may be ours too (it was made with the waiter,

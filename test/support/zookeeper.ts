@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { firstValueFrom, filter, of, timeout } from 'rxjs';
 import { ZookeeperService, ZookeeperState } from '../../lib/zookeeper/zookeeper.service';
+import { ZookeeperError } from '../../lib/zookeeper/zookeeper.error';
 import type { ZookeeperLockModuleOptions } from '../../lib/module/zookeeper-lock-options.interface';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const harness = require('../../scripts/zk.js');
@@ -273,7 +274,16 @@ export async function waitForGone(service: ZookeeperService, path: string, timeo
   for (;;) {
     let changed!: () => void;
     const change = new Promise<void>((resolve) => (changed = resolve));
-    if (!(await service.exists(path, () => changed()))) return;
+    let there: unknown;
+    try {
+      there = await service.exists(path, () => changed());
+    } catch (error) {
+      // The connection dropped (a test that paused the server): wait for it, then look again.
+      if (!(error instanceof ZookeeperError && error.isConnectivity) || Date.now() >= deadline) throw error;
+      await service.waitForConnection(deadline - Date.now());
+      continue;
+    }
+    if (!there) return;
     const left = deadline - Date.now();
     if (left <= 0) throw new Error(`${path} still exists after ${timeoutMs} ms`);
     let timer: NodeJS.Timeout | undefined;
