@@ -252,10 +252,8 @@ export class LockService implements BeforeApplicationShutdown {
       } else if (!joined.includes(holder)) joined.push(holder);
     }
     // Hold them now, synchronously: an owner releasing while we take the rest must not free them.
-    for (const part of joined) {
-      part.hold();
-      part.keepAtLeast(holdAtLeast);
-    }
+    for (const part of joined) part.hold();
+    const joinedAt = performance.now();
     // Counted from the join on, not from the end of the take: the owner may release meanwhile, and the
     // storage must not be turned off while this context holds the joined locks.
     const joining = {};
@@ -271,6 +269,8 @@ export class LockService implements BeforeApplicationShutdown {
       }
       own.keepAtLeast(holdAtLeast, own.acquiredAt);
     }
+    // Only once the whole acquire succeeded: a refused one must not keep the joined locks for its holdAtLeast.
+    for (const part of joined) part.keepAtLeast(holdAtLeast, joinedAt);
     const hold = new LockHold(ids, scope, own ? [...joined, own] : joined, own);
     // Its joined locks stay live while it holds them: contexts that hold them must stay visible.
     if (joined.length > 0) scopeJoined(hold);

@@ -40,6 +40,7 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
   const bounds: WaitLimits = limits ?? { deadline: performance.now() + zk.options.operationTimeout, wait: 0 };
   let own: { path: string; sessionId: string } | undefined;
   let doubtful: string | undefined; // session of a create whose outcome we never learned
+  let joining: string | undefined; // session a join under way began on (its create may be in doubt)
   let holding = false;
   let strayPossible = false; // a doubtful create of ours on the session we hold on may land late
   try {
@@ -52,9 +53,13 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
             await waitForSession(ctx, bounds, cancelled);
           }
           if (!ctx.hasDir(target.scopeDir)) await ctx.ensureDir(target.scopeDir);
+          joining = zk.sessionId;
           const joined = await join(ctx, target, token, limit, doubtful);
+          joining = undefined;
+          // A doubtful create on the session we now hold a node on may land late (a read-back missed it),
+          // and one seen possible earlier on this session still may: swept when we leave or release.
+          strayPossible = doubtful === joined.sessionId || (strayPossible && own?.sessionId === joined.sessionId);
           own = { path: joined.path, sessionId: joined.sessionId };
-          strayPossible = doubtful === joined.sessionId;
           doubtful = undefined;
           const position = slotPosition(joined.children, joined.path.slice(dir.length + 1), token);
           if (position.kind === 'holder') {
@@ -81,7 +86,10 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
         }
         await waitForAnyRemoval(ctx, position.watch.map((name) => `${dir}/${name}`), own.sessionId, bounds);
       } catch (error) {
-        if (error instanceof ZookeeperError && error.outcomeUnknown && own === undefined && zk.sessionId) doubtful = zk.sessionId;
+        // A join's create with no answer (a first join, or one again on a new session): its slot may
+        // exist with our token on the session the join began on; the next join looks for it first.
+        if (error instanceof ZookeeperError && error.outcomeUnknown && joining !== undefined) doubtful = joining;
+        joining = undefined;
         if (failFast || !isTransient(error)) throw error;
         await waitOut(ctx, bounds, error).catch(() => checkCancelled(cancelled));
       }
@@ -91,6 +99,9 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
   } finally {
     if (!holding) {
       if (doubtful !== undefined) void ctx.janitor.removeOwnedChildren(dir, token, doubtful);
+      // A stray slot of ours (a doubtful create that landed after we looked and joined again) would be
+      // counted by everyone else, and hold the lock once it is first, for as long as our session lives.
+      if (strayPossible && own !== undefined && own.sessionId !== doubtful) void ctx.janitor.removeOwnedChildren(dir, token, own.sessionId);
       if (own !== undefined && zk.sessionId === own.sessionId) {
         const leave = leaveSlots(ctx, own.path, token, own.sessionId);
         await settleWithin(leave, failFast ? zk.options.operationTimeout : answerBudget(ctx, bounds), () => undefined);

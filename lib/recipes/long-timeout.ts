@@ -1,7 +1,8 @@
 /**
  * Node's setTimeout takes at most 2^31-1 ms (about 24.8 days); a longer delay fires after 1 ms with a
  * TimeoutOverflowWarning, which turns a long `wait` into a busy loop of requests. Longer delays are split
- * into a chain of maximal timers; Infinity (or any non-finite delay) sets no timer at all.
+ * into a chain of maximal timers; Infinity (or any non-finite delay) sets no timer at all. The due time is
+ * monotonic (performance.now): a wall-clock step (NTP, a resumed VM) neither stretches nor shortens it.
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -11,10 +12,10 @@ export interface LongTimeout {
 
 export function setLongTimeout(callback: () => void, ms: number): LongTimeout {
   let timer: NodeJS.Timeout | undefined;
-  const due = Date.now() + Math.max(0, ms);
+  const due = performance.now() + Math.max(0, ms);
   const arm = (left: number) => {
     timer = setTimeout(() => {
-      const rest = due - Date.now();
+      const rest = due - performance.now();
       if (rest > 0) arm(rest);
       else callback();
     }, Math.min(left, MAX_TIMER_MS));

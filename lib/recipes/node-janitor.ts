@@ -47,6 +47,17 @@ export class NodeJanitor {
     }));
   }
 
+  /**
+   * Work that goes on after its caller was answered (an acquire answered late: its recipe still gives up,
+   * or its grant is released), counted with the cleanups under way, so that drain() waits for it too.
+   */
+  follow(work: Promise<unknown>): Promise<void> {
+    return this.track(work.then(
+      () => undefined,
+      () => undefined,
+    ));
+  }
+
   /** Waits for every cleanup under way (shutdown). */
   async drain(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);

@@ -229,7 +229,9 @@ export async function acquireQueued(
     }
     if (!holding && waiter !== undefined) {
       if (doubt.holder) void ctx.janitor.removeOwned([target.holder], token, waiter.sessionId);
-      if (doubt.holder && shared) void ctx.janitor.removeOwnedChildren(target.holder, token, waiter.sessionId);
+      // (A member create of ours in doubt on an earlier pass, before our waiter node went and we queued
+      // again on this session, may have landed after we looked: strayMember stays set for that.)
+      if ((doubt.holder || doubt.strayMember) && shared) void ctx.janitor.removeOwnedChildren(target.holder, token, waiter.sessionId);
       // Our gate in a shared group we were waiting to close: the group opens again for fail-fast callers.
       if (gate.maybe) void ctx.janitor.removeOwned([gatePath(target)], token, waiter.sessionId);
       if (waiter.strayPossible) void ctx.janitor.sweepQueue(target.queue, token, waiter.sessionId);

@@ -6,7 +6,8 @@ import { secretsOf } from '../zookeeper/connection-secrets';
 import { ZookeeperError } from '../zookeeper/zookeeper.error';
 import { settleWithin } from '../zookeeper/settle-within';
 import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '../lock/lock-backend';
-import { LockUnavailableError } from '../lock/lock.errors';
+import { describeLock, LockConflictError, LockUnavailableError } from '../lock/lock.errors';
+import { MAX_TIMER_MS } from './long-timeout';
 import { acquireFailFast, OwnedNodes } from './fail-fast.recipe';
 import { acquireQueued, answerBudget, WaitLimits } from './queued.recipe';
 import { joinSharedFailFast } from './shared.recipe';
@@ -84,7 +85,60 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     await this.atMostOperationTimeout(this.context.ensureDir(this.zk.options.namespace).catch(() => undefined));
   }
 
-  async acquire({ ids, scope, wait, signal, callerSignal, maxQueue, shared, limit }: LockRequest): Promise<ZookeeperGrant> {
+  acquire(request: LockRequest): Promise<ZookeeperGrant> {
+    const taking = this.take(request);
+    const { wait, shared, limit } = request;
+    // An exclusive fail-fast acquire bounds itself (fail-fast.recipe.ts): its hot path sets no timer.
+    if (wait === 0 && !shared && limit === undefined) return taking;
+    const { operationTimeout } = this.zk.options;
+    const bound = wait === 0 ? operationTimeout : wait + operationTimeout;
+    // A wait past the longest timer is a wait for ever: no bound to keep.
+    return bound > MAX_TIMER_MS ? taking : this.answerWithin(taking, bound, request);
+  }
+
+  /**
+   * The answer of an acquire within `ms` (README "Bounded answers"), whatever chain of requests a slow
+   * server drags its recipe through (each request is allowed an operation timeout; a recipe looks at its
+   * deadline between steps, but not inside every helper). Past it the caller is answered: for a waiting
+   * acquire LockConflictError (its wait is over, as the recipe would say at its next step), for a
+   * fail-fast one LockUnavailableError (ZooKeeper did not answer in time). The recipe, whose deadline has
+   * passed as well, gives up at its next step and cleans up as on any give-up; a grant it gets all the
+   * same is released at once (nobody was given it). The janitor counts that work as under way (drain).
+   */
+  private answerWithin(taking: Promise<ZookeeperGrant>, ms: number, { ids, scope, wait }: LockRequest): Promise<ZookeeperGrant> {
+    return new Promise((resolve, reject) => {
+      let answered = false;
+      let immediate: NodeJS.Immediate | undefined;
+      // One more turn of the loop after the timer, so that an answer already buffered wins (settle-within.ts).
+      const timer = setTimeout(() => {
+        immediate = setImmediate(() => {
+          if (answered) return;
+          answered = true;
+          void this.janitor.follow(taking.then((grant) => this.release(grant)));
+          reject(
+            wait > 0
+              ? new LockConflictError(ids, scope, wait)
+              : new LockUnavailableError(`ZooKeeper did not answer the acquire of ${describeLock(ids, scope)} within operationTimeout (${ms} ms)`),
+          );
+        });
+      }, ms);
+      const settle = () => {
+        answered = true;
+        clearTimeout(timer);
+        clearImmediate(immediate);
+      };
+      taking.then(
+        (grant) => {
+          if (!answered) settle(), resolve(grant);
+        },
+        (error) => {
+          if (!answered) settle(), reject(error);
+        },
+      );
+    });
+  }
+
+  private async take({ ids, scope, wait, signal, callerSignal, maxQueue, shared, limit }: LockRequest): Promise<ZookeeperGrant> {
     const targets = lockTargets(this.zk.options.namespace, scope, ids, this.nameOf);
     const ctx = this.context;
     const bounds = { signal, callerSignal, maxQueue };
@@ -455,7 +509,12 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     const unread = this.mayDeleteUnread(owned);
     if (unread && this.handOver(owned, token)) return;
     for (const watch of owned.watches ?? []) watch.drop(this.zk); // before our own delete fires it
-    return unread ? this.deleteUnread(owned, token, queues) : this.releaseRead(owned, token, queues);
+    if (unread) return this.deleteUnread(owned, token, queues);
+    // The read-first release may chain more requests (reads, removals, an emptied group's removal, the
+    // queues, the janitor), each allowed an operation timeout: its caller waits two in all at most (README
+    // "Bounded answers"), and what is left goes on in the background (a lock found lost that late is not
+    // reported by this release).
+    return settleWithin(this.releaseRead(owned, token, queues), 2 * this.zk.options.operationTimeout, () => undefined);
   }
 
   /**

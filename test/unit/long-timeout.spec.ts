@@ -18,6 +18,15 @@ describe('setLongTimeout (pure timer arithmetic, fake clock)', () => {
     spy.mockRestore();
   });
 
+  it('is not stretched by a wall-clock step back (NTP, a resumed VM): its due time is monotonic', () => {
+    const fired = jest.fn();
+    setLongTimeout(fired, 1_000);
+    jest.advanceTimersByTime(500);
+    jest.setSystemTime(Date.now() - 60_000); // Date steps back a minute; performance.now does not
+    jest.advanceTimersByTime(500);
+    expect(fired).toHaveBeenCalledTimes(1); // (a Date-based due time re-armed for the minute)
+  });
+
   it('sets no timer for Infinity, and clear() stops a chained one', () => {
     const fired = jest.fn();
     setLongTimeout(fired, Infinity);
