@@ -13,6 +13,8 @@ interface Closable {
  * which cancels the wait; for the rest the transport's own connection is watched:
  * - HTTP: the response's `close` before it finished (Express's response, or the raw one under Fastify),
  *   or a response closed already when the handler's result is subscribed to (it left during a guard);
+ * - GraphQL over HTTP: the same response, found in the resolver's context (`res`, `req.res` as Apollo on
+ *   Express gives it, or Mercurius's `reply`);
  * - TCP microservice: the requesting connection's `close`.
  * Transports that go through a broker (Redis, NATS, RabbitMQ, Kafka, ...) have no connection of the
  * requester to watch: a waiting handler there is bounded by its `wait` and by `maxWaiters` only.
@@ -20,7 +22,9 @@ interface Closable {
 export function onClientGone(context: ExecutionContext, onGone: () => void): () => void {
   switch (context.getType<string>()) {
     case 'http':
-      return onHttpClientGone(context, onGone);
+      return onResponseGone(context.switchToHttp().getResponse(), onGone);
+    case 'graphql':
+      return onResponseGone(graphqlResponse(context.getArgs()[2]), onGone);
     case 'rpc':
       return onTcpClientGone(context.switchToRpc().getContext(), onGone);
     default:
@@ -30,8 +34,14 @@ export function onClientGone(context: ExecutionContext, onGone: () => void): () 
 
 export function noop(): void {}
 
-function onHttpClientGone(context: ExecutionContext, onGone: () => void): () => void {
-  const response = context.switchToHttp().getResponse<{ raw?: unknown } | undefined>();
+/** The HTTP response behind a GraphQL resolver's context, if it has one (not over WebSocket). */
+function graphqlResponse(gqlContext: unknown): unknown {
+  const candidate = gqlContext as { res?: unknown; req?: { res?: unknown }; reply?: unknown } | undefined;
+  return candidate?.res ?? candidate?.req?.res ?? candidate?.reply;
+}
+
+function onResponseGone(found: unknown, onGone: () => void): () => void {
+  const response = found as { raw?: unknown } | undefined;
   const raw = (response?.raw ?? response) as (Closable & { writableFinished?: boolean; closed?: boolean; destroyed?: boolean }) | undefined;
   if (!isClosable(raw)) return noop;
   // Gone already (it left while a guard or pipe ran, before we subscribed): its `close` came and went.

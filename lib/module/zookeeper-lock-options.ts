@@ -51,19 +51,19 @@ function fail(option: string, problem: string): never {
   throw new InvalidZookeeperLockOptionsError(`ZookeeperLockModule: option \`${option}\` ${problem}`);
 }
 
+/** A duration in ms: an integer from `min` to the longest delay a Node timer can wait (else it fires after 1 ms). */
 function positiveInteger(name: string, value: unknown, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     fail(name, `must be an integer of at least ${min} (ms), got ${JSON.stringify(value)}`);
   }
+  if (value > MAX_TIMER_DELAY) fail(name, `must be at most ${MAX_TIMER_DELAY} (ms), got ${value}`);
   return value;
 }
 
 /** `shutdownTimeout`: ms >= 0 that a timer can wait for. Shared with LockService (the testing module has no resolveOptions). */
 export function validShutdownTimeout(value: unknown): number {
-  const ms = positiveInteger('shutdownTimeout', value, DEFAULT_OPTIONS.shutdownTimeout, 0);
-  if (ms > MAX_TIMER_DELAY) fail('shutdownTimeout', `must be at most ${MAX_TIMER_DELAY} (ms), got ${ms}`);
-  return ms;
+  return positiveInteger('shutdownTimeout', value, DEFAULT_OPTIONS.shutdownTimeout, 0);
 }
 
 function validMaxHold(value: unknown): number {

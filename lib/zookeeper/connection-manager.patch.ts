@@ -21,13 +21,14 @@
  * - It speaks plain TCP only; here a member can be dialed over TLS (socket-dialer.ts), and the ZooKeeper
  *   handshake waits for the TLS one.
  */
-import { decodeSyncReply, SYNC_OP } from './sync-request';
+import { SYNC_OP } from './sync-request';
 import type net from 'node:net';
 import { setImmediate as realSetImmediate } from 'node:timers';
 import { batchWatches } from './set-watches-batches';
 import { FrameReader, WireProtocolError, judgeHandshake, parseConnectAnswer } from './wire-frames';
 import { ResolvedTlsOptions, describeTlsFailure, dialServer } from './socket-dialer';
-import { MultiResponse } from './multi-request';
+import { MultiRequest, MultiResponse } from './multi-request';
+import { Field, measureToEnd, SHAPES } from './reply-shapes';
 
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
 const jute = require('node-zookeeper-client/lib/jute') as any;
@@ -377,6 +378,9 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
         if (header.err === Exception.AUTH_FAILED) manager.setState(STATES.AUTHENTICATION_FAILED);
         return;
       case XID.NOTIFICATION: {
+        // Every length checked first: a notification cut short would name another path (a watch fired
+        // for nothing, the real one lost).
+        measureToEnd(frame, offset, SHAPES.notification, 'notification');
         const event = new jute.protocol.WatcherEvent();
         if (manager.chrootPath) event.setChrootPath(manager.chrootPath);
         event.deserialize(frame, offset);
@@ -389,59 +393,86 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
       if (packet) manager.pendingQueue.unshift(packet); // failed with CONNECTION_LOSS when the socket closes
       throw new WireProtocolError(`reply xid ${header.xid} does not match the request sent`);
     }
-    if ((header.zxid as Buffer).readBigInt64BE(0) > 0n) manager.zxid = header.zxid;
+    // The zxid of a reply is adopted only once the reply is known good: a corrupt one's zxid (past the
+    // server's) would be sent at every reconnect, and the server refuses a client that claims to have seen
+    // more than it has: the session, and every lock on it, would be lost.
+    const adoptZxid = () => {
+      if ((header.zxid as Buffer).readBigInt64BE(0) > 0n) manager.zxid = header.zxid;
+    };
     if (header.err !== 0) {
+      adoptZxid();
       safely(() => packet.callback?.(Exception.create(header.err), new jute.Response(header, null)));
       return;
     }
     let payload: unknown;
     try {
-      payload = decodePayload(packet.request.header.type, frame, offset);
+      payload = decodePayload(packet.request.header.type, packet.request.payload, frame, offset);
     } catch (error) {
       manager.pendingQueue.unshift(packet);
       throw error;
     }
+    adoptZxid();
     safely(() => packet.callback?.(null, new jute.Response(header, payload)));
   }
 
-  function decodePayload(type: number, frame: Buffer, offset: number): unknown {
+  /**
+   * The answer to `request`: its lengths checked against the frame first (reply-shapes.ts), then decoded
+   * by jute's records, which then cannot read past the frame, backwards or for ever.
+   */
+  function decodePayload(type: number, sentPayload: unknown, frame: Buffer, offset: number): unknown {
     let record: any;
+    let shape: readonly Field[];
     switch (type) {
       case OP.DELETE:
       case OP.SET_WATCHES:
       case OP.CLOSE_SESSION:
+        measureToEnd(frame, offset, [], 'empty'); // no body: trailing bytes are corrupt too
         return null;
       case OP.CREATE:
         record = new jute.protocol.CreateResponse();
+        shape = SHAPES.create;
         break;
       case OP.GET_CHILDREN2:
         record = new jute.protocol.GetChildren2Response();
+        shape = SHAPES.getChildren2;
         break;
       case OP.EXISTS:
         record = new jute.protocol.ExistsResponse();
+        shape = SHAPES.stat;
         break;
       case OP.SET_DATA:
         record = new jute.protocol.SetDataResponse();
+        shape = SHAPES.stat;
         break;
       case OP.GET_DATA:
         record = new jute.protocol.GetDataResponse();
+        shape = SHAPES.getData;
         break;
       case OP.SET_ACL:
         record = new jute.protocol.SetACLResponse();
+        shape = SHAPES.stat;
         break;
       case OP.GET_ACL:
         record = new jute.protocol.GetACLResponse();
+        shape = SHAPES.getAcl;
         break;
-      case OP.MULTI:
-        // Our own decoder: it also knows the answers to createContainer inside a multi (multi-request.ts).
-        record = new MultiResponse();
-        break;
+      case OP.MULTI: {
+        // Our own decoder, which checks its lengths as it goes and the results against the ops sent: it
+        // also knows the answers to createContainer inside a multi (multi-request.ts).
+        const sent = multiOpTypes(sentPayload);
+        if (!sent) throw new WireProtocolError('a MULTI answer to a request that is not a MULTI');
+        const multi = new MultiResponse(sent);
+        if (manager.chrootPath) multi.setChrootPath(manager.chrootPath);
+        expectEnd(frame, offset + multi.deserialize(frame, offset));
+        return multi;
+      }
       case SYNC_OP:
         // SyncResponse: the path (unused).
-        expectEnd(frame, decodeSyncReply(frame, offset));
+        measureToEnd(frame, offset, SHAPES.sync, 'sync');
         return null;
       case EXTRA_OP.CREATE2:
       case EXTRA_OP.CREATE_CONTAINER: {
+        measureToEnd(frame, offset, SHAPES.create2, 'create');
         // Create2Response: the created path, then the new node's Stat.
         const created = new jute.protocol.CreateResponse();
         if (manager.chrootPath) created.setChrootPath(manager.chrootPath);
@@ -453,14 +484,18 @@ export function hardenConnectionManager(manager: PatchableManager, hooks: Connec
       default:
         throw new WireProtocolError(`no decoder for the answer to op ${type}`);
     }
-    if (type === OP.GET_DATA) {
-      // jute allocates a declared data length before it checks it: refuse one past the frame first.
-      const declared = frame.readInt32BE(offset);
-      if (declared > frame.length - offset - 4) throw new WireProtocolError(`data length ${declared} runs past the reply`);
-    }
+    // (jute would also allocate a declared data length before checking it: measured first, it fits.)
+    measureToEnd(frame, offset, shape, 'the');
     if (manager.chrootPath) record.setChrootPath(manager.chrootPath);
     expectEnd(frame, offset + record.deserialize(frame, offset));
     return record;
+  }
+
+  /** The op codes a MULTI request carried: ours (MultiRequest), or the client's own Transaction's. */
+  function multiOpTypes(payload: unknown): readonly number[] | undefined {
+    if (payload instanceof MultiRequest) return payload.types;
+    const ops = (payload as { ops?: Array<{ type?: unknown }> } | undefined)?.ops;
+    return Array.isArray(ops) && ops.every((op) => typeof op?.type === 'number') ? ops.map((op) => op.type as number) : undefined;
   }
 
   /**

@@ -8,6 +8,8 @@
  * The records are the client's own jute ones, so the chroot and the size guard treat them like any other.
  */
 import type { RawAcl, RawStat } from './zookeeper-client.types';
+import { measure, SHAPES } from './reply-shapes';
+import { WireProtocolError } from './wire-frames';
 
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
 const jute = require('node-zookeeper-client/lib/jute') as any;
@@ -37,6 +39,8 @@ export interface RawMultiResult {
 /** The payload record of a MULTI request: MultiHeader + op record per op, then a "done" header. */
 export class MultiRequest {
   private readonly records: Array<{ byteLength(): number; serialize(b: Buffer, o: number): number; setChrootPath?(p?: string): void }> = [];
+  /** The op code of each op, in order: what its answer must match (MultiResponse). */
+  readonly types: number[] = [];
 
   constructor(ops: RawMultiOp[]) {
     for (const op of ops) {
@@ -71,6 +75,7 @@ export class MultiRequest {
           record.version = op.version;
           break;
       }
+      this.types.push(type);
       this.records.push(new jute.protocol.MultiHeader(type, false, -1), record);
     }
     this.records.push(new jute.protocol.MultiHeader(-1, true, -1));
@@ -93,10 +98,18 @@ export class MultiRequest {
   }
 }
 
-/** The answer to a MULTI: one result per op, in order. */
+/**
+ * The answer to a MULTI: one result per op, in order, each the op's own kind or an error (a failed MULTI
+ * answers an error for every op). Anything else (fewer or more results, another kind, a length that does
+ * not fit the frame) is a corrupt answer: WireProtocolError, and the connection drops, rather than a
+ * MULTI reported done that made nothing, or a decode that never ends.
+ */
 export class MultiResponse {
   readonly results: RawMultiResult[] = [];
   private chrootPath?: string;
+
+  /** `sent`: the op codes of the request's ops (MultiRequest.types). */
+  constructor(private readonly sent: readonly number[]) {}
 
   setChrootPath(path: string | undefined): void {
     this.chrootPath = path;
@@ -105,13 +118,25 @@ export class MultiResponse {
   deserialize(buffer: Buffer, offset: number): number {
     let read = 0;
     for (;;) {
+      measure(buffer, offset + read, SHAPES.multiHeader); // each pass reads 9 bytes at least: it ends
       const header = new jute.protocol.MultiHeader();
       read += header.deserialize(buffer, offset + read);
-      if (header.done) return read;
+      if (header.done) {
+        if (this.results.length !== this.sent.length) {
+          throw new WireProtocolError(`a MULTI of ${this.sent.length} ops answered with ${this.results.length} results`);
+        }
+        return read;
+      }
+      const op = this.sent[this.results.length];
+      if (op === undefined) throw new WireProtocolError(`a MULTI of ${this.sent.length} ops answered with more results`);
+      if (header.type !== OP.ERROR && !answers(op, header.type)) {
+        throw new WireProtocolError(`op ${op} of a MULTI answered as op ${header.type}`);
+      }
       switch (header.type) {
         case OP.CREATE:
         case EXTRA_OP.CREATE2:
         case EXTRA_OP.CREATE_CONTAINER: {
+          measure(buffer, offset + read, header.type === OP.CREATE ? SHAPES.create : SHAPES.create2);
           const created = new jute.protocol.CreateResponse();
           created.setChrootPath(this.chrootPath);
           read += created.deserialize(buffer, offset + read);
@@ -125,6 +150,7 @@ export class MultiResponse {
           break;
         }
         case OP.SET_DATA: {
+          measure(buffer, offset + read, SHAPES.stat);
           const answer = new jute.protocol.SetDataResponse();
           read += answer.deserialize(buffer, offset + read);
           this.results.push({ type: header.type, stat: answer.stat });
@@ -135,16 +161,23 @@ export class MultiResponse {
           this.results.push({ type: header.type });
           break;
         case OP.ERROR: {
+          measure(buffer, offset + read, SHAPES.error);
           const answer = new jute.protocol.ErrorResponse();
           read += answer.deserialize(buffer, offset + read);
           this.results.push({ type: header.type, err: answer.err });
           break;
         }
         default:
-          throw new Error(`unknown op ${header.type} in a multi answer`);
+          throw new WireProtocolError(`unknown op ${header.type} in a multi answer`);
       }
     }
   }
+}
+
+/** Whether an answer of kind `answer` is one to an op of kind `op` (a create may be answered as create2). */
+function answers(op: number, answer: number): boolean {
+  if (op === OP.CREATE || op === EXTRA_OP.CREATE_CONTAINER) return answer === OP.CREATE || answer === EXTRA_OP.CREATE2 || answer === EXTRA_OP.CREATE_CONTAINER;
+  return op === answer;
 }
 
 /** A jute Request for `ops` (header type MULTI), ready for the connection manager's queue. */

@@ -45,8 +45,3 @@ export function queueSync(manager: PatchableManager, path: string, callback: (er
   manager.queue(new jute.Request(header, new PathRecord(path)), (error: RawException | null) => callback(error));
 }
 
-/** Decodes a SyncResponse (the path): returns the offset after it. */
-export function decodeSyncReply(frame: Buffer, offset: number): number {
-  const length = frame.readInt32BE(offset);
-  return offset + 4 + Math.max(0, length);
-}

@@ -117,6 +117,10 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   private lastGrantedTimeout?: number;
   /** Connections made so far (answered handshakes, every session): see connectionEpoch. */
   private connections = 0;
+  /** Sessions in a row that ended before they ever connected (a member answering every handshake as expired). */
+  private stillborn = 0;
+  /** The pause before the next session after a stillborn one (see replaceSession). */
+  private reopenTimer?: NodeJS.Timeout;
   /** Per session: the send time of the latest request the server answered (what the watchdog decides on). */
   private readonly liveness = new WeakMap<ZookeeperSession, SessionLiveness>();
   private closing?: Promise<void>;
@@ -194,7 +198,11 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    */
   async connect(): Promise<boolean> {
     if (this.closing) return false;
-    if (!this.session) this.openSession();
+    if (!this.session) {
+      clearTimeout(this.reopenTimer); // (a pause after a stillborn session: connect() asks now)
+      this.reopenTimer = undefined;
+      this.openSession();
+    }
     const connected = await this.waitForConnection(this.options.connectTimeout);
     if (connected) {
       this.logger.log(`Connected to ZooKeeper ${this.options.connectionString} (session 0x${this.session?.id})`);
@@ -234,6 +242,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.stopWatchdog();
+      clearTimeout(this.reopenTimer);
       const session = this.session;
       this.session = undefined;
       await session?.destroy(true, CLOSE_GRACE_MS);
@@ -278,7 +287,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
    * session (see `multi`).
    */
   remove(path: string, version = -1, onSession?: string): Promise<void> {
-    return this.execute<void>('remove', path, (session, done) => session.client.remove(path, version, done), onSession);
+    return this.execute<void>('remove', path, (session, done) => session.client.remove(path, int32Version(version), done), onSession);
   }
 
   /**
@@ -378,9 +387,9 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
           const flags = op.mode === 'container' ? CONTAINER_FLAGS : MODE_FLAGS[op.mode ?? 'persistent'];
           return { type: 'create', path: op.path, data: op.data, acl: this.acl, flags };
         }
-        if (op.op === 'remove') return { type: 'remove', path: op.path, version: op.version ?? -1 };
-        if (op.op === 'setData') return { type: 'setData', path: op.path, data: op.data, version: op.version ?? -1 };
-        return { type: 'check', path: op.path, version: op.version };
+        if (op.op === 'remove') return { type: 'remove', path: op.path, version: int32Version(op.version ?? -1) };
+        if (op.op === 'setData') return { type: 'setData', path: op.path, data: op.data, version: int32Version(op.version ?? -1) };
+        return { type: 'check', path: op.path, version: int32Version(op.version) };
       });
       session.multi(raw, (error, results) => {
         const failedAt = results?.findIndex((r) => r.type === RAW_OP.ERROR && r.err !== 0) ?? -1;
@@ -549,6 +558,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     const manager = session.client.connectionManager as unknown as {
       queue(request: SizedRequest, callback?: unknown): void;
       chrootPath?: string;
+      pendingQueue: unknown[];
     };
     const queue = manager.queue.bind(manager);
     manager.queue = (request, callback) => {
@@ -556,7 +566,16 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         const bytes = requestBytes(request, manager.chrootPath);
         if (bytes > MAX_REQUEST_BYTES) throw new RequestTooLargeError(bytes);
       }
-      return queue(request, callback);
+      const pending = manager.pendingQueue.length;
+      try {
+        return queue(request, callback);
+      } catch (error) {
+        // The client gives a packet its xid and puts it on the pending queue before serializing it: one
+        // that failed to serialize was never sent, and left there it would make the next reply's xid a
+        // mismatch (the connection dropped under everyone). Taken back; its caller gets the error.
+        if (manager.pendingQueue.length > pending) manager.pendingQueue.pop();
+        throw error;
+      }
     };
   }
 
@@ -618,6 +637,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         this.scheduleWatchdog(session.timeout); // the negotiated timeout may differ from the last one
         this.lastGrantedTimeout = session.timeout;
         this.connections += 1;
+        this.stillborn = 0;
         this.setState({ state: 'connected', sessionId: session.id });
         this.wakeConnectionWaiters();
         break;
@@ -627,7 +647,7 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
         this.setState({ state: 'suspended', sessionId: session.id });
         break;
       case 'expired':
-        this.logger.error(`ZooKeeper session 0x${session.id} expired: its locks are gone; opening a new session`);
+        if (session.id !== undefined) this.logger.error(`ZooKeeper session 0x${session.id} expired: its locks are gone; opening a new session`);
         this.replaceSession(session, 'expired');
         break;
       case 'lost':
@@ -662,7 +682,24 @@ export class ZookeeperService implements OnModuleInit, OnApplicationShutdown {
     if (this.closing) return;
     this.setState({ state: 'connecting' });
     this.wakeConnectionWaiters();
-    this.openSession();
+    if (session.id !== undefined) {
+      this.stillborn = 0;
+      return this.openSession();
+    }
+    // A session that never connected was answered as expired at its very first handshake: no real member
+    // does that to a new session (a misbehaving server or proxy does, every time). Opening the next one at
+    // once would be thousands of connections a second, each with a log line; so pause, growing from
+    // retryDelay (jittered, at most 30 s), and say so once per run.
+    this.stillborn += 1;
+    const base = Math.max(this.options.retryDelay, 50);
+    const pause = Math.min(base * 2 ** Math.min(this.stillborn - 1, 10), 30_000) * (0.8 + Math.random() * 0.4);
+    if (this.stillborn === 1) {
+      this.logger.error(`ZooKeeper ${this.options.connectionString} answered a new session's handshake as expired; trying again, with growing pauses`);
+    }
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      if (!this.closing && !this.session) this.openSession();
+    }, pause);
   }
 
   /**
@@ -790,6 +827,18 @@ function attemptStart(session: ZookeeperSession, live: SessionLiveness): number 
 /** False for the errors the client makes up without hearing from the server (see LOCAL_CLIENT_CODES). */
 function answeredByServer(error: RawException | null | undefined): boolean {
   return !error || !LOCAL_CLIENT_CODES.has(error.getCode());
+}
+
+/**
+ * A version as the wire carries it (a signed 32-bit int). Checked before the request is queued: one the
+ * client cannot serialize would fail only when written, after it took an xid, and the next reply's xid
+ * would then not match: the connection dropped under every other request (BAD_ARGUMENTS to the caller).
+ */
+function int32Version(version: number): number {
+  if (!Number.isInteger(version) || version < -(2 ** 31) || version > 2 ** 31 - 1) {
+    throw new Error(`version ${version} is not a 32-bit integer (-1 for any version)`);
+  }
+  return version;
 }
 
 function toZookeeperError(error: RawException, operation: string, path?: string): ZookeeperError {
