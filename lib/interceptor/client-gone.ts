@@ -49,7 +49,7 @@ function onResponseGone(found: unknown, onGone: () => void): () => void {
     queueMicrotask(onGone);
     return noop;
   }
-  return listen(raw, ['close'], () => {
+  return listen(raw, () => {
     if (!raw.writableFinished) onGone();
   });
 }
@@ -62,21 +62,45 @@ function onTcpClientGone(rpcContext: unknown, onGone: () => void): () => void {
     queueMicrotask(onGone);
     return noop;
   }
-  return listen(socket, ['close'], onGone);
+  return listen(socket, onGone);
 }
 
-function listen(emitter: Closable, events: string[], onGone: () => void): () => void {
+/**
+ * One `close` listener per emitter, however many handlers wait on it: a GraphQL operation's locked
+ * resolvers share one HTTP response, and a TCP microservice client's requests one socket. A listener each
+ * would pile up past Node's limit of 10 (a MaxListenersExceededWarning on every busy query).
+ */
+const watchers = new WeakMap<Closable, { callbacks: Set<() => void>; fire: () => void }>();
+
+function listen(emitter: Closable, onGone: () => void): () => void {
+  let watcher = watchers.get(emitter);
+  if (!watcher) {
+    const callbacks = new Set<() => void>();
+    const fire = () => {
+      watchers.delete(emitter);
+      for (const callback of [...callbacks]) callback();
+    };
+    watcher = { callbacks, fire };
+    watchers.set(emitter, watcher);
+    emitter.once('close', fire);
+  }
+  const shared = watcher;
   let done = false;
-  const listener = () => {
+  const callback = () => {
     if (done) return;
     stop();
     onGone();
   };
   const stop = () => {
+    if (done) return;
     done = true;
-    for (const event of events) emitter.removeListener(event, listener);
+    shared.callbacks.delete(callback);
+    if (shared.callbacks.size === 0 && watchers.get(emitter) === shared) {
+      watchers.delete(emitter);
+      emitter.removeListener('close', shared.fire);
+    }
   };
-  for (const event of events) emitter.once(event, listener);
+  shared.callbacks.add(callback);
   return stop;
 }
 

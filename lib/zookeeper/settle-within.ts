@@ -7,6 +7,9 @@
  * (setImmediate runs after the I/O poll), by which time a buffered answer has settled `work` and won.
  */
 export function settleWithin<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
+  // A bound past the longest delay a Node timer can hold (2 × a huge operationTimeout, say) is no bound:
+  // such a timer would fire after 1 ms instead.
+  if (!(ms <= LONGEST_TIMER_MS)) return work;
   let timer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
   const timeout = new Promise<T>((resolve, reject) => {
@@ -25,3 +28,6 @@ export function settleWithin<T>(work: Promise<T>, ms: number, onTimeout: () => T
     clearImmediate(immediate);
   });
 }
+
+/** The longest delay setTimeout takes as given (2^31-1 ms, about 24.8 days). */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
