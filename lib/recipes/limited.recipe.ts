@@ -42,7 +42,9 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
   let doubtful: string | undefined; // session of a create whose outcome we never learned
   let joining: string | undefined; // session a join under way began on (its create may be in doubt)
   let holding = false;
-  let strayPossible = false; // a doubtful create of ours on the session we hold on may land late
+  // The session a doubtful create of ours may still land on (a read-back missed it), whatever became of
+  // our node since (deleted by someone, joined again): swept at release or give-up.
+  let strayOn: string | undefined;
   try {
     for (;;) {
       checkCancelled(cancelled);
@@ -56,15 +58,16 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
           joining = zk.sessionId;
           const joined = await join(ctx, target, token, limit, doubtful);
           joining = undefined;
-          // A doubtful create on the session we now hold a node on may land late (a read-back missed it),
-          // and one seen possible earlier on this session still may: swept when we leave or release.
-          strayPossible = doubtful === joined.sessionId || (strayPossible && own?.sessionId === joined.sessionId);
+          // A doubtful create on the session we now hold a node on may land late (a read-back missed it);
+          // one seen possible earlier on this session still may (on another, it went with that session).
+          if (doubtful === joined.sessionId) strayOn = joined.sessionId;
+          else if (strayOn !== joined.sessionId) strayOn = undefined;
           own = { path: joined.path, sessionId: joined.sessionId };
           doubtful = undefined;
           const position = slotPosition(joined.children, joined.path.slice(dir.length + 1), token);
           if (position.kind === 'holder') {
             holding = true;
-            return granted(own, dir, strayPossible);
+            return granted(own, dir, strayOn === own.sessionId);
           }
           if (failFast && position.kind === 'waiting') throw new LockConflictError([target.id], target.scope, 0);
           continue;
@@ -73,7 +76,7 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
         const position: SlotPosition = slotPosition(children, own.path.slice(dir.length + 1), token);
         if (position.kind === 'holder') {
           holding = true;
-          return granted(own, dir, strayPossible);
+          return granted(own, dir, strayOn === own.sessionId);
         }
         if (position.kind === 'missing') {
           // Someone deleted our node while our session lives: join again at the tail.
@@ -101,10 +104,14 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
       if (doubtful !== undefined) void ctx.janitor.removeOwnedChildren(dir, token, doubtful);
       // A stray slot of ours (a doubtful create that landed after we looked and joined again) would be
       // counted by everyone else, and hold the lock once it is first, for as long as our session lives.
-      if (strayPossible && own !== undefined && own.sessionId !== doubtful) void ctx.janitor.removeOwnedChildren(dir, token, own.sessionId);
+      if (strayOn !== undefined && strayOn !== doubtful) void ctx.janitor.removeOwnedChildren(dir, token, strayOn);
       if (own !== undefined && zk.sessionId === own.sessionId) {
         const leave = leaveSlots(ctx, own.path, token, own.sessionId);
-        await settleWithin(leave, failFast ? zk.options.operationTimeout : answerBudget(ctx, bounds), () => undefined);
+        // A fail-fast refusal answers at once (a conflict must not become a 503 because its clean-up is
+        // slow): the removal goes on in the background, counted by the janitor. A wait that gives up
+        // leaves within its answer budget.
+        if (failFast) void ctx.janitor.follow(leave);
+        else await settleWithin(leave, answerBudget(ctx, bounds), () => undefined);
       }
     }
   }

@@ -9,7 +9,7 @@ import { GrantGoneError, GrantLoss, LockBackend, LockGrant, LockRequest } from '
 import { describeLock, LockConflictError, LockUnavailableError } from '../lock/lock.errors';
 import { MAX_TIMER_MS } from './long-timeout';
 import { acquireFailFast, OwnedNodes } from './fail-fast.recipe';
-import { acquireQueued, answerBudget, WaitLimits } from './queued.recipe';
+import { abortOf, acquireQueued, answerBudget, WaitLimits } from './queued.recipe';
 import { joinSharedFailFast } from './shared.recipe';
 import { acquireLimited } from './limited.recipe';
 import { LockContext, unavailable } from './lock-context';
@@ -105,7 +105,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * passed as well, gives up at its next step and cleans up as on any give-up; a grant it gets all the
    * same is released at once (nobody was given it). The janitor counts that work as under way (drain).
    */
-  private answerWithin(taking: Promise<ZookeeperGrant>, ms: number, { ids, scope, wait }: LockRequest): Promise<ZookeeperGrant> {
+  private answerWithin(taking: Promise<ZookeeperGrant>, ms: number, { ids, scope, wait, signal, callerSignal }: LockRequest): Promise<ZookeeperGrant> {
     return new Promise((resolve, reject) => {
       let answered = false;
       let immediate: NodeJS.Immediate | undefined;
@@ -115,10 +115,14 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
           if (answered) return;
           answered = true;
           void this.janitor.follow(taking.then((grant) => this.release(grant)));
+          // An abort (the caller's, or the shutdown's) answers with its reason, as the recipe would have.
+          const aborted = abortOf({ deadline: 0, wait, signal, callerSignal });
           reject(
-            wait > 0
-              ? new LockConflictError(ids, scope, wait)
-              : new LockUnavailableError(`ZooKeeper did not answer the acquire of ${describeLock(ids, scope)} within operationTimeout (${ms} ms)`),
+            aborted
+              ? aborted.reason
+              : wait > 0
+                ? new LockConflictError(ids, scope, wait)
+                : new LockUnavailableError(`ZooKeeper did not answer the acquire of ${describeLock(ids, scope)} within operationTimeout (${ms} ms)`),
           );
         });
       }, ms);
@@ -567,6 +571,7 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * holder was among them, its watch fired, and the lock is reported lost by that.
    */
   private async deleteUnread(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+    const started = performance.now();
     const holders = new Set(owned.holders);
     const nodes = [
       ...(owned.watches ?? []).map((w) => ({ path: w.path, version: w.version })),
@@ -574,37 +579,66 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     ];
     // Only a queue we had a waiter node in (the uncontended acquire makes none), and nobody of ours waits in.
     const inQueue = (target: LockTarget) => owned.nodes.some((path) => path.startsWith(`${target.queue}/`));
-    let emptied = queues.filter((target) => inQueue(target) && this.context.waitingHere(target.key) === 0).map((target) => target.queue);
+    const emptied = queues.filter((target) => inQueue(target) && this.context.waitingHere(target.key) === 0).map((target) => target.queue);
     // Only on the session whose watches vouch for the nodes (on another, a node of the same name and
     // version may be someone else's): unsent otherwise, SESSION_EXPIRED.
     const session = owned.sessionId;
+    const send = (queuesToo: string[]) =>
+      nodes.length === 1 && queuesToo.length === 0
+        ? this.zk.remove(nodes[0].path, nodes[0].version, session)
+        : this.zk.multi([...nodes, ...queuesToo.map((path) => ({ path, version: -1 }))].map((n) => ({ op: 'remove' as const, ...n })), session);
+    try {
+      await send(emptied);
+    } catch (error) {
+      // Whatever follows a refused or unanswered first request (MULTIs again without a queue someone
+      // joined, the read path, the janitor) is bounded as a whole: the release returns within two
+      // operation timeouts of its start, and the rest goes on in the background. (The fast path, one
+      // request answered, sets no timer for it.)
+      const rest = this.afterUnreadDelete(error, owned, token, queues, nodes.length, emptied, send);
+      return settleWithin(rest, 2 * this.zk.options.operationTimeout - (performance.now() - started), () => undefined);
+    }
+    this.sweepStrays(owned, token);
+  }
+
+  /** deleteUnread after its first request failed with `first`. */
+  private async afterUnreadDelete(
+    first: unknown,
+    owned: OwnedNodes,
+    token: string,
+    queues: LockTarget[],
+    nodeCount: number,
+    emptied: string[],
+    send: (queuesToo: string[]) => Promise<unknown>,
+  ): Promise<void> {
+    let error = first;
+    let queuesToo = emptied;
     try {
       for (;;) {
-        try {
-          if (nodes.length === 1 && emptied.length === 0) await this.zk.remove(nodes[0].path, nodes[0].version, session);
-          else await this.zk.multi([...nodes, ...emptied.map((path) => ({ path, version: -1 }))].map((n) => ({ op: 'remove' as const, ...n })), session);
-          break;
-        } catch (error) {
-          if (!(error instanceof ZookeeperError) || error.isConnectivity) throw error;
-          const at = nodes.length === 1 && emptied.length === 0 ? 0 : (error.opIndex ?? -1);
+        if (!(error instanceof ZookeeperError) || error.isConnectivity) throw error;
+        const at = nodeCount === 1 && queuesToo.length === 0 ? 0 : (error.opIndex ?? -1);
+        if (at >= nodeCount && at < nodeCount + queuesToo.length) {
           // A queue someone joined (NOT_EMPTY) or removed: the MULTI did nothing; again without that
           // queue alone (the others we emptied still go with it).
-          if (at >= nodes.length && at < nodes.length + emptied.length) {
-            emptied = emptied.filter((_, i) => i !== at - nodes.length);
+          queuesToo = queuesToo.filter((_, i) => i !== at - nodeCount);
+          try {
+            await send(queuesToo);
+            break;
+          } catch (again) {
+            error = again;
             continue;
           }
-          // One of our nodes is not as its watch left it (deleted or changed within the last moments):
-          // the read path sorts out what is still ours, and reports the lock lost if a holder is not.
-          if (error.code === 'NO_NODE' || error.code === 'BAD_VERSION') return await this.releaseRead(owned, token, queues);
-          throw error;
         }
+        // One of our nodes is not as its watch left it (deleted or changed within the last moments):
+        // the read path sorts out what is still ours, and reports the lock lost if a holder is not.
+        if (error.code === 'NO_NODE' || error.code === 'BAD_VERSION') return await this.releaseRead(owned, token, queues);
+        throw error;
       }
-    } catch (error) {
-      if (!(error instanceof ZookeeperError)) throw error;
+    } catch (failure) {
+      if (!(failure instanceof ZookeeperError)) throw failure;
       // (When the session ended meanwhile, ZooKeeper removed its nodes: nothing to retry, nothing to say.)
-      if (error.isConnectivity && this.zk.sessionId === owned.sessionId) this.logger.warn(`Lock release interrupted (${error.code}); retrying until the session ends`);
-      // As in the read path: the janitor finishes (token and owner checked), for at most one more operation timeout.
-      await this.atMostOperationTimeout(this.removeOwnedLater(owned, token));
+      if (failure.isConnectivity && this.zk.sessionId === owned.sessionId) this.logger.warn(`Lock release interrupted (${failure.code}); retrying until the session ends`);
+      // As in the read path: the janitor finishes (token and owner checked), in the background past the bound.
+      await this.removeOwnedLater(owned, token);
       return;
     }
     this.sweepStrays(owned, token);
