@@ -13,8 +13,12 @@ export interface LockBackend {
    * in time), LockUnavailableError, or the signal's reason when aborted.
    */
   acquire(request: LockRequest): Promise<LockGrant>;
-  /** Frees a grant that was not lost. Never frees anything that is not this grant's own. */
-  release(grant: LockGrant): Promise<void>;
+  /**
+   * Frees a grant that was not lost. Never frees anything that is not this grant's own. Rejects with
+   * GrantGoneError when the grant turns out lost; a backend whose release returns before it is done (a
+   * bound on a slow server) tells a loss found after that to `onLateLoss`.
+   */
+  release(grant: LockGrant, onLateLoss?: (error: GrantGoneError) => void): Promise<void>;
   /**
    * Optional: removes what is left of a LOST grant (never anything that is not provably its own), for
    * backends where a grant can be lost while its owner lives on (its node deleted by someone else).

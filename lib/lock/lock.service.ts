@@ -520,8 +520,11 @@ export class LockService implements BeforeApplicationShutdown {
   }
 
   private async freeGrant(lock: HeldLock): Promise<void> {
+    // Found after the release returned (its bound on a slow server): said as late as it is known.
+    const lateLoss = (error: GrantGoneError) =>
+      this.reportLost(lock, `after its release returned, its node was found no longer ours (${error.message})`, true, false);
     try {
-      await this.backend.release(lock.grant);
+      await this.backend.release(lock.grant, lateLoss);
     } catch (error) {
       if (error instanceof GrantGoneError) {
         // Someone deleted our node and another owner took the lock: the backend deleted nothing, and
@@ -567,12 +570,13 @@ export class LockService implements BeforeApplicationShutdown {
     this.checkIdle();
   }
 
-  private reportLost(lock: HeldLock, reason: string | LockLostError, evenIfReleased: boolean): void {
+  /** `endsHold`: false when its hold was counted as ended already (a loss found after the release returned). */
+  private reportLost(lock: HeldLock, reason: string | LockLostError, evenIfReleased: boolean, endsHold = true): void {
     if (!lock.lose(reason, evenIfReleased)) return;
     const why = typeof reason === 'string' ? reason : reason.message;
     this.logger.warn(typeof reason === 'string' ? `${describeLock(lock.ids, lock.scope)} lost: ${reason}` : why);
     const heldMs = performance.now() - lock.acquiredAt;
-    this.telemetry?.holdEnded(lock.scope, heldMs, 'lost');
+    if (endsHold) this.telemetry?.holdEnded(lock.scope, heldMs, 'lost');
     if (this.listener) this.emit({ type: 'lost', ids: lock.ids, scope: lock.scope, heldMs, reason: why });
   }
 }

@@ -45,6 +45,14 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
   // The session a doubtful create of ours may still land on (a read-back missed it), whatever became of
   // our node since (deleted by someone, joined again): swept at release or give-up.
   let strayOn: string | undefined;
+  // A caller that aborted while our join or listing was on the wire gets its abort, never the lock: our
+  // node goes with the give-up (finally), as for an exclusive waiter.
+  const grant = (held: { path: string; sessionId: string }): OwnedNodes => {
+    const aborted = limits && abortOf(limits);
+    if (aborted) throw aborted.reason;
+    holding = true;
+    return granted(held, dir, strayOn === held.sessionId);
+  };
   try {
     for (;;) {
       checkCancelled(cancelled);
@@ -64,20 +72,17 @@ export async function acquireLimited(ctx: LockContext, target: LockTarget, token
           else if (strayOn !== joined.sessionId) strayOn = undefined;
           own = { path: joined.path, sessionId: joined.sessionId };
           doubtful = undefined;
+          // Our node is made, but the listing got no answer: the next pass lists again (and a failure
+          // there leaves, with our node removed, as any).
+          if (joined.children === undefined) continue;
           const position = slotPosition(joined.children, joined.path.slice(dir.length + 1), token);
-          if (position.kind === 'holder') {
-            holding = true;
-            return granted(own, dir, strayOn === own.sessionId);
-          }
+          if (position.kind === 'holder') return grant(own);
           if (failFast && position.kind === 'waiting') throw new LockConflictError([target.id], target.scope, 0);
           continue;
         }
         const children = await zk.getChildren(dir).catch((e) => (isCode(e, 'NO_NODE') ? [] : Promise.reject(e)));
         const position: SlotPosition = slotPosition(children, own.path.slice(dir.length + 1), token);
-        if (position.kind === 'holder') {
-          holding = true;
-          return granted(own, dir, strayOn === own.sessionId);
-        }
+        if (position.kind === 'holder') return grant(own);
         if (position.kind === 'missing') {
           // Someone deleted our node while our session lives: join again at the tail.
           own = undefined;
@@ -131,7 +136,7 @@ async function join(
   token: string,
   limit: number,
   doubtful: string | undefined,
-): Promise<{ path: string; sessionId: string; children: string[] }> {
+): Promise<{ path: string; sessionId: string; children: string[] | undefined }> {
   const { zk } = ctx;
   const dir = slotsPath(target);
   const sessionId = zk.sessionId as string;
@@ -182,9 +187,10 @@ async function join(
 }
 
 /** The pipelined listing when it has our node (it normally does), else a fresh one. */
-async function listedWith(zk: LockContext['zk'], dir: string, path: string, listing: string[] | undefined): Promise<string[]> {
+async function listedWith(zk: LockContext['zk'], dir: string, path: string, listing: string[] | undefined): Promise<string[] | undefined> {
   const name = path.slice(dir.length + 1);
-  return listing?.includes(name) ? listing : zk.getChildren(dir);
+  // Undefined when it cannot be had: our node exists all the same, and the caller must know its path.
+  return listing?.includes(name) ? listing : zk.getChildren(dir).catch(() => undefined);
 }
 
 /**

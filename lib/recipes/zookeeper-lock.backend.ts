@@ -169,8 +169,13 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     return { owner: owned.sessionId, owned, token, queues: wait === 0 || limit !== undefined ? [] : targets };
   }
 
-  release(grant: ZookeeperGrant): Promise<void> {
-    return this.releaseNodes(grant.owned, grant.token, grant.queues);
+  /**
+   * `onLateLoss`: told when the part of the release that goes on past its bound of two operation
+   * timeouts (a slow server) finds the lock was lost before it (its node deleted or changed by someone):
+   * the release itself returned by then, and could not say so.
+   */
+  release(grant: ZookeeperGrant, onLateLoss?: (error: GrantGoneError) => void): Promise<void> {
+    return this.releaseNodes(grant.owned, grant.token, grant.queues, onLateLoss);
   }
 
   /** A lost grant whose session lives on: its nodes still ours (its waiter node) go; its holder is gone. */
@@ -494,16 +499,17 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * Frees an acquisition's nodes: without reading them when their watches vouch for them (deleteUnread),
    * else by reading first (releaseRead). Only while the session that made them lives.
    */
-  private releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+  private releaseNodes(owned: OwnedNodes, token: string, queues: LockTarget[], onLateLoss?: (error: GrantGoneError) => void): Promise<void> {
     owned.releasing = true; // no fencing rewrite may start from now on (see fencingToken)
-    if (!owned.rewriting) return this.releaseNow(owned, token, queues);
+    const started = performance.now();
+    if (!owned.rewriting) return this.releaseNow(owned, token, queues, started, onLateLoss);
     // A fencing rewrite under way changes the version our delete needs: the release follows it, and
     // answers within its usual bound of two operation timeouts (the rest goes on in the background).
-    const after = owned.rewriting.catch(() => undefined).then(() => this.releaseNow(owned, token, queues));
-    return settleWithin(after, 2 * this.zk.options.operationTimeout, () => undefined);
+    const after = owned.rewriting.catch(() => undefined).then(() => this.releaseNow(owned, token, queues, started, onLateLoss));
+    return this.releaseWithin(after, started, onLateLoss);
   }
 
-  private async releaseNow(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
+  private async releaseNow(owned: OwnedNodes, token: string, queues: LockTarget[], started: number, onLateLoss?: (error: GrantGoneError) => void): Promise<void> {
     owned.done = true;
     owned.stopWatching?.();
     if (this.zk.sessionId !== owned.sessionId) {
@@ -512,13 +518,26 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     }
     const unread = this.mayDeleteUnread(owned);
     if (unread && this.handOver(owned, token)) return;
-    for (const watch of owned.watches ?? []) watch.drop(this.zk); // before our own delete fires it
-    if (unread) return this.deleteUnread(owned, token, queues);
+    if (unread) return this.deleteUnread(owned, token, queues, started, onLateLoss);
+    for (const watch of owned.watches ?? []) watch.drop(this.zk);
     // The read-first release may chain more requests (reads, removals, an emptied group's removal, the
     // queues, the janitor), each allowed an operation timeout: its caller waits two in all at most (README
-    // "Bounded answers"), and what is left goes on in the background (a lock found lost that late is not
-    // reported by this release).
-    return settleWithin(this.releaseRead(owned, token, queues), 2 * this.zk.options.operationTimeout, () => undefined);
+    // "Bounded answers"), and what is left goes on in the background.
+    return this.releaseWithin(this.releaseRead(owned, token, queues), started, onLateLoss);
+  }
+
+  /**
+   * A release's `work`, answered within two operation timeouts of its start; past that it goes on in the
+   * background, and a loss it finds then (GrantGoneError) goes to `onLateLoss` instead of the caller.
+   */
+  private releaseWithin(work: Promise<void>, started: number, onLateLoss?: (error: GrantGoneError) => void): Promise<void> {
+    let late = false;
+    work.catch((error) => {
+      if (late && error instanceof GrantGoneError) onLateLoss?.(error);
+    });
+    return settleWithin(work, 2 * this.zk.options.operationTimeout - (performance.now() - started), () => {
+      late = true;
+    });
   }
 
   /**
@@ -570,11 +589,15 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * node that vanished or changed meanwhile (NO_NODE, BAD_VERSION) is skipped, as in the read path; if a
    * holder was among them, its watch fired, and the lock is reported lost by that.
    */
-  private async deleteUnread(owned: OwnedNodes, token: string, queues: LockTarget[]): Promise<void> {
-    const started = performance.now();
+  private async deleteUnread(owned: OwnedNodes, token: string, queues: LockTarget[], started: number, onLateLoss?: (error: GrantGoneError) => void): Promise<void> {
+    const watches = owned.watches ?? [];
+    // Our own delete will fire the watches: nobody may be told of that (the handle stopped listening).
+    // They stay registered until the release is done, so that a refused MULTI is sent again only while
+    // they still vouch for the nodes (a notification comes before the reply that follows it).
+    for (const watch of watches) watch.takeListener();
     const holders = new Set(owned.holders);
     const nodes = [
-      ...(owned.watches ?? []).map((w) => ({ path: w.path, version: w.version })),
+      ...watches.map((w) => ({ path: w.path, version: w.version })),
       ...owned.nodes.filter((path) => !holders.has(path)).map((path) => ({ path, version: 0 })),
     ];
     // Only a queue we had a waiter node in (the uncontended acquire makes none), and nobody of ours waits in.
@@ -590,14 +613,19 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
     try {
       await send(emptied);
     } catch (error) {
-      // Whatever follows a refused or unanswered first request (MULTIs again without a queue someone
+      // Whatever follows a refused or unanswered first request (the MULTI again without a queue someone
       // joined, the read path, the janitor) is bounded as a whole: the release returns within two
       // operation timeouts of its start, and the rest goes on in the background. (The fast path, one
       // request answered, sets no timer for it.)
-      const rest = this.afterUnreadDelete(error, owned, token, queues, nodes.length, emptied, send);
-      return settleWithin(rest, 2 * this.zk.options.operationTimeout - (performance.now() - started), () => undefined);
+      const rest = this.afterUnreadDelete(error, owned, token, queues, nodes.length, emptied, send).finally(() => this.dropWatches(watches));
+      return this.releaseWithin(rest, started, onLateLoss);
     }
+    this.dropWatches(watches);
     this.sweepStrays(owned, token);
+  }
+
+  private dropWatches(watches: HolderWatch[]): void {
+    for (const watch of watches) watch.drop(this.zk);
   }
 
   /** deleteUnread after its first request failed with `first`. */
@@ -616,9 +644,11 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
       for (;;) {
         if (!(error instanceof ZookeeperError) || error.isConnectivity) throw error;
         const at = nodeCount === 1 && queuesToo.length === 0 ? 0 : (error.opIndex ?? -1);
-        if (at >= nodeCount && at < nodeCount + queuesToo.length) {
-          // A queue someone joined (NOT_EMPTY) or removed: the MULTI did nothing; again without that
-          // queue alone (the others we emptied still go with it).
+        // A queue someone joined (NOT_EMPTY) or removed: the MULTI did nothing. Again without that queue
+        // (the others we emptied still go with it), but only while the holder watches still vouch for our
+        // nodes: one that fired meanwhile was someone else's doing (our refused MULTI deleted nothing),
+        // and the node there now may be someone else's at the same version. Then the read path decides.
+        if (at >= nodeCount && at < nodeCount + queuesToo.length && this.mayDeleteUnread(owned)) {
           queuesToo = queuesToo.filter((_, i) => i !== at - nodeCount);
           try {
             await send(queuesToo);
@@ -628,9 +658,13 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
             continue;
           }
         }
-        // One of our nodes is not as its watch left it (deleted or changed within the last moments):
-        // the read path sorts out what is still ours, and reports the lock lost if a holder is not.
-        if (error.code === 'NO_NODE' || error.code === 'BAD_VERSION') return await this.releaseRead(owned, token, queues);
+        // One of our nodes is not as its watch left it (deleted or changed within the last moments), or
+        // the watches no longer vouch: the read path sorts out what is still ours, and reports the lock
+        // lost if a holder is not.
+        if (error.code === 'NO_NODE' || error.code === 'BAD_VERSION' || error.code === 'NOT_EMPTY') {
+          this.dropWatches(owned.watches ?? []);
+          return await this.releaseRead(owned, token, queues);
+        }
         throw error;
       }
     } catch (failure) {
