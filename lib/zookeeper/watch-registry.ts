@@ -102,6 +102,13 @@ export class WatchRegistry {
     return this.entries.size;
   }
 
+  /** Number of callbacks behind them (a wait that did not take its callback back shows here), for leak checks. */
+  get callbacks(): number {
+    let count = 0;
+    for (const entry of this.entries.values()) count += entry.armed.size + entry.pending.size;
+    return count;
+  }
+
   private fire(key: string, path: string, entry: Entry): void {
     // The client removed its listener before calling us (watches are one-shot); reads still in flight
     // will register the same function again when answered, so the entry stays while they are pending.
