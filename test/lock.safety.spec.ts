@@ -401,7 +401,7 @@ describe('watches of abandoned waits (issue 11, item 10)', () => {
         watchSet = undefined;
         controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
       }
-      const error = await attempt.catch((e) => e);
+      const error = (await attempt.catch((e: Error) => e)) as { name?: string } | undefined;
       expect(['LockConflictError', 'TimeoutError']).toContain(error?.name); // timed out, or aborted
       most = Math.max(most, listeners(manager));
       mostCallbacks = Math.max(mostCallbacks, registryCallbacks(b.zk));
