@@ -10,92 +10,14 @@
  * README (Security › The network): corrupt or hostile replies "never resolve a request with a wrong
  * value"; a corrupt reply drops the connection and the caller gets CONNECTION_LOSS.
  */
-import net from 'node:net';
 import { ZookeeperService } from '../lib/zookeeper/zookeeper.service';
+import { closeScripted, fakeServer, frame, multiHeader, replyHeader, serviceOn, ustring } from './support/scripted-server';
 
-function frame(body: Buffer): Buffer {
-  const head = Buffer.alloc(4);
-  head.writeInt32BE(body.length, 0);
-  return Buffer.concat([head, body]);
-}
-function replyHeader(xid: number, err = 0, zxid = 5n): Buffer {
-  const b = Buffer.alloc(16);
-  b.writeInt32BE(xid, 0);
-  b.writeBigInt64BE(zxid, 4);
-  b.writeInt32BE(err, 12);
-  return b;
-}
-function multiHeader(type: number, done: boolean, err = -1): Buffer {
-  const b = Buffer.alloc(9);
-  b.writeInt32BE(type, 0);
-  b.writeUInt8(done ? 1 : 0, 4);
-  b.writeInt32BE(err, 5);
-  return b;
-}
-const ustring = (s: string) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(Buffer.byteLength(s), 0);
-  return Buffer.concat([b, Buffer.from(s)]);
-};
 const MULTI = 14;
 const CREATE = 1;
 const DELETE = 2;
 
-async function fakeServer(answer: (xid: number, type: number) => Buffer | undefined): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    let buffered = Buffer.alloc(0);
-    let handshaken = false;
-    socket.on('data', (chunk) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
-        const size = buffered.readInt32BE(0);
-        const body = buffered.subarray(4, 4 + size);
-        buffered = buffered.subarray(4 + size);
-        if (!handshaken) {
-          handshaken = true;
-          const hs = Buffer.alloc(36);
-          hs.writeInt32BE(4000, 4);
-          hs.writeBigInt64BE(0x1234n, 8);
-          hs.writeInt32BE(16, 16);
-          socket.write(frame(hs));
-          continue;
-        }
-        const xid = body.readInt32BE(0);
-        const type = body.readInt32BE(4);
-        if (xid === -2) {
-          socket.write(frame(replyHeader(-2)));
-          continue;
-        }
-        socket.write(frame(answer(xid, type) ?? replyHeader(xid, -101)));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        sockets.forEach((s) => s.destroy());
-        server.close(() => resolve());
-      }),
-  };
-}
-
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function serviceOn(port: number): Promise<ZookeeperService> {
-  const zk = new ZookeeperService({ connectionString: `127.0.0.1:${port}`, sessionTimeout: 4_000, operationTimeout: 2_000, connectTimeout: 3_000, retryDelay: 100 });
-  closers.unshift(() => zk.close());
-  expect(await zk.connect()).toBe(true);
-  return zk;
-}
+afterEach(closeScripted);
 
 const twoCreates = [
   { op: 'create' as const, path: '/locks/s/a', mode: 'ephemeral' as const },
@@ -113,8 +35,7 @@ async function outcome(zk: ZookeeperService): Promise<unknown> {
 describe('review16c: a MULTI answer whose results do not match its ops', () => {
   it('no results at all (only "done") for two creates: CONNECTION_LOSS, not success with []', async () => {
     const server = await fakeServer((xid, type) => (type === MULTI ? Buffer.concat([replyHeader(xid), multiHeader(-1, true)]) : undefined));
-    closers.push(server.close);
-    expect(await outcome(await serviceOn(server.port))).toEqual({ rejected: 'CONNECTION_LOSS', ms: 'at once' });
+    expect(await outcome(await serviceOn(server.port, 2_000))).toEqual({ rejected: 'CONNECTION_LOSS', ms: 'at once' });
   });
 
   it('a DELETE result where a create was asked: CONNECTION_LOSS, not a create at path undefined', async () => {
@@ -123,8 +44,7 @@ describe('review16c: a MULTI answer whose results do not match its ops', () => {
         ? Buffer.concat([replyHeader(xid), multiHeader(CREATE, false), ustring('/locks/s/a'), multiHeader(DELETE, false), multiHeader(-1, true)])
         : undefined,
     );
-    closers.push(server.close);
-    expect(await outcome(await serviceOn(server.port))).toEqual({ rejected: 'CONNECTION_LOSS', ms: 'at once' });
+    expect(await outcome(await serviceOn(server.port, 2_000))).toEqual({ rejected: 'CONNECTION_LOSS', ms: 'at once' });
   });
 
   it('three results for two ops: CONNECTION_LOSS at once, not OPERATION_TIMEOUT after the reply was swallowed', async () => {
@@ -142,7 +62,6 @@ describe('review16c: a MULTI answer whose results do not match its ops', () => {
           ])
         : undefined,
     );
-    closers.push(server.close);
-    expect(await outcome(await serviceOn(server.port))).toEqual({ rejected: 'CONNECTION_LOSS', ms: 'at once' });
+    expect(await outcome(await serviceOn(server.port, 2_000))).toEqual({ rejected: 'CONNECTION_LOSS', ms: 'at once' });
   });
 });

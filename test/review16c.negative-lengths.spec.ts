@@ -16,99 +16,16 @@
  * exactly ... is corrupt: the connection drops and the caller gets CONNECTION_LOSS".
  */
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
-import { ZookeeperService } from '../lib/zookeeper/zookeeper.service';
-
-type Answer = (xid: number, type: number) => Buffer | undefined;
-
-function frame(body: Buffer): Buffer {
-  const head = Buffer.alloc(4);
-  head.writeInt32BE(body.length, 0);
-  return Buffer.concat([head, body]);
-}
-
-function replyHeader(xid: number, err = 0, zxid = 5n): Buffer {
-  const b = Buffer.alloc(16);
-  b.writeInt32BE(xid, 0);
-  b.writeBigInt64BE(zxid, 4);
-  b.writeInt32BE(err, 12);
-  return b;
-}
-
-const int32 = (value: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(value, 0);
-  return b;
-};
+import { closeScripted, fakeServer, frame, int32, replyHeader, serviceOn } from './support/scripted-server';
 
 const CREATE = 1;
 const MULTI = 14;
 const GET_CHILDREN2 = 12;
 
 /** A scripted server: a real handshake, then `answer` for each request (NO_NODE by default). */
-async function fakeServer(answer: Answer): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    let buffered = Buffer.alloc(0);
-    let handshaken = false;
-    socket.on('data', (chunk) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
-        const size = buffered.readInt32BE(0);
-        const body = buffered.subarray(4, 4 + size);
-        buffered = buffered.subarray(4 + size);
-        if (!handshaken) {
-          handshaken = true;
-          const hs = Buffer.alloc(36);
-          hs.writeInt32BE(0, 0);
-          hs.writeInt32BE(4000, 4);
-          hs.writeBigInt64BE(0x1234n, 8);
-          hs.writeInt32BE(16, 16);
-          socket.write(frame(hs));
-          continue;
-        }
-        const xid = body.readInt32BE(0);
-        const type = body.readInt32BE(4);
-        if (xid === -2) {
-          socket.write(frame(replyHeader(-2)));
-          continue;
-        }
-        socket.write(frame(answer(xid, type) ?? replyHeader(xid, -101)));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        sockets.forEach((s) => s.destroy());
-        server.close(() => resolve());
-      }),
-  };
-}
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function serviceOn(port: number): Promise<ZookeeperService> {
-  const zk = new ZookeeperService({
-    connectionString: `127.0.0.1:${port}`,
-    sessionTimeout: 4_000,
-    operationTimeout: 1_000,
-    connectTimeout: 3_000,
-    retryDelay: 100,
-  });
-  closers.unshift(() => zk.close());
-  expect(await zk.connect()).toBe(true);
-  return zk;
-}
+afterEach(closeScripted);
 
 /** A Stat (68 bytes) whose first 4 bytes are `lead` (so a string length read there consumes them). */
 function statStartingWith(lead: number): Buffer {
@@ -123,7 +40,6 @@ describe('review16c: a reply whose strings declare negative lengths', () => {
     const server = await fakeServer((xid, type) =>
       type === GET_CHILDREN2 ? Buffer.concat([replyHeader(xid), int32(3), statStartingWith(-4)]) : undefined,
     );
-    closers.push(server.close);
     const zk = await serviceOn(server.port);
     const outcome = await zk.getChildren('/locks/s/acct-1%q').then(
       (children) => ({ resolved: children }),
@@ -134,7 +50,6 @@ describe('review16c: a reply whose strings declare negative lengths', () => {
 
   it('create: a path of length -1 ("null") is CONNECTION_LOSS, not a node created at path undefined', async () => {
     const server = await fakeServer((xid, type) => (type === CREATE ? Buffer.concat([replyHeader(xid), int32(-1)]) : undefined));
-    closers.push(server.close);
     const zk = await serviceOn(server.port);
     const outcome = await zk.create('/locks/s/acct-1', { mode: 'ephemeral' }).then(
       (created) => ({ resolved: created.path }),
@@ -184,7 +99,6 @@ describe('review16c: a reply whose strings declare negative lengths', () => {
     multiHeader.writeUInt8(0, 4);
     multiHeader.writeInt32BE(-1, 5);
     const server = await fakeServer((xid, type) => (type === MULTI ? Buffer.concat([replyHeader(xid), multiHeader, int32(-13)]) : undefined));
-    closers.push(server.close);
     const result = await childOutcome(server.port, `zk.multi([{ op: 'create', path: '/locks/s/acct-1', mode: 'ephemeral' }])`);
     const fatal = result.out.split('\n').find((line) => /FATAL|rejected|resolved/.test(line))?.trim();
     console.log(`multi child: exit ${result.code} signal ${result.signal} after ${result.ms} ms: ${fatal}`);
@@ -196,7 +110,6 @@ describe('review16c: a reply whose strings declare negative lengths', () => {
     const server = await fakeServer((xid, type) =>
       type === GET_CHILDREN2 ? Buffer.concat([replyHeader(xid), int32(0x7fffffff), statStartingWith(-4)]) : undefined,
     );
-    closers.push(server.close);
     const result = await childOutcome(server.port, `zk.getChildren('/locks/s/acct-1%q')`);
     const fatal = result.out.split('\n').find((line) => /FATAL|rejected|resolved/.test(line))?.trim();
     console.log(`getChildren child: exit ${result.code} signal ${result.signal} after ${result.ms} ms: ${fatal}`);

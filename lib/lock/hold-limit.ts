@@ -1,5 +1,4 @@
-/** Longest delay Node's timers take (2^31-1 ms, about 24.8 days); anything above fires after 1 ms. */
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
+import { MAX_TIMER_MS as MAX_TIMER_DELAY } from '../zookeeper/settle-within';
 
 /**
  * What is wrong with a `maxHold` value, or undefined when it is fine: a whole number of ms from 1 to

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import type { ResolvedTlsOptions } from '../zookeeper/socket-dialer';
 import type { ZookeeperAclEntry, ZookeeperLockModuleOptions } from './zookeeper-lock-options.interface';
 import { resolveTlsOptions } from './tls-options';
+import { MAX_TIMER_MS } from '../zookeeper/settle-within';
 
 export type ResolvedZookeeperLockOptions = Required<
   Omit<ZookeeperLockModuleOptions, 'auth' | 'onLockEvent' | 'normalizeId' | 'hashIds' | 'tls' | 'errorFactory' | 'exposeLockIds'>
@@ -36,7 +37,7 @@ export const DEFAULT_OPTIONS = {
 } as const;
 
 /** Longest delay Node's timers take (2^31-1 ms); anything above fires after 1 ms. */
-export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+export const MAX_TIMER_DELAY = MAX_TIMER_MS;
 
 const PERMISSIONS = new Set(['read', 'write', 'create', 'delete', 'admin', 'all']);
 // `host` or `[ipv6]`, then an optional `:port`.

@@ -4,7 +4,9 @@
  * into a chain of maximal timers; Infinity (or any non-finite delay) sets no timer at all. The due time is
  * monotonic (performance.now): a wall-clock step (NTP, a resumed VM) neither stretches nor shortens it.
  */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from '../zookeeper/settle-within';
+
+export { MAX_TIMER_MS };
 
 export interface LongTimeout {
   clear(): void;

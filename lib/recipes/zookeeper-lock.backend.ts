@@ -106,39 +106,15 @@ export class ZookeeperLockBackend implements LockBackend, OnApplicationBootstrap
    * same is released at once (nobody was given it). The janitor counts that work as under way (drain).
    */
   private answerWithin(taking: Promise<ZookeeperGrant>, ms: number, { ids, scope, wait, signal, callerSignal }: LockRequest): Promise<ZookeeperGrant> {
-    return new Promise((resolve, reject) => {
-      let answered = false;
-      let immediate: NodeJS.Immediate | undefined;
-      // One more turn of the loop after the timer, so that an answer already buffered wins (settle-within.ts).
-      const timer = setTimeout(() => {
-        immediate = setImmediate(() => {
-          if (answered) return;
-          answered = true;
-          void this.janitor.follow(taking.then((grant) => this.release(grant)));
-          // An abort (the caller's, or the shutdown's) answers with its reason, as the recipe would have.
-          const aborted = abortOf({ deadline: 0, wait, signal, callerSignal });
-          reject(
-            aborted
-              ? aborted.reason
-              : wait > 0
-                ? new LockConflictError(ids, scope, wait)
-                : new LockUnavailableError(`ZooKeeper did not answer the acquire of ${describeLock(ids, scope)} within operationTimeout (${ms} ms)`),
-          );
-        });
-      }, ms);
-      const settle = () => {
-        answered = true;
-        clearTimeout(timer);
-        clearImmediate(immediate);
-      };
-      taking.then(
-        (grant) => {
-          if (!answered) settle(), resolve(grant);
-        },
-        (error) => {
-          if (!answered) settle(), reject(error);
-        },
-      );
+    return settleWithin(taking, ms, () => {
+      void this.janitor.follow(taking.then((grant) => this.release(grant)));
+      // An abort (the caller's, or the shutdown's) answers with its reason, as the recipe would have.
+      const aborted = abortOf({ deadline: 0, wait, signal, callerSignal });
+      throw aborted
+        ? aborted.reason
+        : wait > 0
+          ? new LockConflictError(ids, scope, wait)
+          : new LockUnavailableError(`ZooKeeper did not answer the acquire of ${describeLock(ids, scope)} within operationTimeout (${ms} ms)`);
     });
   }
 

@@ -1,3 +1,6 @@
+/** The longest delay setTimeout takes as given (2^31-1 ms, about 24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * `work`, or what `onTimeout` returns (or throws) if `ms` pass first. The work is not cancelled: it
  * settles later, unobserved. For answers that must come in time even when ZooKeeper does not.
@@ -9,7 +12,7 @@
 export function settleWithin<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
   // A bound past the longest delay a Node timer can hold (2 × a huge operationTimeout, say) is no bound:
   // such a timer would fire after 1 ms instead.
-  if (!(ms <= LONGEST_TIMER_MS)) return work;
+  if (!(ms <= MAX_TIMER_MS)) return work;
   let timer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
   const timeout = new Promise<T>((resolve, reject) => {
@@ -28,6 +31,3 @@ export function settleWithin<T>(work: Promise<T>, ms: number, onTimeout: () => T
     clearImmediate(immediate);
   });
 }
-
-/** The longest delay setTimeout takes as given (2^31-1 ms, about 24.8 days). */
-const LONGEST_TIMER_MS = 2 ** 31 - 1;
